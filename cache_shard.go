@@ -1,0 +1,146 @@
+package apikey
+
+import (
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+)
+
+// maxShards bounds how many independently locked LRUs a cache spreads its
+// entries over, so that hits on different keys rarely wait for one another.
+const maxShards = 16
+
+// entry is a valid key as the cache holds it.
+type entry struct {
+	key        *Key
+	expires    time.Time // served until then
+	staleUntil time.Time // served while the validator is unavailable until then
+}
+
+// positiveShard is one lock's worth of valid keys. Counters are kept under
+// the lock the hit already holds, so that hits on different shards share no
+// memory that is written.
+type positiveShard struct {
+	mu        sync.Mutex
+	lru       *simplelru.LRU[digest, *entry]
+	ids       *idIndex
+	hits      uint64
+	staleHits uint64
+	evictions uint64
+	_         [64]byte // keeps neighbouring shards off one cache line
+}
+
+type negativeShard struct {
+	mu        sync.Mutex
+	lru       *simplelru.LRU[digest, time.Time]
+	hits      uint64
+	evictions uint64
+	_         [64]byte
+}
+
+// shardCount returns the power of two of shards for a cache of size
+// entries: as many as maxShards, but never more than entries.
+func shardCount(size int) int {
+	n := 1
+	for n*2 <= maxShards && n*2 <= size {
+		n *= 2
+	}
+	return n
+}
+
+func perShard(size, shards int) int { return (size + shards - 1) / shards }
+
+func shardOf(d digest, shards int) int { return int(d[0]) & (shards - 1) }
+
+func newPositiveShards(size int, ids *idIndex) []positiveShard {
+	shards := make([]positiveShard, shardCount(size))
+	for i := range shards {
+		// The callback runs under the shard's lock, for evictions and removals
+		// alike; it only takes the index's lock, never a shard's.
+		lru, err := simplelru.NewLRU(perShard(size, len(shards)), func(d digest, e *entry) {
+			ids.remove(e.key.ID, d)
+		})
+		if err != nil {
+			panic(err) // unreachable: the size is positive
+		}
+		shards[i].lru, shards[i].ids = lru, ids
+	}
+	return shards
+}
+
+func newNegativeShards(size int) []negativeShard {
+	shards := make([]negativeShard, shardCount(size))
+	for i := range shards {
+		lru, err := simplelru.NewLRU[digest, time.Time](perShard(size, len(shards)), nil)
+		if err != nil {
+			panic(err) // unreachable: the size is positive
+		}
+		shards[i].lru = lru
+	}
+	return shards
+}
+
+func (s *positiveShard) get(d digest, now time.Time) (*Key, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.lru.Get(d)
+	if !ok || !now.Before(e.expires) {
+		return nil, false
+	}
+	s.hits++
+	return e.key, true
+}
+
+// getStale returns a key past its TTL but within its stale-if-error window.
+func (s *positiveShard) getStale(d digest, now time.Time) (*Key, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.lru.Peek(d)
+	if !ok || !now.Before(e.staleUntil) {
+		return nil, false
+	}
+	s.staleHits++
+	return e.key, true
+}
+
+func (s *positiveShard) add(d digest, e *entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lru.Remove(d) // drops the old entry from the ID index, if any
+	if s.lru.Add(d, e) {
+		s.evictions++
+	}
+	s.ids.add(e.key.ID, d)
+}
+
+func (s *positiveShard) remove(d digest) {
+	s.mu.Lock()
+	s.lru.Remove(d)
+	s.mu.Unlock()
+}
+
+func (s *negativeShard) get(d digest, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	expires, ok := s.lru.Get(d)
+	if !ok || !now.Before(expires) {
+		return false
+	}
+	s.hits++
+	return true
+}
+
+func (s *negativeShard) add(d digest, expires time.Time) {
+	s.mu.Lock()
+	if s.lru.Add(d, expires) {
+		s.evictions++
+	}
+	s.mu.Unlock()
+}
+
+func (s *negativeShard) remove(d digest) {
+	s.mu.Lock()
+	s.lru.Remove(d)
+	s.mu.Unlock()
+}
