@@ -124,7 +124,7 @@ func WithoutCache() Option { return func(s *settings) { s.noCache = true } }
 // NewCache returns a Cache in front of v. A nil v or an invalid option is an
 // error wrapping ErrMisconfigured.
 func NewCache(v Validator, opts ...CacheOption) (*Cache, error) {
-	if v == nil {
+	if isNil(v) {
 		return nil, fmt.Errorf("%w: NewCache: the validator is nil", ErrMisconfigured)
 	}
 	s := cacheSettings{

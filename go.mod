@@ -3,3 +3,10 @@ module github.com/apikeyauth/apikey
 go 1.24
 
 require github.com/hashicorp/golang-lru/v2 v2.0.7
+
+require github.com/go-chi/chi/v5 v5.5.0 // indirect
+
+require (
+	github.com/stretchr/testify v1.12.1
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+)

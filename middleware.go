@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -72,7 +73,7 @@ func WithCredentialsOptional() Option { return func(s *settings) { s.optional = 
 // for invalidation. A nil v or an invalid option is an error wrapping
 // ErrMisconfigured: the middleware never fails open at run time.
 func New(v Validator, opts ...Option) (*Middleware, error) {
-	if v == nil {
+	if isNil(v) {
 		return nil, fmt.Errorf("%w: New: the validator is nil", ErrMisconfigured)
 	}
 	s := settings{extract: FromAuthorizationBearer, maxLen: DefaultMaxKeyLength, realm: DefaultRealm}
@@ -111,6 +112,19 @@ func New(v Validator, opts ...Option) (*Middleware, error) {
 	return m, nil
 }
 
+// isNil reports whether v is nil or holds a nil pointer or func, which would
+// panic on first use.
+func isNil(v Validator) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Interface, reflect.Slice, reflect.Chan:
+		return rv.IsNil()
+	}
+	return false
+}
+
 func validRealm(realm string) bool {
 	return strings.IndexFunc(realm, func(c rune) bool { return c < 0x20 || c >= 0x7f || c == '"' || c == '\\' }) < 0
 }
@@ -142,7 +156,7 @@ func (m *Middleware) Authenticate(r *http.Request) (*Key, error) {
 	if len(value) > m.maxLen {
 		return nil, errMalformed(fmt.Sprintf("the key is longer than %d bytes", m.maxLen))
 	}
-	key, err := m.validator.Validate(r.Context(), value)
+	key, err := callValidator(r.Context(), m.validator, value)
 	switch {
 	case err != nil:
 		return nil, err

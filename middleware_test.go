@@ -1,0 +1,267 @@
+package apikey
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// outcomeCase is one row of DESIGN.md's outcome table, or a header edge case
+// that lands on one.
+type outcomeCase struct {
+	name       string
+	header     []string // Authorization values
+	validator  Validator
+	status     int
+	challenge  string // WWW-Authenticate, "" for none
+	code       string // JSON error
+	retryAfter string
+}
+
+func unavailable(err error) Validator {
+	return ValidatorFunc(func(context.Context, string) (*Key, error) { return nil, err })
+}
+
+func outcomeCases() []outcomeCase {
+	static := testStatic()
+	return []outcomeCase{
+		{"valid key", []string{"Bearer " + writerValue}, static, 200, "", "", ""},
+		{"lowercase scheme", []string{"bearer " + writerValue}, static, 200, "", "", ""},
+		{"extra spaces", []string{"Bearer    " + writerValue}, static, 200, "", "", ""},
+
+		{"no credentials", nil, static, 401, `Bearer realm="api"`, "missing_key", ""},
+		{"basic scheme", []string{"Basic dXNlcjpwYXNz"}, static, 401, `Bearer realm="api"`, "missing_key", ""},
+
+		{"empty key", []string{"Bearer "}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", ""},
+		{"tab", []string{"Bearer\t" + writerValue}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", ""},
+		{"non-token68 bytes", []string{"Bearer sk_<script>"}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", ""},
+		{"10 KB key", []string{"Bearer " + strings.Repeat("k", 10<<10)}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", ""},
+		{"duplicate header", []string{"Bearer " + writerValue, "Bearer " + writerValue}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", ""},
+		{"two credentials", []string{"Bearer " + writerValue + " " + readerValue}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", ""},
+
+		{"unknown key", []string{"Bearer sk_test_unknown"}, static, 401, `Bearer realm="api", error="invalid_token"`, "invalid_token", ""},
+		{"expired key", []string{"Bearer " + writerValue}, ValidatorFunc(func(context.Context, string) (*Key, error) {
+			k := writerKey
+			k.ExpiresAt = time.Now().Add(-time.Minute)
+			return &k, nil
+		}), 401, `Bearer realm="api", error="invalid_token"`, "invalid_token", ""},
+
+		{"lacks permission", []string{"Bearer " + readerValue}, static, 403, `Bearer realm="api", error="insufficient_scope", scope="posts:write"`, "insufficient_scope", ""},
+
+		{"validator unavailable", []string{"Bearer " + writerValue}, unavailable(errors.New("dial tcp: connection refused")), 503, "", "temporarily_unavailable", "1"},
+		{"upstream 429 with Retry-After", []string{"Bearer " + writerValue}, unavailable(&UnavailableError{RetryAfter: 2500 * time.Millisecond, RequestID: "req_1"}), 503, "", "temporarily_unavailable", "3"},
+		{"validator timeout", []string{"Bearer " + writerValue}, unavailable(context.DeadlineExceeded), 503, "", "temporarily_unavailable", "1"},
+		{"validator misconfigured", []string{"Bearer " + writerValue}, unavailable(fmt.Errorf("workos: %w: 401", ErrMisconfigured)), 500, "", "server_error", ""},
+		{"validator panics", []string{"Bearer " + writerValue}, ValidatorFunc(func(context.Context, string) (*Key, error) { panic("boom " + writerValue) }), 500, "", "server_error", ""},
+		{"validator returns nothing", []string{"Bearer " + writerValue}, ValidatorFunc(func(context.Context, string) (*Key, error) { return nil, nil }), 500, "", "server_error", ""},
+	}
+}
+
+// serveBoth runs a request through the middleware mounted two ways: wrapping
+// a plain handler, and in a chi router. Each route needs posts:write.
+func serveBoth(t *testing.T, v Validator, opts []Option, r *http.Request) map[string]*httptest.ResponseRecorder {
+	t.Helper()
+	m, err := New(v, opts...)
+	require.NoError(t, err)
+	final := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := FromContext(r.Context())
+		if !ok {
+			fmt.Fprint(w, "anonymous")
+			return
+		}
+		fmt.Fprint(w, key.ID)
+	})
+
+	plain := m.Handler(RequirePermission("posts:write")(final))
+
+	router := chi.NewRouter()
+	router.Use(m.Handler)
+	router.With(RequirePermission("posts:write")).Get("/posts", final)
+
+	out := map[string]*httptest.ResponseRecorder{}
+	for name, h := range map[string]http.Handler{"net/http": plain, "chi": router} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r.Clone(r.Context()))
+		out[name] = w
+	}
+	return out
+}
+
+func TestOutcomes(t *testing.T) {
+	for _, tc := range outcomeCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/posts", nil)
+			for _, h := range tc.header {
+				r.Header.Add("Authorization", h)
+			}
+			for _, cache := range []string{"cached", "uncached"} {
+				var opts []Option
+				if cache == "uncached" {
+					opts = append(opts, WithoutCache())
+				}
+				for mount, w := range serveBoth(t, tc.validator, opts, r) {
+					t.Run(cache+"/"+mount, func(t *testing.T) {
+						assert.Equal(t, tc.status, w.Code)
+						assert.Equal(t, tc.challenge, w.Header().Get("WWW-Authenticate"))
+						assert.Equal(t, tc.retryAfter, w.Header().Get("Retry-After"))
+						if tc.status == 200 {
+							assert.Equal(t, writerKey.ID, w.Body.String())
+							return
+						}
+						assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
+						assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
+						var body struct {
+							Error       string `json:"error"`
+							Description string `json:"error_description"`
+						}
+						require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body), w.Body.String())
+						assert.Equal(t, tc.code, body.Error)
+						assert.NotEmpty(t, body.Description)
+					})
+				}
+			}
+		})
+	}
+}
+
+func TestCredentialsOptional(t *testing.T) {
+	tests := []struct {
+		name   string
+		header string
+		status int
+		body   string
+	}{
+		{"no key passes anonymously", "", 200, "anonymous"},
+		{"other scheme passes anonymously", "Basic dXNlcjpwYXNz", 200, "anonymous"},
+		{"valid key is authenticated", "Bearer " + writerValue, 200, writerKey.ID},
+		{"malformed key is refused", "Bearer a b", 400, ""},
+		{"invalid key is refused", "Bearer sk_test_unknown", 401, ""},
+	}
+	m, err := New(testStatic(), WithCredentialsOptional())
+	require.NoError(t, err)
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if key, ok := FromContext(r.Context()); ok {
+			fmt.Fprint(w, key.ID)
+			return
+		}
+		fmt.Fprint(w, "anonymous")
+	}))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			if tc.header != "" {
+				r.Header.Set("Authorization", tc.header)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			assert.Equal(t, tc.status, w.Code)
+			if tc.body != "" {
+				assert.Equal(t, tc.body, w.Body.String())
+			}
+		})
+	}
+}
+
+func TestOptions(t *testing.T) {
+	t.Run("realm", func(t *testing.T) {
+		r := httptest.NewRequest(http.MethodGet, "/posts", nil)
+		for _, w := range serveBoth(t, testStatic(), []Option{WithRealm("example")}, r) {
+			assert.Equal(t, `Bearer realm="example"`, w.Header().Get("WWW-Authenticate"))
+		}
+	})
+	t.Run("error handler receives the sentinel", func(t *testing.T) {
+		var got error
+		m, err := New(testStatic(), WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+			got = err
+			w.WriteHeader(StatusCode(err))
+			fmt.Fprint(w, "custom")
+		}))
+		require.NoError(t, err)
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer sk_test_unknown")
+		w := httptest.NewRecorder()
+		m.Handler(http.NotFoundHandler()).ServeHTTP(w, r)
+		assert.ErrorIs(t, got, ErrInvalidKey)
+		assert.Equal(t, 401, w.Code)
+		assert.Equal(t, "custom", w.Body.String())
+
+		guard := m.RequirePermission("posts:write")(http.NotFoundHandler())
+		w = httptest.NewRecorder()
+		guard.ServeHTTP(w, r.WithContext(NewContext(r.Context(), &readerKey)))
+		assert.ErrorIs(t, got, ErrForbidden)
+		var pe *PermissionError
+		require.ErrorAs(t, got, &pe)
+		assert.Equal(t, []string{"posts:write"}, pe.Missing)
+	})
+	t.Run("max key length", func(t *testing.T) {
+		m, err := New(testStatic(), WithMaxKeyLength(8))
+		require.NoError(t, err)
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+writerValue)
+		_, err = m.Authenticate(r)
+		assert.ErrorIs(t, err, ErrMalformedKey)
+	})
+	t.Run("named header extractor", func(t *testing.T) {
+		m, err := New(testStatic(), WithExtractor(OneOf(FromAuthorizationBearer, FromHeader("X-API-Key"))))
+		require.NoError(t, err)
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("X-API-Key", writerValue)
+		key, err := m.Authenticate(r)
+		require.NoError(t, err)
+		assert.Equal(t, writerKey.ID, key.ID)
+	})
+	t.Run("extractor error that is not malformed", func(t *testing.T) {
+		m, err := New(testStatic(), WithExtractor(func(*http.Request) (string, error) { return "", errors.New("boom") }))
+		require.NoError(t, err)
+		_, err = m.Authenticate(httptest.NewRequest(http.MethodGet, "/", nil))
+		assert.ErrorIs(t, err, ErrMalformedKey)
+	})
+}
+
+func TestNewRejectsBadConfiguration(t *testing.T) {
+	var nilFunc ValidatorFunc
+	tests := []struct {
+		name string
+		v    Validator
+		opts []Option
+	}{
+		{"nil validator", nil, nil},
+		{"nil extractor", testStatic(), []Option{WithExtractor(nil)}},
+		{"zero max length", testStatic(), []Option{WithMaxKeyLength(0)}},
+		{"realm with a quote", testStatic(), []Option{WithRealm(`a"b`)}},
+		{"realm with a newline", testStatic(), []Option{WithRealm("a\nb")}},
+		{"bad cache option", testStatic(), []Option{WithCacheOptions(WithCacheTTL(-1))}},
+		{"nil func", nilFunc, nil},
+		{"nil func without cache", nilFunc, []Option{WithoutCache()}},
+		{"nil static", (*Static)(nil), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := New(tc.v, tc.opts...)
+			assert.Nil(t, m)
+			assert.ErrorIs(t, err, ErrMisconfigured)
+		})
+	}
+}
+
+func TestNewUsesAGivenCacheAsIs(t *testing.T) {
+	c, err := NewCache(testStatic())
+	require.NoError(t, err)
+	m, err := New(c)
+	require.NoError(t, err)
+	assert.Same(t, c, m.Cache())
+
+	m, err = New(testStatic(), WithoutCache())
+	require.NoError(t, err)
+	assert.Nil(t, m.Cache())
+}

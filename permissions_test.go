@@ -1,0 +1,89 @@
+package apikey
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestGrants(t *testing.T) {
+	tests := []struct {
+		granted, required string
+		want              bool
+	}{
+		{"posts:read", "posts:read", true},
+		{"posts:read", "posts:write", false},
+		{"posts:*", "posts:read", true},
+		{"posts:*", "posts:read:own", true},
+		{"posts:*", "posts:*", true},
+		{"posts:*", "posts:", false},
+		{"posts:*", "posts", false},
+		{"posts:*", "postsx:read", false},
+		{"posts:*", "comments:read", false},
+		{"*", "anything:at:all", true},
+		{"*", "*", true},
+		{"posts:read", "posts:*", false},
+		{"posts", "posts:read", false},
+		{"", "posts:read", false},
+		{"Posts:read", "posts:read", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.granted+" grants "+tc.required, func(t *testing.T) {
+			assert.Equal(t, tc.want, grants(tc.granted, tc.required))
+		})
+	}
+}
+
+func TestRequirePermission(t *testing.T) {
+	wildcard := Key{ID: "key_wild", Permissions: []string{"posts:*"}}
+	none := Key{ID: "key_none"}
+	tests := []struct {
+		name      string
+		guard     func(http.Handler) http.Handler
+		key       *Key
+		status    int
+		challenge string
+	}{
+		{"all: has it", RequirePermission("posts:read"), &readerKey, 200, ""},
+		{"all: has both", RequirePermission("posts:read", "posts:write"), &writerKey, 200, ""},
+		{"all: misses one", RequirePermission("posts:read", "posts:write"), &readerKey, 403, `Bearer realm="api", error="insufficient_scope", scope="posts:write"`},
+		{"all: misses both", RequirePermission("posts:read", "posts:write"), &none, 403, `Bearer realm="api", error="insufficient_scope", scope="posts:read posts:write"`},
+		{"all: wildcard", RequirePermission("posts:read", "posts:write"), &wildcard, 200, ""},
+		{"all: star", RequirePermission("billing:admin"), &adminKey, 200, ""},
+		{"all: none required", RequirePermission(), &none, 200, ""},
+		{"any: has one", RequireAnyPermission("posts:write", "posts:read"), &readerKey, 200, ""},
+		{"any: has none", RequireAnyPermission("posts:write", "posts:delete"), &readerKey, 403, `Bearer realm="api", error="insufficient_scope", scope="posts:write posts:delete"`},
+		{"any: empty list lets nothing through", RequireAnyPermission(), &adminKey, 403, `Bearer realm="api", error="insufficient_scope", scope=""`},
+		{"no key in context", RequirePermission("posts:read"), nil, 401, `Bearer realm="api"`},
+		{"scope drops unsafe names", RequirePermission(`bad"name`, "posts:write"), &none, 403, `Bearer realm="api", error="insufficient_scope", scope="posts:write"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			if tc.key != nil {
+				r = r.WithContext(NewContext(r.Context(), tc.key))
+			}
+			w := httptest.NewRecorder()
+			tc.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})).ServeHTTP(w, r)
+			assert.Equal(t, tc.status, w.Code)
+			assert.Equal(t, tc.challenge, w.Header().Get("WWW-Authenticate"))
+		})
+	}
+}
+
+func TestHasPermissionNilKey(t *testing.T) {
+	assert.False(t, HasPermission(nil, "posts:read"))
+}
+
+func TestGuardCopiesItsArguments(t *testing.T) {
+	perms := []string{"posts:read"}
+	guard := RequirePermission(perms...)
+	perms[0] = "posts:write"
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r = r.WithContext(NewContext(r.Context(), &readerKey))
+	w := httptest.NewRecorder()
+	guard(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(w, r)
+	assert.Equal(t, 200, w.Code)
+}
