@@ -49,7 +49,14 @@ func shardCount(size int) int {
 	return n
 }
 
-func perShard(size, shards int) int { return (size + shards - 1) / shards }
+// perShard splits size over the shards so that their bounds add up to it.
+func perShard(size, shards, i int) int {
+	n := size / shards
+	if i < size%shards {
+		n++
+	}
+	return n
+}
 
 func shardOf(d digest, shards int) int { return int(d[0]) & (shards - 1) }
 
@@ -58,7 +65,7 @@ func newPositiveShards(size int, ids *idIndex) []positiveShard {
 	for i := range shards {
 		// The callback runs under the shard's lock, for evictions and removals
 		// alike; it only takes the index's lock, never a shard's.
-		lru, err := simplelru.NewLRU(perShard(size, len(shards)), func(d digest, e *entry) {
+		lru, err := simplelru.NewLRU(perShard(size, len(shards), i), func(d digest, e *entry) {
 			ids.remove(e.key.ID, d)
 		})
 		if err != nil {
@@ -72,7 +79,7 @@ func newPositiveShards(size int, ids *idIndex) []positiveShard {
 func newNegativeShards(size int) []negativeShard {
 	shards := make([]negativeShard, shardCount(size))
 	for i := range shards {
-		lru, err := simplelru.NewLRU[digest, time.Time](perShard(size, len(shards)), nil)
+		lru, err := simplelru.NewLRU[digest, time.Time](perShard(size, len(shards), i), nil)
 		if err != nil {
 			panic(err) // unreachable: the size is positive
 		}

@@ -1,0 +1,511 @@
+package apikey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// newTestCache returns a cache over v on a fake clock.
+func newTestCache(t *testing.T, v Validator, opts ...CacheOption) (*Cache, *fakeClock) {
+	t.Helper()
+	clock := newFakeClock()
+	c, err := NewCache(v, append([]CacheOption{WithClock(clock.Now)}, opts...)...)
+	require.NoError(t, err)
+	return c, clock
+}
+
+// gate is a validator that blocks every call until released, and says when
+// a call has started.
+type gate struct {
+	started chan struct{}
+	release chan struct{}
+	answer  func(ctx context.Context, value string) (*Key, error)
+	calls   atomic.Int64
+}
+
+func newGate(answer func(ctx context.Context, value string) (*Key, error)) *gate {
+	return &gate{started: make(chan struct{}, 1), release: make(chan struct{}), answer: answer}
+}
+
+func (g *gate) Validate(ctx context.Context, value string) (*Key, error) {
+	g.calls.Add(1)
+	select {
+	case g.started <- struct{}{}:
+	default:
+	}
+	<-g.release
+	return g.answer(ctx, value)
+}
+
+func TestCacheTTL(t *testing.T) {
+	v := counting(testStatic())
+	c, clock := newTestCache(t, v, WithCacheTTL(30*time.Second))
+	ctx := context.Background()
+
+	key, err := c.Validate(ctx, writerValue)
+	require.NoError(t, err)
+	assert.Equal(t, writerKey.ID, key.ID)
+	assert.EqualValues(t, 1, v.calls.Load())
+
+	// The jitter takes at most 10 % off the TTL.
+	clock.Advance(27*time.Second - time.Nanosecond)
+	_, err = c.Validate(ctx, writerValue)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, v.calls.Load(), "served from the cache within the TTL")
+
+	clock.Advance(3*time.Second + time.Nanosecond)
+	_, err = c.Validate(ctx, writerValue)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, v.calls.Load(), "validated again after the TTL")
+
+	st := c.Stats()
+	assert.EqualValues(t, 1, st.Hits)
+	assert.EqualValues(t, 2, st.Misses)
+	assert.Equal(t, 1, st.Size)
+}
+
+func TestCacheExpiresAtCapsTheTTL(t *testing.T) {
+	clock := newFakeClock()
+	expires := clock.Now().Add(10 * time.Second)
+	v := &countingValidator{fn: func(context.Context, string) (*Key, error) {
+		k := writerKey
+		k.ExpiresAt = expires
+		return &k, nil
+	}}
+	c, err := NewCache(v, WithClock(clock.Now), WithCacheTTL(time.Hour), WithStaleIfError(time.Hour))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	_, err = c.Validate(ctx, writerValue)
+	require.NoError(t, err)
+	clock.Advance(10*time.Second - time.Nanosecond)
+	_, err = c.Validate(ctx, writerValue)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, v.calls.Load())
+
+	clock.Advance(time.Nanosecond)
+	_, err = c.Validate(ctx, writerValue)
+	assert.ErrorIs(t, err, ErrInvalidKey, "a key past its own expiry is invalid, even if the validator returns it")
+	assert.EqualValues(t, 2, v.calls.Load())
+}
+
+func TestCacheNegativeTTL(t *testing.T) {
+	ctx := context.Background()
+	t.Run("remembered for the negative TTL", func(t *testing.T) {
+		v := counting(testStatic())
+		c, clock := newTestCache(t, v, WithNegativeTTL(5*time.Second))
+		for range 3 {
+			_, err := c.Validate(ctx, "sk_test_unknown")
+			assert.ErrorIs(t, err, ErrInvalidKey)
+		}
+		assert.EqualValues(t, 1, v.calls.Load())
+		assert.EqualValues(t, 2, c.Stats().NegativeHits)
+
+		clock.Advance(5 * time.Second)
+		_, err := c.Validate(ctx, "sk_test_unknown")
+		assert.ErrorIs(t, err, ErrInvalidKey)
+		assert.EqualValues(t, 2, v.calls.Load())
+	})
+	t.Run("off", func(t *testing.T) {
+		v := counting(testStatic())
+		c, _ := newTestCache(t, v, WithNegativeTTL(0))
+		for range 3 {
+			_, err := c.Validate(ctx, "sk_test_unknown")
+			assert.ErrorIs(t, err, ErrInvalidKey)
+		}
+		assert.EqualValues(t, 3, v.calls.Load())
+	})
+	t.Run("wrapped invalid counts", func(t *testing.T) {
+		v := &countingValidator{fn: func(context.Context, string) (*Key, error) {
+			return nil, fmt.Errorf("store: %w", ErrInvalidKey)
+		}}
+		c, _ := newTestCache(t, v)
+		for range 2 {
+			_, err := c.Validate(ctx, "sk_x")
+			assert.ErrorIs(t, err, ErrInvalidKey)
+		}
+		assert.EqualValues(t, 1, v.calls.Load())
+	})
+}
+
+func TestCacheNeverRemembersOtherErrors(t *testing.T) {
+	fail := errors.New("upstream down")
+	v := &countingValidator{fn: func(context.Context, string) (*Key, error) { return nil, fail }}
+	c, _ := newTestCache(t, v)
+	for range 3 {
+		_, err := c.Validate(context.Background(), writerValue)
+		assert.ErrorIs(t, err, fail)
+	}
+	assert.EqualValues(t, 3, v.calls.Load())
+	assert.Zero(t, c.Stats().Size)
+	assert.Zero(t, c.Stats().NegativeSize)
+}
+
+func TestCacheFloodOfInvalidKeysKeepsValidOnes(t *testing.T) {
+	const valid, flood = 500, 100_000
+	keys := make(map[string]Key, valid)
+	for i := range valid {
+		keys["sk_valid_"+strconv.Itoa(i)] = Key{ID: "key_" + strconv.Itoa(i)}
+	}
+	v := &countingValidator{fn: func(_ context.Context, value string) (*Key, error) {
+		if k, ok := keys[value]; ok {
+			return &k, nil
+		}
+		return nil, ErrInvalidKey
+	}}
+	c, _ := newTestCache(t, v, WithCacheSize(1000), WithNegativeSize(1000))
+	ctx := context.Background()
+	for value := range keys {
+		_, err := c.Validate(ctx, value)
+		require.NoError(t, err)
+	}
+	for i := range flood {
+		_, err := c.Validate(ctx, "sk_random_"+strconv.Itoa(i))
+		require.ErrorIs(t, err, ErrInvalidKey)
+	}
+	callsBefore := v.calls.Load()
+	for value := range keys {
+		_, err := c.Validate(ctx, value)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, callsBefore, v.calls.Load(), "every valid key is still cached")
+	st := c.Stats()
+	assert.Equal(t, valid, st.Size)
+	assert.Equal(t, 1000, st.NegativeSize)
+	assert.EqualValues(t, flood-1000, st.Evictions)
+}
+
+func TestCacheStaleIfError(t *testing.T) {
+	ctx := context.Background()
+	var mode atomic.Value // "ok", "down" or "invalid"
+	mode.Store("ok")
+	v := &countingValidator{fn: func(ctx context.Context, value string) (*Key, error) {
+		switch mode.Load() {
+		case "down":
+			return nil, &UnavailableError{RetryAfter: time.Second}
+		case "invalid":
+			return nil, ErrInvalidKey
+		}
+		return testStatic().Validate(ctx, value)
+	}}
+
+	t.Run("bounded", func(t *testing.T) {
+		mode.Store("ok")
+		c, clock := newTestCache(t, v, WithCacheTTL(30*time.Second), WithStaleIfError(time.Minute))
+		_, err := c.Validate(ctx, writerValue)
+		require.NoError(t, err)
+
+		mode.Store("down")
+		clock.Advance(31 * time.Second)
+		key, err := c.Validate(ctx, writerValue)
+		require.NoError(t, err, "served stale while the validator is down")
+		assert.Equal(t, writerKey.ID, key.ID)
+		assert.EqualValues(t, 1, c.Stats().StaleHits)
+
+		clock.Advance(time.Minute) // 91 s: past TTL + stale window, whatever the jitter
+		_, err = c.Validate(ctx, writerValue)
+		assert.ErrorIs(t, err, ErrUnavailable)
+	})
+	t.Run("never after invalid", func(t *testing.T) {
+		mode.Store("ok")
+		c, clock := newTestCache(t, v, WithCacheTTL(30*time.Second), WithStaleIfError(time.Minute))
+		_, err := c.Validate(ctx, writerValue)
+		require.NoError(t, err)
+
+		clock.Advance(31 * time.Second)
+		mode.Store("invalid")
+		_, err = c.Validate(ctx, writerValue)
+		require.ErrorIs(t, err, ErrInvalidKey)
+
+		clock.Advance(6 * time.Second) // past the negative TTL
+		mode.Store("down")
+		_, err = c.Validate(ctx, writerValue)
+		assert.ErrorIs(t, err, ErrUnavailable)
+	})
+	t.Run("off by default", func(t *testing.T) {
+		mode.Store("ok")
+		c, clock := newTestCache(t, v, WithCacheTTL(30*time.Second))
+		_, err := c.Validate(ctx, writerValue)
+		require.NoError(t, err)
+		clock.Advance(31 * time.Second)
+		mode.Store("down")
+		_, err = c.Validate(ctx, writerValue)
+		assert.ErrorIs(t, err, ErrUnavailable)
+	})
+}
+
+func TestCacheInvalidation(t *testing.T) {
+	ctx := context.Background()
+	// Two values share one ID, as a key and its re-issued copy might.
+	v := &countingValidator{fn: func(_ context.Context, value string) (*Key, error) {
+		switch value {
+		case "sk_a1", "sk_a2":
+			return &Key{ID: "key_a"}, nil
+		case "sk_b":
+			return &Key{ID: "key_b"}, nil
+		}
+		return nil, ErrInvalidKey
+	}}
+	warm := func(c *Cache) {
+		for _, value := range []string{"sk_a1", "sk_a2", "sk_b", "sk_unknown"} {
+			_, _ = c.Validate(ctx, value)
+		}
+	}
+	callsFor := func(c *Cache, value string) int64 {
+		before := v.calls.Load()
+		_, _ = c.Validate(ctx, value)
+		return v.calls.Load() - before
+	}
+
+	t.Run("by value", func(t *testing.T) {
+		c, _ := newTestCache(t, v)
+		warm(c)
+		c.InvalidateValue("sk_a1")
+		c.InvalidateValue("sk_unknown")
+		assert.EqualValues(t, 1, callsFor(c, "sk_a1"))
+		assert.EqualValues(t, 0, callsFor(c, "sk_a2"))
+		assert.EqualValues(t, 1, callsFor(c, "sk_unknown"))
+	})
+	t.Run("by ID", func(t *testing.T) {
+		c, _ := newTestCache(t, v)
+		warm(c)
+		c.InvalidateID("key_a")
+		assert.EqualValues(t, 1, callsFor(c, "sk_a1"))
+		assert.EqualValues(t, 1, callsFor(c, "sk_a2"))
+		assert.EqualValues(t, 0, callsFor(c, "sk_b"))
+		c.InvalidateID("key_unknown") // no effect, no error
+		assert.EqualValues(t, 0, callsFor(c, "sk_b"))
+	})
+	t.Run("purge", func(t *testing.T) {
+		c, _ := newTestCache(t, v)
+		warm(c)
+		c.Purge()
+		assert.Zero(t, c.Stats().Size)
+		assert.Zero(t, c.Stats().NegativeSize)
+		for _, value := range []string{"sk_a1", "sk_b", "sk_unknown"} {
+			assert.EqualValues(t, 1, callsFor(c, value))
+		}
+	})
+	t.Run("ID index follows evictions", func(t *testing.T) {
+		c, _ := newTestCache(t, v, WithCacheSize(1))
+		warm(c)
+		assert.Equal(t, 1, c.Stats().Size)
+		c.ids.mu.Lock()
+		indexed := 0
+		for _, ds := range c.ids.digests {
+			indexed += len(ds)
+		}
+		c.ids.mu.Unlock()
+		assert.Equal(t, 1, indexed, "the index holds only what the cache holds")
+	})
+}
+
+// TestCacheInvalidationWinsAgainstInFlight checks, many times over, that a
+// validation started before an invalidation never stores its result, and
+// that no request starting after the invalidation sees the revoked key.
+func TestCacheInvalidationWinsAgainstInFlight(t *testing.T) {
+	ctx := context.Background()
+	t.Run("deterministic", func(t *testing.T) {
+		for _, invalidate := range []func(*Cache){
+			func(c *Cache) { c.InvalidateID(writerKey.ID) },
+			func(c *Cache) { c.InvalidateValue(writerValue) },
+			func(c *Cache) { c.Purge() },
+		} {
+			g := newGate(testStatic().Validate)
+			c, _ := newTestCache(t, g)
+			done := make(chan error)
+			go func() {
+				_, err := c.Validate(ctx, writerValue)
+				done <- err
+			}()
+			<-g.started
+			invalidate(c)
+			close(g.release)
+			require.NoError(t, <-done, "the request that started first gets its answer")
+			_, err := c.Validate(ctx, writerValue)
+			require.NoError(t, err)
+			assert.EqualValues(t, 2, g.calls.Load(), "the in-flight result was not stored")
+		}
+	})
+	t.Run("concurrent", func(t *testing.T) {
+		for range 200 {
+			var revoked atomic.Bool
+			v := ValidatorFunc(func(context.Context, string) (*Key, error) {
+				if revoked.Load() {
+					return nil, ErrInvalidKey
+				}
+				return &writerKey, nil
+			})
+			c, _ := newTestCache(t, v)
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			for range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+							_, _ = c.Validate(ctx, writerValue)
+						}
+					}
+				}()
+			}
+			revoked.Store(true)
+			c.InvalidateID(writerKey.ID)
+			_, err := c.Validate(ctx, writerValue)
+			close(stop)
+			wg.Wait()
+			require.ErrorIs(t, err, ErrInvalidKey, "a request after the invalidation sees the revocation")
+			_, err = c.Validate(ctx, writerValue)
+			require.ErrorIs(t, err, ErrInvalidKey)
+		}
+	})
+}
+
+func TestCacheCoalescesOneThousandRequests(t *testing.T) {
+	const n = 1000
+	g := newGate(testStatic().Validate)
+	c, _ := newTestCache(t, g)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key, err := c.Validate(context.Background(), writerValue)
+			if err == nil && key.ID != writerKey.ID {
+				err = fmt.Errorf("got key %s", key.ID)
+			}
+			errs <- err
+		}()
+	}
+	require.Eventually(t, func() bool { return c.Stats().Misses == n }, 10*time.Second, time.Millisecond)
+	close(g.release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 1, g.calls.Load(), "one validator call for a thousand requests")
+	assert.EqualValues(t, n-1, c.Stats().Coalesced)
+}
+
+func TestCacheWaiterHonoursItsOwnContext(t *testing.T) {
+	var sawCancel atomic.Bool
+	g := newGate(func(ctx context.Context, value string) (*Key, error) {
+		sawCancel.Store(ctx.Err() != nil)
+		return testStatic().Validate(ctx, value)
+	})
+	c, _ := newTestCache(t, g)
+
+	leaderCtx, cancel := context.WithCancel(context.Background())
+	leader := make(chan error)
+	go func() {
+		_, err := c.Validate(leaderCtx, writerValue)
+		leader <- err
+	}()
+	<-g.started
+	follower := make(chan error)
+	go func() {
+		key, err := c.Validate(context.Background(), writerValue)
+		if err == nil && key.ID != writerKey.ID {
+			err = errors.New("wrong key")
+		}
+		follower <- err
+	}()
+	require.Eventually(t, func() bool { return c.Stats().Coalesced == 1 }, 5*time.Second, time.Millisecond)
+
+	cancel()
+	assert.ErrorIs(t, <-leader, context.Canceled, "the cancelled request returns at once")
+	close(g.release)
+	assert.NoError(t, <-follower, "the other request still gets the answer")
+	assert.False(t, sawCancel.Load(), "the validation is detached from the request that started it")
+	assert.EqualValues(t, 1, g.calls.Load())
+}
+
+func TestCacheValidationTimeout(t *testing.T) {
+	var deadline atomic.Value
+	v := ValidatorFunc(func(ctx context.Context, value string) (*Key, error) {
+		d, ok := ctx.Deadline()
+		require.True(t, ok)
+		deadline.Store(d)
+		return testStatic().Validate(ctx, value)
+	})
+	c, err := NewCache(v, WithValidationTimeout(time.Second))
+	require.NoError(t, err)
+	before := time.Now()
+	_, err = c.Validate(context.Background(), writerValue)
+	require.NoError(t, err)
+	assert.WithinDuration(t, before.Add(time.Second), deadline.Load().(time.Time), 500*time.Millisecond)
+}
+
+func TestCacheValidatorPanics(t *testing.T) {
+	g := newGate(func(context.Context, string) (*Key, error) { panic("validator bug with " + writerValue) })
+	c, _ := newTestCache(t, g)
+	const n = 10
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := c.Validate(context.Background(), writerValue)
+			errs <- err
+		}()
+	}
+	require.Eventually(t, func() bool { return c.Stats().Misses == n }, 5*time.Second, time.Millisecond)
+	close(g.release)
+	for range n {
+		err := <-errs
+		assert.ErrorIs(t, err, ErrValidatorPanicked)
+		assert.NotContains(t, err.Error(), writerValue)
+	}
+	assert.Zero(t, c.Stats().Size)
+	assert.Zero(t, c.Stats().NegativeSize)
+}
+
+func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
+	v := counting(testStatic())
+	c, _ := newTestCache(t, v, WithCacheSize(1))
+	ctx := context.Background()
+	for _, value := range []string{readerValue, writerValue, readerValue} {
+		_, err := c.Validate(ctx, value)
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 3, v.calls.Load())
+	assert.EqualValues(t, 2, c.Stats().Evictions)
+	assert.Equal(t, 1, c.Stats().Size)
+}
+
+func TestNewCacheRejectsBadConfiguration(t *testing.T) {
+	tests := []struct {
+		name string
+		v    Validator
+		opts []CacheOption
+	}{
+		{"nil validator", nil, nil},
+		{"zero size", testStatic(), []CacheOption{WithCacheSize(0)}},
+		{"negative negative size", testStatic(), []CacheOption{WithNegativeSize(-1)}},
+		{"zero TTL", testStatic(), []CacheOption{WithCacheTTL(0)}},
+		{"negative negative TTL", testStatic(), []CacheOption{WithNegativeTTL(-time.Second)}},
+		{"negative stale", testStatic(), []CacheOption{WithStaleIfError(-time.Second)}},
+		{"zero timeout", testStatic(), []CacheOption{WithValidationTimeout(0)}},
+		{"nil clock", testStatic(), []CacheOption{WithClock(nil)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := NewCache(tc.v, tc.opts...)
+			assert.Nil(t, c)
+			assert.ErrorIs(t, err, ErrMisconfigured)
+		})
+	}
+}
