@@ -1,0 +1,179 @@
+package workos
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/apikeyauth/apikey"
+)
+
+var errMisconfigured = apikey.ErrMisconfigured
+
+// response is what one attempt got back: the status, the headers the
+// client uses, and the body read up to its limit.
+type response struct {
+	status     int
+	body       []byte
+	tooLarge   bool
+	requestID  string
+	retryAfter time.Duration // capped; zero if absent or unparsable
+}
+
+// send makes one HTTP request and reads the response body up to limit
+// bytes (tooLarge reports more). body is JSON-encoded when non-nil.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, body []byte, idemKey string, limit int64) (*response, error) {
+	u := c.baseURL + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot build the request", ErrInvalidArgument)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.secret)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if idemKey != "" {
+		req.Header.Set("Idempotency-Key", idemKey)
+	}
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		return nil, scrubError(err)
+	}
+	defer resp.Body.Close()
+	r := &response{
+		status:     resp.StatusCode,
+		requestID:  cleanHeader(resp.Header.Get("X-Request-ID")),
+		retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now(), c.maxRetryAfter),
+	}
+	if resp.StatusCode >= 300 {
+		limit = errorBodyLimit
+	}
+	r.body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if int64(len(r.body)) > limit {
+		r.body, r.tooLarge = r.body[:limit], true
+	} else if err != nil {
+		return nil, scrubError(err)
+	}
+	// Drain a little of what is left so the connection can be reused.
+	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+	return r, nil
+}
+
+// scrubError keeps the cause of a transport error but drops the URL that
+// *url.Error carries: not a secret, but noise in an error chain.
+func scrubError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", strings.ToLower(ue.Op), ue.Err)
+	}
+	return err
+}
+
+// cleanHeader keeps a header value printable and short, for errors and logs.
+func cleanHeader(v string) string {
+	if len(v) > 128 {
+		v = v[:128]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, v)
+}
+
+// errorBody is the union of WorkOS's error shapes.
+type errorBody struct {
+	Code             string       `json:"code"`
+	Message          string       `json:"message"`
+	Error            string       `json:"error"`
+	ErrorDescription string       `json:"error_description"`
+	Errors           []FieldError `json:"errors"`
+}
+
+// apiError builds the *APIError of a non-2xx response. Text from WorkOS is
+// shortened and has the secret removed, in case it ever echoes it.
+func (c *Client) apiError(method, path string, r *response) *APIError {
+	var eb errorBody
+	_ = json.Unmarshal(r.body, &eb) // any shape, or none
+	code := firstNonEmpty(eb.Code, eb.Error)
+	msg := firstNonEmpty(eb.Message, eb.ErrorDescription)
+	e := &APIError{
+		Method:     method,
+		Path:       path,
+		StatusCode: r.status,
+		Code:       c.clean(code, 64),
+		Message:    c.clean(msg, 300),
+		RequestID:  r.requestID,
+		RetryAfter: r.retryAfter,
+	}
+	for i, f := range eb.Errors {
+		if i == 10 {
+			break
+		}
+		e.Errors = append(e.Errors, FieldError{Field: c.clean(f.Field, 64), Code: c.clean(f.Code, 64)})
+	}
+	e.sentinels = sentinelsFor(r.status, eb.Code)
+	return e
+}
+
+func (c *Client) clean(s string, max int) string {
+	if c.secret != "" {
+		s = strings.ReplaceAll(s, c.secret, "[redacted]")
+	}
+	s = cleanHeader(s)
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// checkID refuses IDs that cannot name a WorkOS object: empty, too long,
+// with spaces or control characters, or a dot segment that a server might
+// resolve as a path.
+func checkID(what, id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: the %s is empty", ErrInvalidArgument, what)
+	case len(id) > 256:
+		return fmt.Errorf("%w: the %s is longer than 256 bytes", ErrInvalidArgument, what)
+	case id == "." || id == "..":
+		return fmt.Errorf("%w: the %s is a dot segment", ErrInvalidArgument, what)
+	case strings.IndexFunc(id, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
+		return fmt.Errorf("%w: the %s contains spaces or control characters", ErrInvalidArgument, what)
+	}
+	return nil
+}
+
+func isNilInterface(v any) bool {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Interface, reflect.Chan:
+		return rv.IsNil()
+	}
+	return false
+}
