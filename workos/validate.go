@@ -127,4 +127,3 @@ func (c *Client) misconfigured(r *response) error {
 }
 
 var _ apikey.Validator = (*Client)(nil)
-
