@@ -1,8 +1,8 @@
 package workos
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -332,9 +332,25 @@ func (f *fakeWorkOS) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/api_keys/validations" {
 		f.validations.Add(1)
 	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	if flt != nil && flt(w, r) {
 		return
 	}
+	f.handle(w, r, body)
+}
+
+// lostAnswer handles the request normally but hangs up instead of
+// answering: the change is made, the client never learns it.
+func (f *fakeWorkOS) lostAnswer() fault {
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		body, _ := io.ReadAll(r.Body)
+		f.handle(httptest.NewRecorder(), r, body)
+		return hangUp()(w, r)
+	}
+}
+
+// handle is the fake's normal behaviour.
+func (f *fakeWorkOS) handle(w http.ResponseWriter, r *http.Request, body []byte) {
 	if r.Header.Get("Authorization") != "Bearer "+testSecret {
 		writeJSON(w, 401, map[string]any{"message": "Unauthorized", "code": "unauthorized"})
 		return
@@ -605,4 +621,3 @@ func (r *recordingInvalidator) all() []string {
 	defer r.mu.Unlock()
 	return append([]string(nil), r.ids...)
 }
-

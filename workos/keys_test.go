@@ -1,0 +1,363 @@
+package workos
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/apikeyauth/apikey"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCreateOrganizationKey(t *testing.T) {
+	t.Run("fixtures", func(t *testing.T) {
+		for _, tt := range []struct {
+			fixture, value, id string
+			expires            time.Time
+		}{
+			{fixtureCreateNode, "sk_live_abc123xyz789", "api_key_01H5JQDV7R7ATEYZDEG0W5PRYV", time.Time{}},
+			{fixtureCreateSpec, "sk_abcdefghijklmnop123456", "api_key_01EHZNVPK3SFK441A1RGBFSHRT", mustTime("2030-01-01T00:00:00.000Z")},
+		} {
+			t.Run(tt.id, func(t *testing.T) {
+				f := newFake(t)
+				f.fail(reply(201, tt.fixture))
+				got, err := f.client(t).CreateOrganizationKey(context.Background(), "org_01EHT88Z8J8795GZNQ4ZP1J81T",
+					CreateKeyParams{Name: "New API Key", Permissions: []string{"read", "write"}})
+				require.NoError(t, err)
+				assert.Equal(t, tt.value, got.Value)
+				assert.Equal(t, tt.id, got.Key.ID)
+				assert.Equal(t, "organization", got.Key.Owner.Type)
+				assert.True(t, tt.expires.Equal(got.Key.ExpiresAt))
+				assert.NotContains(t, fmt.Sprint(got), tt.value)
+				assert.NotContains(t, fmt.Sprintf("%+v %#v %s %v", got, got, *got, []any{got}), tt.value)
+
+				reqs := f.recorded()
+				require.Len(t, reqs, 1)
+				assert.Equal(t, "POST", reqs[0].Method)
+				assert.Equal(t, "/organizations/org_01EHT88Z8J8795GZNQ4ZP1J81T/api_keys", reqs[0].Path)
+				assert.JSONEq(t, `{"name":"New API Key","permissions":["read","write"]}`, string(reqs[0].Body))
+				assert.NotEmpty(t, reqs[0].Header.Get("Idempotency-Key"))
+			})
+		}
+	})
+	t.Run("against the fake, the value then validates", func(t *testing.T) {
+		f := newFake(t)
+		f.addKey("sk_existing_0000000000000001", "Existing", "org_1")
+		c := f.client(t)
+		exp := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Millisecond)
+		got, err := c.CreateOrganizationKey(context.Background(), "org_1",
+			CreateKeyParams{Name: "CI", Permissions: []string{"posts:read"}, ExpiresAt: exp, IdempotencyKey: "idem-1"})
+		require.NoError(t, err)
+		reqs := f.recorded()
+		assert.JSONEq(t, fmt.Sprintf(`{"name":"CI","permissions":["posts:read"],"expires_at":%q}`, exp.Format(time.RFC3339Nano)), string(reqs[0].Body))
+		assert.Equal(t, "idem-1", reqs[0].Header.Get("Idempotency-Key"))
+		k, err := c.Validate(context.Background(), got.Value)
+		require.NoError(t, err)
+		assert.Equal(t, got.Key.ID, k.ID)
+		assert.True(t, exp.Equal(k.ExpiresAt))
+	})
+	t.Run("retries carry one Idempotency-Key and make one key", func(t *testing.T) {
+		f := newFake(t)
+		f.addKey("sk_existing_0000000000000001", "Existing", "org_1")
+		// The first attempt creates the key but its answer is lost.
+		f.fail(f.lostAnswer(), reply(500, ``), reply(503, ``, "Retry-After", "1"))
+		s := &recordingSleep{}
+		got, err := f.client(t, WithSleep(s.sleep)).CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "CI"})
+		require.NoError(t, err)
+		var idem []string
+		for _, r := range f.recorded() {
+			if r.Method == "POST" {
+				idem = append(idem, r.Header.Get("Idempotency-Key"))
+			}
+		}
+		require.Len(t, idem, 4)
+		for _, k := range idem {
+			assert.Equal(t, idem[0], k)
+		}
+		n := 0
+		for k := range f.client(t).ListOrganizationKeys(context.Background(), "org_1", nil) {
+			if k.Name == "CI" {
+				n++
+				assert.Equal(t, got.Key.ID, k.ID)
+			}
+		}
+		assert.Equal(t, 1, n)
+		assert.Len(t, s.all(), 3)
+		assert.Equal(t, time.Second, s.all()[2], "Retry-After is honoured")
+	})
+	t.Run("validation failure", func(t *testing.T) {
+		f := newFake(t)
+		f.fail(reply(422, `{"message":"Validation failed.","errors":[{"code":"required","field":"name"}]}`, "X-Request-ID", "req_422"))
+		_, err := f.client(t).CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "x"})
+		assert.ErrorIs(t, err, ErrBadRequest)
+		var ae *APIError
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, 422, ae.StatusCode)
+		assert.Equal(t, "Validation failed.", ae.Message)
+		assert.Equal(t, []FieldError{{Field: "name", Code: "required"}}, ae.Errors)
+		assert.Equal(t, "req_422", ae.RequestID)
+		assert.Len(t, f.recorded(), 1)
+	})
+	t.Run("unknown organization", func(t *testing.T) {
+		f := newFake(t)
+		_, err := f.client(t).CreateOrganizationKey(context.Background(), "org_nope", CreateKeyParams{Name: "x"})
+		assert.ErrorIs(t, err, ErrNotFound)
+	})
+	t.Run("no value in the answer fails", func(t *testing.T) {
+		f := newFake(t)
+		f.fail(reply(201, `{"id":"api_key_1","name":"x"}`))
+		_, err := f.client(t).CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "x"})
+		assert.ErrorIs(t, err, ErrMalformedResponse)
+	})
+	t.Run("bad arguments send nothing", func(t *testing.T) {
+		f := newFake(t)
+		c := f.client(t)
+		_, err := c.CreateOrganizationKey(context.Background(), "", CreateKeyParams{Name: "x"})
+		assert.ErrorIs(t, err, ErrInvalidArgument)
+		_, err = c.CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{})
+		assert.ErrorIs(t, err, ErrInvalidArgument)
+		assert.Empty(t, f.recorded())
+	})
+}
+
+func TestDeleteKey(t *testing.T) {
+	f := newFake(t)
+	k := f.addKey("sk_to_delete_000000000000001", "Doomed", "org_1")
+	inv := &recordingInvalidator{}
+	c := f.client(t, WithInvalidator(inv))
+
+	t.Run("deletes and invalidates", func(t *testing.T) {
+		require.NoError(t, c.DeleteKey(context.Background(), k.id))
+		reqs := f.recorded()
+		assert.Equal(t, "DELETE", reqs[len(reqs)-1].Method)
+		assert.Equal(t, "/api_keys/"+k.id, reqs[len(reqs)-1].Path)
+		assert.Equal(t, []string{k.id}, inv.all())
+		_, err := c.Validate(context.Background(), "sk_to_delete_000000000000001")
+		assert.ErrorIs(t, err, apikey.ErrInvalidKey)
+	})
+	t.Run("again is not found, and still invalidates", func(t *testing.T) {
+		err := c.DeleteKey(context.Background(), k.id)
+		assert.ErrorIs(t, err, ErrNotFound)
+		var ae *APIError
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, "not_found", ae.Code)
+		assert.Equal(t, []string{k.id, k.id}, inv.all())
+	})
+	t.Run("404 on a retry is success", func(t *testing.T) {
+		k2 := f.addKey("sk_to_delete_000000000000002", "Doomed too", "org_1")
+		f.fail(f.lostAnswer())
+		assert.NoError(t, c.DeleteKey(context.Background(), k2.id))
+	})
+	t.Run("IDs are escaped as one path segment", func(t *testing.T) {
+		for _, id := range []string{"a/b", "a?b#c", "%2F", "ü"} {
+			err := c.DeleteKey(context.Background(), id)
+			assert.ErrorIs(t, err, ErrNotFound, id)
+			reqs := f.recorded()
+			assert.Equal(t, "/api_keys/"+urlPathEscape(id), reqs[len(reqs)-1].Path)
+		}
+	})
+	t.Run("bad IDs send nothing", func(t *testing.T) {
+		n := len(f.recorded())
+		for _, id := range []string{"", ".", "..", "a b", "a\nb", string(make([]byte, 300))} {
+			assert.ErrorIs(t, c.DeleteKey(context.Background(), id), ErrInvalidArgument)
+		}
+		assert.Len(t, f.recorded(), n)
+	})
+}
+
+func TestExpireKey(t *testing.T) {
+	now := time.Now()
+	t.Run("now", func(t *testing.T) {
+		f := newFake(t)
+		k := f.addKey("sk_expire_me_0000000000000001", "Old", "org_1")
+		inv := &recordingInvalidator{}
+		c := f.client(t, WithInvalidator(inv))
+		got, err := c.ExpireKey(context.Background(), k.id)
+		require.NoError(t, err)
+		assert.Equal(t, k.id, got.ID)
+		assert.False(t, got.ExpiresAt.IsZero())
+		reqs := f.recorded()
+		assert.Equal(t, "/api_keys/"+k.id+"/expire", reqs[0].Path)
+		assert.JSONEq(t, `{}`, string(reqs[0].Body))
+		assert.Equal(t, []string{k.id}, inv.all())
+		_, err = c.Validate(context.Background(), "sk_expire_me_0000000000000001")
+		assert.ErrorIs(t, err, apikey.ErrInvalidKey)
+
+		_, err = c.ExpireKey(context.Background(), k.id)
+		assert.ErrorIs(t, err, ErrAlreadyExpired)
+		assert.Equal(t, []string{k.id, k.id}, inv.all())
+	})
+	t.Run("at a future time", func(t *testing.T) {
+		f := newFake(t)
+		k := f.addKey("sk_expire_me_0000000000000002", "Old", "org_1")
+		at := now.Add(time.Hour).UTC().Truncate(time.Millisecond)
+		got, err := f.client(t).ExpireKeyAt(context.Background(), k.id, at)
+		require.NoError(t, err)
+		assert.True(t, at.Equal(got.ExpiresAt))
+		assert.JSONEq(t, fmt.Sprintf(`{"expires_at":%q}`, at.Format(time.RFC3339Nano)), string(f.recorded()[0].Body))
+	})
+	t.Run("in the past is refused by WorkOS", func(t *testing.T) {
+		f := newFake(t)
+		k := f.addKey("sk_expire_me_0000000000000003", "Old", "org_1")
+		_, err := f.client(t).ExpireKeyAt(context.Background(), k.id, now.Add(-time.Hour))
+		assert.ErrorIs(t, err, ErrBadRequest)
+	})
+	t.Run("zero time", func(t *testing.T) {
+		_, err := newFake(t).client(t).ExpireKeyAt(context.Background(), "api_key_1", time.Time{})
+		assert.ErrorIs(t, err, ErrInvalidArgument)
+	})
+	t.Run("409 fixture", func(t *testing.T) {
+		f := newFake(t)
+		f.fail(reply(409, fixtureErrExpired))
+		_, err := f.client(t).ExpireKey(context.Background(), "api_key_1")
+		assert.ErrorIs(t, err, ErrAlreadyExpired)
+		var ae *APIError
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, "api_key_already_expired", ae.Code)
+	})
+	t.Run("unknown", func(t *testing.T) {
+		f := newFake(t)
+		_, err := f.client(t).ExpireKey(context.Background(), "api_key_nope")
+		assert.ErrorIs(t, err, ErrNotFound)
+	})
+	t.Run("idempotency key kept across retries", func(t *testing.T) {
+		f := newFake(t)
+		k := f.addKey("sk_expire_me_0000000000000004", "Old", "org_1")
+		f.fail(reply(500, ``), reply(429, ``))
+		_, err := f.client(t).ExpireKey(context.Background(), k.id)
+		require.NoError(t, err)
+		reqs := f.recorded()
+		require.Len(t, reqs, 3)
+		assert.NotEmpty(t, reqs[0].Header.Get("Idempotency-Key"))
+		assert.Equal(t, reqs[0].Header.Get("Idempotency-Key"), reqs[1].Header.Get("Idempotency-Key"))
+		assert.Equal(t, reqs[0].Header.Get("Idempotency-Key"), reqs[2].Header.Get("Idempotency-Key"))
+	})
+}
+
+func TestListOrganizationKeys(t *testing.T) {
+	t.Run("fixture", func(t *testing.T) {
+		f := newFake(t)
+		f.fail(reply(200, fixtureList), reply(200, `{"object":"list","data":[],"list_metadata":{"before":null,"after":null}}`))
+		var got []*apikey.Key
+		for k, err := range f.client(t).ListOrganizationKeys(context.Background(), "org_01EHT88Z8J8795GZNQ4ZP1J81T", nil) {
+			require.NoError(t, err)
+			got = append(got, k)
+		}
+		require.Len(t, got, 2)
+		assert.Equal(t, "Production Key", got[0].Name)
+		assert.Equal(t, mustTime("2023-07-20T10:30:00.000Z"), got[0].LastUsedAt)
+		assert.Equal(t, []string{"read"}, got[1].Permissions)
+		reqs := f.recorded()
+		require.Len(t, reqs, 2)
+		assert.Equal(t, "GET", reqs[0].Method)
+		assert.Equal(t, "/organizations/org_01EHT88Z8J8795GZNQ4ZP1J81T/api_keys", reqs[0].Path)
+		assert.Equal(t, "100", reqs[0].Query.Get("limit"))
+		assert.False(t, reqs[0].Query.Has("after"))
+		assert.Equal(t, "api_key_01H5JQDV7R7ATEYZDEG0W5PRYT", reqs[1].Query.Get("after"))
+	})
+	t.Run("pages by itself", func(t *testing.T) {
+		f := newFake(t)
+		var want []string
+		for i := range 7 {
+			want = append(want, f.addKey(fmt.Sprintf("sk_list_%030d", i), fmt.Sprint("k", i), "org_1").id)
+		}
+		f.addKey("sk_other_org_0000000000000001", "other", "org_2")
+		var got []string
+		for k, err := range f.client(t).ListOrganizationKeys(context.Background(), "org_1", &ListOptions{Limit: 3, Order: "asc"}) {
+			require.NoError(t, err)
+			got = append(got, k.ID)
+		}
+		assert.Equal(t, want, got)
+		reqs := f.recorded()
+		assert.Len(t, reqs, 3)
+		assert.Equal(t, "asc", reqs[0].Query.Get("order"))
+		assert.Equal(t, "3", reqs[2].Query.Get("limit"))
+	})
+	t.Run("stopping early fetches no more pages", func(t *testing.T) {
+		f := newFake(t)
+		for i := range 7 {
+			f.addKey(fmt.Sprintf("sk_list_%030d", i), "k", "org_1")
+		}
+		n := 0
+		for range f.client(t).ListOrganizationKeys(context.Background(), "org_1", &ListOptions{Limit: 3}) {
+			n++
+			if n == 2 {
+				break
+			}
+		}
+		assert.Len(t, f.recorded(), 1)
+	})
+	for _, status := range []int{404, 200} {
+		t.Run(fmt.Sprint("unknown organization answered ", status), func(t *testing.T) {
+			f := newFake(t)
+			f.unknownOrgs = status
+			n := 0
+			for _, err := range f.client(t).ListOrganizationKeys(context.Background(), "org_nope", nil) {
+				require.NoError(t, err)
+				n++
+			}
+			assert.Zero(t, n)
+		})
+	}
+	t.Run("an error ends the sequence", func(t *testing.T) {
+		f := newFake(t)
+		for i := range 5 {
+			f.addKey(fmt.Sprintf("sk_list_%030d", i), "k", "org_1")
+		}
+		f.fail(nil, reply(401, `{"message":"Unauthorized"}`))
+		var errs []error
+		n := 0
+		for k, err := range f.client(t).ListOrganizationKeys(context.Background(), "org_1", &ListOptions{Limit: 2}) {
+			if err != nil {
+				assert.Nil(t, k)
+				errs = append(errs, err)
+				continue
+			}
+			n++
+		}
+		assert.Equal(t, 2, n)
+		require.Len(t, errs, 1)
+		assert.ErrorIs(t, errs[0], ErrUnauthorized)
+		assert.ErrorIs(t, errs[0], apikey.ErrMisconfigured)
+	})
+	t.Run("repeating cursor", func(t *testing.T) {
+		f := newFake(t)
+		page := `{"object":"list","data":[{"id":"api_key_1"}],"list_metadata":{"before":null,"after":"api_key_1"}}`
+		f.fail(reply(200, page), reply(200, page))
+		var last error
+		n := 0
+		for _, err := range f.client(t).ListOrganizationKeys(context.Background(), "org_1", nil) {
+			n++
+			last = err
+		}
+		assert.Equal(t, 3, n)
+		assert.ErrorIs(t, last, ErrMalformedResponse)
+	})
+	t.Run("bad arguments", func(t *testing.T) {
+		c := newFake(t).client(t)
+		for _, tt := range []struct {
+			org  string
+			opts *ListOptions
+		}{{"", nil}, {"org_1", &ListOptions{Limit: 101}}, {"org_1", &ListOptions{Limit: -1}}} {
+			for _, err := range c.ListOrganizationKeys(context.Background(), tt.org, tt.opts) {
+				assert.ErrorIs(t, err, ErrInvalidArgument)
+			}
+		}
+	})
+	t.Run("malformed page", func(t *testing.T) {
+		f := newFake(t)
+		f.fail(reply(200, `{"data":"nope"}`))
+		for _, err := range f.client(t).ListOrganizationKeys(context.Background(), "org_1", nil) {
+			assert.ErrorIs(t, err, ErrMalformedResponse)
+		}
+	})
+	t.Run("oversized page", func(t *testing.T) {
+		f := newFake(t)
+		f.fail(oversized(managementBodyLimit))
+		for _, err := range f.client(t).ListOrganizationKeys(context.Background(), "org_1", nil) {
+			assert.ErrorIs(t, err, ErrMalformedResponse)
+		}
+	})
+}
