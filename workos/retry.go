@@ -31,6 +31,8 @@ func parseRetryAfter(v string, now time.Time, limit time.Duration) time.Duration
 			return limit
 		}
 		d = time.Duration(n) * time.Second
+	} else if strings.Trim(v, "0123456789") == "" {
+		return limit // all digits, but beyond uint64
 	} else if t, err := http.ParseTime(v); err == nil {
 		d = t.Sub(now)
 	} else {

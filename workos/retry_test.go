@@ -1,0 +1,206 @@
+package workos
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/apikeyauth/apikey"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0},
+		{"0", 0},
+		{"7", 7 * time.Second},
+		{" 12 ", 12 * time.Second},
+		{"60", 30 * time.Second},
+		{"99999999999999999999999", 30 * time.Second},
+		{"-3", 0},
+		{"1.5", 0},
+		{"soon", 0},
+		{now.Add(10 * time.Second).Format(http.TimeFormat), 10 * time.Second},
+		{now.Add(-10 * time.Second).Format(http.TimeFormat), 0},
+		{now.Add(time.Hour).Format(http.TimeFormat), 30 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			assert.Equal(t, tt.want, parseRetryAfter(tt.in, now, 30*time.Second))
+		})
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	c, err := New(testSecret)
+	require.NoError(t, err)
+	for n, base := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second} {
+		for range 50 {
+			d := c.backoffFor(n)
+			assert.GreaterOrEqual(t, d, base/2, "retry %d", n)
+			assert.LessOrEqual(t, d, min(base*3/2, DefaultMaxBackoff), "retry %d", n)
+		}
+	}
+}
+
+func TestManagementRetries(t *testing.T) {
+	t.Run("three retries, then the last error", func(t *testing.T) {
+		f := newFake(t)
+		f.fail(reply(500, ``), reply(502, ``), reply(503, ``), reply(504, `{"message":"gateway"}`, "X-Request-ID", "req_last"))
+		s := &recordingSleep{}
+		err := f.client(t, WithSleep(s.sleep)).DeleteKey(context.Background(), "api_key_1")
+		assert.ErrorIs(t, err, apikey.ErrUnavailable)
+		var ae *APIError
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, 504, ae.StatusCode)
+		assert.Equal(t, "req_last", ae.RequestID)
+		assert.Len(t, f.recorded(), 4)
+		assert.Len(t, s.all(), 3)
+	})
+	t.Run("Retry-After is honoured and capped", func(t *testing.T) {
+		f := newFake(t)
+		f.fail(reply(429, ``, "Retry-After", "2"), reply(429, ``, "Retry-After", "600"),
+			reply(429, ``, "Retry-After", time.Now().Add(5*time.Second).UTC().Format(http.TimeFormat)))
+		s := &recordingSleep{}
+		f.addKey("sk_x_000000000000000000000001", "k", "org_1")
+		err := f.client(t, WithSleep(s.sleep)).DeleteKey(context.Background(), "api_key_0001")
+		require.NoError(t, err)
+		w := s.all()
+		require.Len(t, w, 3)
+		assert.Equal(t, 2*time.Second, w[0])
+		assert.Equal(t, DefaultMaxRetryAfter, w[1])
+		assert.InDelta(t, 5, w[2].Seconds(), 1.5)
+	})
+	t.Run("429 without Retry-After backs off", func(t *testing.T) {
+		f := newFake(t)
+		f.fail(reply(429, `{"message":"Too Many Requests","code":"rate_limit_exceeded"}`))
+		s := &recordingSleep{}
+		_ = f.client(t, WithSleep(s.sleep)).DeleteKey(context.Background(), "api_key_1")
+		require.Len(t, s.all(), 1)
+		assert.InDelta(t, 0.5, s.all()[0].Seconds(), 0.26)
+	})
+	t.Run("no retry for 4xx", func(t *testing.T) {
+		for _, status := range []int{400, 401, 403, 404, 409, 422} {
+			f := newFake(t)
+			f.fail(reply(status, `{"message":"no"}`))
+			_, err := f.client(t).ExpireKey(context.Background(), "api_key_1")
+			assert.Error(t, err)
+			assert.Len(t, f.recorded(), 1, "status %d", status)
+		}
+	})
+	t.Run("a wait past the deadline is not started", func(t *testing.T) {
+		f := newFake(t)
+		f.fail(reply(503, ``, "Retry-After", "20"))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		s := &recordingSleep{}
+		err := f.client(t, WithSleep(s.sleep)).DeleteKey(ctx, "api_key_1")
+		assert.ErrorIs(t, err, apikey.ErrUnavailable)
+		assert.Empty(t, s.all())
+		assert.Len(t, f.recorded(), 1)
+	})
+	t.Run("cancelled while waiting", func(t *testing.T) {
+		f := newFake(t)
+		f.fail(reply(503, ``), reply(503, ``))
+		ctx, cancel := context.WithCancel(context.Background())
+		sleep := func(ctx context.Context, d time.Duration) error { cancel(); return context.Canceled }
+		err := f.client(t, WithSleep(sleep)).DeleteKey(ctx, "api_key_1")
+		assert.Error(t, err)
+		assert.Len(t, f.recorded(), 1)
+	})
+	t.Run("real sleep honours the context", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		assert.ErrorIs(t, sleepCtx(ctx, time.Minute), context.DeadlineExceeded)
+		assert.NoError(t, sleepCtx(context.Background(), time.Millisecond))
+	})
+	t.Run("connection refused is unavailable after retries", func(t *testing.T) {
+		s := &recordingSleep{}
+		c, err := New(testSecret, WithBaseURL(closedURL(t)), WithSleep(s.sleep))
+		require.NoError(t, err)
+		_, err = c.CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "x"})
+		assert.ErrorIs(t, err, apikey.ErrUnavailable)
+		assert.Len(t, s.all(), 3)
+	})
+	t.Run("slow attempts time out and are retried", func(t *testing.T) {
+		f := newFake(t)
+		f.addKey("sk_x_000000000000000000000001", "k", "org_1")
+		f.fail(slow(5 * time.Second))
+		err := f.client(t, WithRequestTimeout(100*time.Millisecond)).DeleteKey(context.Background(), "api_key_0001")
+		assert.NoError(t, err)
+		assert.Len(t, f.recorded(), 2)
+	})
+	t.Run("retries off", func(t *testing.T) {
+		f := newFake(t)
+		f.fail(reply(500, ``))
+		err := f.client(t, WithRetries(0, 0, 0)).DeleteKey(context.Background(), "api_key_1")
+		assert.ErrorIs(t, err, apikey.ErrUnavailable)
+		assert.Len(t, f.recorded(), 1)
+	})
+}
+
+func TestNewOptions(t *testing.T) {
+	tests := []struct {
+		name   string
+		secret string
+		opts   []Option
+	}{
+		{"empty secret", "", nil},
+		{"blank secret", "  ", nil},
+		{"secret with newline", "sk_a\nb", nil},
+		{"relative base URL", testSecret, []Option{WithBaseURL("/v1")}},
+		{"ftp base URL", testSecret, []Option{WithBaseURL("ftp://x")}},
+		{"base URL with query", testSecret, []Option{WithBaseURL("https://x/?a=b")}},
+		{"base URL with user info", testSecret, []Option{WithBaseURL("https://u:p@x/")}},
+		{"unparsable base URL", testSecret, []Option{WithBaseURL("http://[::1")}},
+		{"nil HTTP client", testSecret, []Option{WithHTTPClient(nil)}},
+		{"bad user agent", testSecret, []Option{WithUserAgent("a\r\nb")}},
+		{"zero timeout", testSecret, []Option{WithValidationTimeout(0)}},
+		{"negative retries", testSecret, []Option{WithRetries(-1, 0, 0)}},
+		{"nil logger", testSecret, []Option{WithLogger(nil)}},
+		{"nil clock", testSecret, []Option{WithClock(nil)}},
+		{"nil sleep", testSecret, []Option{WithSleep(nil)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := New(tt.secret, tt.opts...)
+			assert.Nil(t, c)
+			assert.ErrorIs(t, err, apikey.ErrMisconfigured)
+			assert.ErrorIs(t, err, ErrInvalidArgument)
+			if tt.secret != "" {
+				assert.NotContains(t, err.Error(), tt.secret)
+			}
+			assert.NotContains(t, err.Error(), "u:p")
+		})
+	}
+	t.Run("defaults", func(t *testing.T) {
+		c, err := New(testSecret, nil)
+		require.NoError(t, err)
+		assert.Equal(t, DefaultBaseURL, c.baseURL)
+		assert.Equal(t, 2*time.Second, c.validationTimeout)
+		assert.Equal(t, 3, c.maxRetries)
+	})
+	t.Run("trailing slash", func(t *testing.T) {
+		c, err := New(testSecret, WithBaseURL("http://127.0.0.1:1/prefix/"))
+		require.NoError(t, err)
+		assert.Equal(t, "http://127.0.0.1:1/prefix", c.baseURL)
+	})
+	t.Run("user HTTP client and user agent are used", func(t *testing.T) {
+		f := newFake(t)
+		c := f.client(t, WithHTTPClient(&http.Client{}), WithUserAgent("my-app/1.0"))
+		_, _ = c.Validate(context.Background(), "sk_x")
+		assert.Equal(t, "my-app/1.0", f.recorded()[0].Header.Get("User-Agent"))
+	})
+	t.Run("SetInvalidator with a typed nil disconnects", func(t *testing.T) {
+		c, err := New(testSecret)
+		require.NoError(t, err)
+		c.SetInvalidator((*apikey.Cache)(nil))
+		assert.NotPanics(t, func() { c.invalidate("x") })
+	})
+}
