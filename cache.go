@@ -151,8 +151,8 @@ func NewCache(v Validator, opts ...CacheOption) (*Cache, error) {
 		now: s.now,
 	}
 	c.ids.digests = make(map[string][]digest)
-	c.positive = newPositiveShards(s.size, &c.ids)
-	c.negative = newNegativeShards(s.negSize)
+	c.positive = newPositiveShards(s.size, shardCount(s.size), &c.ids)
+	c.negative = newNegativeShards(s.negSize, shardCount(s.negSize))
 	return c, nil
 }
 

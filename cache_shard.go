@@ -60,8 +60,8 @@ func perShard(size, shards, i int) int {
 
 func shardOf(d digest, shards int) int { return int(d[0]) & (shards - 1) }
 
-func newPositiveShards(size int, ids *idIndex) []positiveShard {
-	shards := make([]positiveShard, shardCount(size))
+func newPositiveShards(size, count int, ids *idIndex) []positiveShard {
+	shards := make([]positiveShard, count)
 	for i := range shards {
 		// The callback runs under the shard's lock, for evictions and removals
 		// alike; it only takes the index's lock, never a shard's.
@@ -76,8 +76,8 @@ func newPositiveShards(size int, ids *idIndex) []positiveShard {
 	return shards
 }
 
-func newNegativeShards(size int) []negativeShard {
-	shards := make([]negativeShard, shardCount(size))
+func newNegativeShards(size, count int) []negativeShard {
+	shards := make([]negativeShard, count)
 	for i := range shards {
 		lru, err := simplelru.NewLRU[digest, time.Time](perShard(size, len(shards), i), nil)
 		if err != nil {

@@ -143,17 +143,21 @@ func isToken68(s string) bool {
 	return true
 }
 
-func isToken68Char(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+func isToken68Char(c byte) bool { return token68Chars[c] }
+
+// token68Chars marks the bytes that token68 allows before its padding.
+var token68Chars = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
 	}
-	switch c {
-	case '-', '.', '_', '~', '+', '/':
-		return true
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
 	}
-	return false
-}
+	for _, c := range "-._~+/" {
+		t[c] = true
+	}
+	return t
+}()
 
 // malformedError is an ErrMalformedKey with a reason that is safe to show
 // the client: it never holds the key.

@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -45,24 +46,28 @@ func (rs *responder) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // outcome is one row of the outcome table in DESIGN.md.
 type outcome struct {
-	status      int
-	code        string // the JSON error and, where one is sent, the challenge's error attribute
-	challenge   bool
-	description string
+	status    int
+	code      string // the JSON error and, where one is sent, the challenge's error attribute
+	challenge bool
+	body      []byte // the JSON body with the default description, built once
+}
+
+func newOutcome(status int, code string, challenge bool, description string) *outcome {
+	return &outcome{status, code, challenge, jsonBody(code, description)}
 }
 
 var (
-	outcomeMissing     = outcome{http.StatusUnauthorized, "missing_key", true, "The request carries no API key. Send it as: Authorization: Bearer <key>."}
-	outcomeMalformed   = outcome{http.StatusBadRequest, "invalid_request", true, "The API key is malformed."}
-	outcomeInvalid     = outcome{http.StatusUnauthorized, "invalid_token", true, "The API key is unknown, revoked or expired."}
-	outcomeForbidden   = outcome{http.StatusForbidden, "insufficient_scope", true, "The API key lacks a required permission."}
-	outcomeUnavailable = outcome{http.StatusServiceUnavailable, "temporarily_unavailable", false, "The API key cannot be checked right now. Try again later."}
-	outcomeServerError = outcome{http.StatusInternalServerError, "server_error", false, "The API key cannot be checked because of a server error."}
+	outcomeMissing     = newOutcome(http.StatusUnauthorized, "missing_key", true, "The request carries no API key. Send it as: Authorization: Bearer <key>.")
+	outcomeMalformed   = newOutcome(http.StatusBadRequest, "invalid_request", true, "The API key is malformed.")
+	outcomeInvalid     = newOutcome(http.StatusUnauthorized, "invalid_token", true, "The API key is unknown, revoked or expired.")
+	outcomeForbidden   = newOutcome(http.StatusForbidden, "insufficient_scope", true, "The API key lacks a required permission.")
+	outcomeUnavailable = newOutcome(http.StatusServiceUnavailable, "temporarily_unavailable", false, "The API key cannot be checked right now. Try again later.")
+	outcomeServerError = newOutcome(http.StatusInternalServerError, "server_error", false, "The API key cannot be checked because of a server error.")
 )
 
 // classify maps an error to its outcome. Anything unknown is "could not
 // decide", which fails closed as unavailable.
-func classify(err error) outcome {
+func classify(err error) *outcome {
 	switch {
 	case errors.Is(err, ErrMissingKey):
 		return outcomeMissing
@@ -100,9 +105,9 @@ func (rs *responder) writeError(w http.ResponseWriter, err error) {
 
 // challenge builds the WWW-Authenticate value (RFC 6750 §3). A missing key
 // gets no error attribute, as §3.1 asks.
-func (rs *responder) challenge(o outcome, err error) string {
+func (rs *responder) challenge(o *outcome, err error) string {
 	c := `Bearer realm=` + rs.realm
-	if o.code == outcomeMissing.code {
+	if o == outcomeMissing {
 		return c
 	}
 	c += `, error="` + o.code + `"`
@@ -136,20 +141,26 @@ func retryAfterSeconds(err error) string {
 }
 
 // errorBody is the small JSON body of every default error response. Only a
-// malformed key gets a specific description, and that reason never holds
-// the key.
-func errorBody(o outcome, err error) []byte {
-	desc := o.description
+// malformed key and a missing permission get a specific description, and
+// neither ever holds the key.
+func errorBody(o *outcome, err error) []byte {
 	var me *malformedError
 	if errors.As(err, &me) {
-		desc = "The API key is malformed: " + me.reason + "."
+		return jsonBody(o.code, "The API key is malformed: "+me.reason+".")
 	}
 	var pe *PermissionError
 	if errors.As(err, &pe) && len(pe.Missing) > 0 {
-		desc = "The API key lacks a required permission: " + scopeValue(pe.Missing) + "."
+		return jsonBody(o.code, "The API key lacks a required permission: "+scopeValue(pe.Missing)+".")
 	}
-	b, _ := json.Marshal(errorJSON{o.code, desc})
-	return append(b, '\n')
+	return o.body
+}
+
+func jsonBody(code, description string) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(errorJSON{code, description}) // cannot fail: two strings
+	return b.Bytes()
 }
 
 type errorJSON struct {

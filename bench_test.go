@@ -1,0 +1,218 @@
+package apikey
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strconv"
+	"testing"
+)
+
+// discard is a ResponseWriter that keeps nothing, so that the benchmarks
+// measure the middleware rather than a recorder.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(int)             {}
+
+var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Write([]byte("ok"))
+})
+
+func benchRequest(value string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/posts", nil)
+	r.Header.Set("Authorization", "Bearer "+value)
+	return r
+}
+
+func serveLoop(b *testing.B, h http.Handler, r *http.Request) {
+	w := &discard{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, r)
+	}
+}
+
+// BenchmarkHandler compares a bare handler with the same handler behind the
+// middleware on a cache hit, and behind the middleware and a guard.
+func BenchmarkHandler(b *testing.B) {
+	m, err := New(testStatic())
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := benchRequest(writerValue)
+	if _, err := m.Authenticate(r); err != nil { // warm the cache
+		b.Fatal(err)
+	}
+	b.Run("bare", func(b *testing.B) { serveLoop(b, okHandler, r) })
+	b.Run("authenticated", func(b *testing.B) { serveLoop(b, m.Handler(okHandler), r) })
+	b.Run("authenticated+permission", func(b *testing.B) {
+		serveLoop(b, m.Handler(RequirePermission("posts:write")(okHandler)), r)
+	})
+	b.Run("rejected-missing", func(b *testing.B) {
+		serveLoop(b, m.Handler(okHandler), httptest.NewRequest(http.MethodGet, "/", nil))
+	})
+}
+
+// BenchmarkHandlerParallel is the authenticated hit path under RunParallel;
+// run it with -cpu 1,2 to see how it scales.
+func BenchmarkHandlerParallel(b *testing.B) {
+	m, err := New(testStatic())
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := m.Handler(okHandler)
+	values := []string{readerValue, writerValue, adminValue}
+	for _, v := range values {
+		if _, err := m.Authenticate(benchRequest(v)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &discard{h: http.Header{}}
+		reqs := []*http.Request{benchRequest(readerValue), benchRequest(writerValue), benchRequest(adminValue)}
+		for i := 0; pb.Next(); i++ {
+			h.ServeHTTP(w, reqs[i%len(reqs)])
+		}
+	})
+}
+
+// benchKeys returns n distinct key values and a validator that knows them.
+func benchKeys(n int) ([]string, Validator) {
+	values := make([]string, n)
+	keys := make(map[string]*Key, n)
+	for i := range values {
+		values[i] = "sk_bench_" + strconv.Itoa(i) + "_0123456789abcdef"
+		keys[values[i]] = &Key{
+			ID:          "api_key_01H5JQDV7R7ATEYZDEG0W5" + strconv.Itoa(i),
+			Name:        "Bench key",
+			Owner:       Owner{Type: "organization", ID: "org_01H5JQDV7R7ATEYZDEG0W5PRYS"},
+			Permissions: []string{"posts:read", "posts:write"},
+		}
+	}
+	return values, ValidatorFunc(func(_ context.Context, value string) (*Key, error) {
+		if k, ok := keys[value]; ok {
+			return k, nil
+		}
+		return nil, ErrInvalidKey
+	})
+}
+
+func warmCache(b *testing.B, c *Cache, values []string) {
+	for _, v := range values {
+		if _, err := c.Validate(context.Background(), v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCacheHit(b *testing.B) {
+	values, v := benchKeys(1024)
+	c, err := NewCache(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	warmCache(b, c, values)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := c.Validate(ctx, values[i&1023]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkCacheHitParallel compares the sharded cache with one that has a
+// single LRU behind a single mutex. Run it with -cpu 1,2.
+func BenchmarkCacheHitParallel(b *testing.B) {
+	for _, shards := range []int{1, maxShards} {
+		b.Run("shards="+strconv.Itoa(shards), func(b *testing.B) {
+			values, v := benchKeys(1024)
+			c, err := NewCache(v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.positive = newPositiveShards(DefaultCacheSize, shards, &c.ids)
+			warmCache(b, c, values)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for i := 0; pb.Next(); i++ {
+					if _, err := c.Validate(ctx, values[i&1023]); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkCacheMiss measures a cold key: the digest, the coalescing, the
+// detached validator call in its goroutine, and the store.
+func BenchmarkCacheMiss(b *testing.B) {
+	values, v := benchKeys(b.N + 1)
+	c, err := NewCache(v, WithCacheSize(b.N+1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Validate(ctx, values[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCacheNegativeHit(b *testing.B) {
+	_, v := benchKeys(1)
+	c, err := NewCache(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.Validate(ctx, "sk_unknown"); err != ErrInvalidKey {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Validate(ctx, "sk_unknown"); err != ErrInvalidKey {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCacheMemory reports the heap that 100,000 cached keys take,
+// per entry and in all, including the keys themselves as a validator
+// returns them.
+func BenchmarkCacheMemory(b *testing.B) {
+	const n = 100_000
+	for b.Loop() {
+		values, v := benchKeys(n)
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		c, err := NewCache(v, WithCacheSize(2*n)) // room to spare: shards fill unevenly
+		if err != nil {
+			b.Fatal(err)
+		}
+		warmCache(b, c, values)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if got := c.Stats().Size; got != n {
+			b.Fatalf("cached %d keys, want %d", got, n)
+		}
+		bytes := float64(after.HeapAlloc - before.HeapAlloc)
+		b.ReportMetric(bytes/n, "heapB/entry")
+		b.ReportMetric(bytes/(1<<20), "MiB/100k")
+		runtime.KeepAlive(c)
+		runtime.KeepAlive(values)
+	}
+}

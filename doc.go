@@ -1,0 +1,43 @@
+// Package apikey puts API-key authentication in front of net/http handlers.
+//
+// A [Middleware] extracts the key from each request (by default from
+// "Authorization: Bearer <key>"), validates it through a [Validator] behind
+// a revocation-aware [Cache], and puts the validated [Key] in the request
+// context, where handlers read it with [FromContext] and guards such as
+// [RequirePermission] check its permissions.
+//
+// # Usage
+//
+//	keys, err := apikey.NewStatic(map[string]apikey.Key{ /* … */ })
+//	auth, err := apikey.New(keys)
+//	r := chi.NewRouter()
+//	r.Use(auth.Handler)
+//	r.With(apikey.RequirePermission("posts:write")).Post("/posts", createPost)
+//
+// The validator is pluggable: the workos package validates against WorkOS's
+// API Keys API, [NewStatic] against a fixed set of keys, and any
+// [ValidatorFunc] against a store of your own.
+//
+// # Outcomes
+//
+// Every failure has its own answer, and every answer fails closed:
+//
+//	no key                       401  WWW-Authenticate: Bearer realm="api"
+//	malformed key                400  error="invalid_request"
+//	unknown, revoked, expired    401  error="invalid_token"
+//	lacks a permission           403  error="insufficient_scope", scope="…"
+//	validator unavailable        503  Retry-After
+//	validator misconfigured      500
+//
+// Bodies are small JSON objects with error and error_description, sent with
+// Cache-Control: no-store. [WithErrorHandler] replaces them. No key value is
+// ever written to a response, an error or a log.
+//
+// # Caching
+//
+// [New] puts a [Cache] in front of the validator unless told otherwise. It
+// keeps valid keys for 30 s by default (never past their expiry) and invalid
+// ones for 5 s, by the SHA-256 of the key; it makes one validator call per
+// key however many requests wait, and it forgets a key the moment it is told
+// to ([Cache.InvalidateID]), even if a validation of that key is in flight.
+package apikey
