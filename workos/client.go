@@ -89,9 +89,9 @@ func WithBaseURL(base string) Option {
 		case err != nil:
 			c.fail(errors.New("the base URL does not parse"))
 		case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
-			c.fail(fmt.Errorf("the base URL %q must be an absolute http or https URL", u.Redacted()))
+			c.fail(fmt.Errorf("the base URL %q must be an absolute http or https URL", c.clean(u.Redacted(), 200)))
 		case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
-			c.fail(fmt.Errorf("the base URL %q must have no user info, query or fragment", u.Redacted()))
+			c.fail(errors.New("the base URL must have no user info, query or fragment"))
 		default:
 			c.baseURL = strings.TrimRight(u.String(), "/")
 		}

@@ -59,7 +59,7 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	defer resp.Body.Close()
 	r := &response{
 		status:     resp.StatusCode,
-		requestID:  cleanHeader(resp.Header.Get("X-Request-ID")),
+		requestID:  c.clean(resp.Header.Get("X-Request-ID"), 128),
 		retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now(), c.maxRetryAfter),
 	}
 	if resp.StatusCode >= 300 {

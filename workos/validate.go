@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/apikeyauth/apikey"
@@ -49,7 +50,7 @@ func (c *Client) Validate(ctx context.Context, value string) (*apikey.Key, error
 	ctx, cancel := context.WithTimeout(ctx, c.validationTimeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		key, err, retry := c.validateOnce(ctx, body)
+		key, err, retry := c.validateOnce(ctx, value, body)
 		if !retry || attempt > 0 {
 			return key, err
 		}
@@ -63,13 +64,18 @@ func (c *Client) Validate(ctx context.Context, value string) (*apikey.Key, error
 }
 
 // validateOnce makes one attempt, and says whether a retry may help.
-func (c *Client) validateOnce(ctx context.Context, body []byte) (*apikey.Key, error, bool) {
+func (c *Client) validateOnce(ctx context.Context, value string, body []byte) (*apikey.Key, error, bool) {
 	r, err := c.send(ctx, http.MethodPost, validatePath, nil, body, "", validationBodyLimit)
 	if err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
 		return nil, &apikey.UnavailableError{Err: fmt.Errorf("workos: validation: %w", err)}, ctx.Err() == nil
+	}
+	// The request ID is echoed into errors: make sure it cannot carry the
+	// value, whatever the server put in it.
+	if strings.Contains(r.requestID, value) {
+		r.requestID = "[redacted]"
 	}
 	unavailable := func(cause error) error {
 		return &apikey.UnavailableError{RetryAfter: r.retryAfter, RequestID: r.requestID, Err: cause}

@@ -1,0 +1,105 @@
+package workos
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/apikeyauth/apikey"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestNoSecretsLeak drives every client path, successes and failures, and
+// checks that no key value, created value or the secret appears in an
+// error, a log line or a printed result.
+func TestNoSecretsLeak(t *testing.T) {
+	const value = "sk_live_LEAKCHECK_value_0123456789"
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var seen []string
+	record := func(vs ...any) {
+		for _, v := range vs {
+			switch v := v.(type) {
+			case error:
+				if v != nil {
+					seen = append(seen, v.Error(), fmt.Sprintf("%+v %#v", v, v))
+				}
+			case nil:
+			default:
+				seen = append(seen, fmt.Sprintf("%v %+v %#v", v, v, v))
+			}
+		}
+	}
+	echo := func(status int) fault {
+		// A hostile or buggy server that echoes what it was sent.
+		return func(w http.ResponseWriter, r *http.Request) bool {
+			body := new(bytes.Buffer)
+			_, _ = body.ReadFrom(r.Body)
+			msg := strings.NewReplacer(`"`, `'`).Replace(body.String() + " " + r.Header.Get("Authorization"))
+			return reply(status, `{"message":"`+msg+`","code":"`+msg+`","errors":[{"field":"`+msg+`","code":"x"}]}`,
+				"X-Request-ID", r.Header.Get("Authorization"))(w, r)
+		}
+	}
+	statuses := []int{200, 400, 401, 403, 404, 409, 422, 429, 500, 503}
+	var created []string
+	for _, status := range statuses {
+		f := newFake(t)
+		f.addKey(value, "k", "org_1", "p")
+		c := f.client(t, WithLogger(logger))
+		ctx := context.Background()
+
+		f.fail(echo(status))
+		record(c.Validate(ctx, value))
+		f.fail(echo(status), echo(status), echo(status), echo(status))
+		record(c.CreateOrganizationKey(ctx, "org_1", CreateKeyParams{Name: "n"}))
+		f.fail(echo(status), echo(status), echo(status), echo(status))
+		record(c.ExpireKey(ctx, "api_key_0001"))
+		f.fail(echo(status), echo(status), echo(status), echo(status))
+		record(c.DeleteKey(ctx, "api_key_0001"))
+		for k, err := range c.ListOrganizationKeys(ctx, "org_1", nil) {
+			record(k, err)
+		}
+		f.fail(nil, echo(status), echo(status), echo(status), echo(status))
+		rot, err := c.RotateKey(ctx, value, RotateOptions{})
+		record(rot, err)
+		if rot != nil {
+			created = append(created, rot.New.Value)
+		}
+		// Successful paths too.
+		f2 := newFake(t)
+		f2.addKey(value, "k", "org_1", "p")
+		c2 := f2.client(t, WithLogger(logger))
+		ck, err := c2.CreateOrganizationKey(ctx, "org_1", CreateKeyParams{Name: "n"})
+		require.NoError(t, err)
+		created = append(created, ck.Value)
+		record(ck, *ck)
+		logger.Info("created", "key", ck)
+		rot, err = c2.RotateKey(ctx, value, RotateOptions{})
+		require.NoError(t, err)
+		created = append(created, rot.New.Value)
+		record(rot, *rot, rot.New)
+		logger.Info("rotated", "new", rot.New)
+	}
+	// Construction errors.
+	_, err := New(testSecret+" x", WithBaseURL("ftp://"+testSecret))
+	record(err)
+	_, err = New(testSecret, WithBaseURL("https://user:"+testSecret+"@h/"))
+	record(err)
+	_, err = New(testSecret, WithBaseURL("https://h/?k="+testSecret))
+	record(err)
+
+	require.NotEmpty(t, created)
+	all := strings.Join(seen, "\n") + "\n" + logs.String()
+	for _, secret := range append([]string{value, testSecret}, created...) {
+		if i := strings.Index(all, secret); i >= 0 {
+			t.Errorf("leaked %q in: …%s…", secret, all[max(0, i-200):min(len(all), i+100)])
+		}
+	}
+	assert.True(t, errors.Is(apikey.ErrInvalidKey, apikey.ErrInvalidKey))
+}
