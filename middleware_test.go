@@ -114,6 +114,7 @@ func TestOutcomes(t *testing.T) {
 						assert.Equal(t, tc.status, w.Code)
 						assert.Equal(t, tc.challenge, w.Header().Get("WWW-Authenticate"))
 						assert.Equal(t, tc.retryAfter, w.Header().Get("Retry-After"))
+					assertNoKeyValue(t, w)
 						if tc.status == 200 {
 							assert.Equal(t, writerKey.ID, w.Body.String())
 							return
@@ -264,4 +265,18 @@ func TestNewUsesAGivenCacheAsIs(t *testing.T) {
 	m, err = New(testStatic(), WithoutCache())
 	require.NoError(t, err)
 	assert.Nil(t, m.Cache())
+}
+
+// assertNoKeyValue checks that no test key value appears anywhere in a
+// response: not in its body, not in any header.
+func assertNoKeyValue(t *testing.T, w *httptest.ResponseRecorder) {
+	t.Helper()
+	for _, value := range []string{readerValue, writerValue, adminValue, "sk_test_unknown"} {
+		assert.NotContains(t, w.Body.String(), value)
+		for name, vs := range w.Header() {
+			for _, v := range vs {
+				assert.NotContains(t, v, value, "header %s", name)
+			}
+		}
+	}
 }
