@@ -96,7 +96,8 @@ func WithNegativeSize(n int) CacheOption { return func(s *cacheSettings) { s.neg
 func WithNegativeTTL(d time.Duration) CacheOption { return func(s *cacheSettings) { s.negTTL = d } }
 
 // WithStaleIfError lets the cache serve a valid key up to d past its TTL
-// while the validator is unavailable (any error other than ErrInvalidKey),
+// while the validator is unavailable (any error other than ErrInvalidKey,
+// ErrMisconfigured and ErrValidatorPanicked),
 // never past the key's own ExpiresAt and never once the validator has said
 // the key is invalid. Default: 0, off.
 func WithStaleIfError(d time.Duration) CacheOption { return func(s *cacheSettings) { s.staleTTL = d } }
@@ -166,13 +167,21 @@ type digest = [sha256.Size]byte
 func (c *Cache) Validate(ctx context.Context, value string) (*Key, error) {
 	d := sha256.Sum256([]byte(value))
 	now := c.now()
-	if key, ok := c.positive[shardOf(d, len(c.positive))].get(d, now); ok {
+	if key, ok := c.positiveShard(d).get(d, now); ok {
 		return key, nil
 	}
-	if c.negTTL > 0 && c.negative[shardOf(d, len(c.negative))].get(d, now) {
+	if c.negTTL > 0 && c.negativeShard(d).get(d, now) {
 		return nil, ErrInvalidKey
 	}
 	return c.miss(ctx, d, value)
+}
+
+func (c *Cache) positiveShard(d digest) *positiveShard {
+	return &c.positive[shardOf(d, len(c.positive))]
+}
+
+func (c *Cache) negativeShard(d digest) *negativeShard {
+	return &c.negative[shardOf(d, len(c.negative))]
 }
 
 func (c *Cache) miss(ctx context.Context, d digest, value string) (*Key, error) {
@@ -211,8 +220,8 @@ func (c *Cache) validate(ctx context.Context, call *flight, d digest, value stri
 		c.storePositive(d, key, now, epoch)
 	case errors.Is(err, ErrInvalidKey):
 		c.storeNegative(d, now, epoch)
-	case c.staleTTL > 0:
-		if stale, ok := c.positive[shardOf(d, len(c.positive))].getStale(d, now); ok {
+	case c.staleTTL > 0 && classify(err) == outcomeUnavailable:
+		if stale, ok := c.positiveShard(d).getStale(d, now); ok {
 			key, err = stale, nil
 		}
 	}
@@ -241,8 +250,8 @@ func (c *Cache) storePositive(d digest, key *Key, now time.Time, epoch uint64) {
 	if c.epoch.Load() != epoch {
 		return
 	}
-	c.negative[shardOf(d, len(c.negative))].remove(d)
-	c.positive[shardOf(d, len(c.positive))].add(d, e)
+	c.negativeShard(d).remove(d)
+	c.positiveShard(d).add(d, e)
 }
 
 func (c *Cache) storeNegative(d digest, now time.Time, epoch uint64) {
@@ -252,9 +261,9 @@ func (c *Cache) storeNegative(d digest, now time.Time, epoch uint64) {
 		return
 	}
 	// The key was valid once, perhaps: it is not any more, not even stale.
-	c.positive[shardOf(d, len(c.positive))].remove(d)
+	c.positiveShard(d).remove(d)
 	if c.negTTL > 0 {
-		c.negative[shardOf(d, len(c.negative))].add(d, now.Add(c.negTTL))
+		c.negativeShard(d).add(d, now.Add(c.negTTL))
 	}
 }
 

@@ -12,8 +12,8 @@ import (
 func (c *Cache) InvalidateValue(value string) {
 	d := sha256.Sum256([]byte(value))
 	c.bumpEpoch()
-	c.positive[shardOf(d, len(c.positive))].remove(d)
-	c.negative[shardOf(d, len(c.negative))].remove(d)
+	c.positiveShard(d).remove(d)
+	c.negativeShard(d).remove(d)
 }
 
 // InvalidateID forgets the key with this ID, as WorkOS names it, and keeps
@@ -22,7 +22,7 @@ func (c *Cache) InvalidateValue(value string) {
 func (c *Cache) InvalidateID(id string) {
 	c.bumpEpoch()
 	for _, d := range c.ids.lookup(id) {
-		c.positive[shardOf(d, len(c.positive))].remove(d)
+		c.positiveShard(d).remove(d)
 	}
 }
 

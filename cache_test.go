@@ -194,6 +194,8 @@ func TestCacheStaleIfError(t *testing.T) {
 			return nil, &UnavailableError{RetryAfter: time.Second}
 		case "invalid":
 			return nil, ErrInvalidKey
+		case "misconfigured":
+			return nil, ErrMisconfigured
 		}
 		return testStatic().Validate(ctx, value)
 	}}
@@ -230,6 +232,16 @@ func TestCacheStaleIfError(t *testing.T) {
 		mode.Store("down")
 		_, err = c.Validate(ctx, writerValue)
 		assert.ErrorIs(t, err, ErrUnavailable)
+	})
+	t.Run("not for a misconfigured validator", func(t *testing.T) {
+		mode.Store("ok")
+		c, clock := newTestCache(t, v, WithCacheTTL(30*time.Second), WithStaleIfError(time.Minute))
+		_, err := c.Validate(ctx, writerValue)
+		require.NoError(t, err)
+		clock.Advance(31 * time.Second)
+		mode.Store("misconfigured")
+		_, err = c.Validate(ctx, writerValue)
+		assert.ErrorIs(t, err, ErrMisconfigured)
 	})
 	t.Run("off by default", func(t *testing.T) {
 		mode.Store("ok")
