@@ -1,0 +1,109 @@
+// Command workos is the quick start wired to WorkOS: the same API as
+// examples/chi, but the keys are WorkOS API keys, validated by WorkOS and
+// cached, and revoked keys stop working at once through WorkOS's webhooks.
+//
+//	WORKOS_API_KEY=sk_test_... go run ./examples/workos
+//	curl -H "Authorization: Bearer $KEY" http://127.0.0.1:8080/me
+//
+// Environment:
+//
+//	WORKOS_API_KEY         the WorkOS secret key (required)
+//	WORKOS_BASE_URL        the API's base URL, e.g. a local emulator
+//	                       (default https://api.workos.com)
+//	WORKOS_WEBHOOK_SECRET  the webhook endpoint's secret; enables
+//	                       POST /webhooks/workos (api_key.revoked and
+//	                       api_key.updated invalidate the cache at once)
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/apikeyauth/apikey"
+	"github.com/apikeyauth/apikey/examples/internal/demo"
+	"github.com/apikeyauth/apikey/workos"
+)
+
+// config is what the example reads from its environment.
+type config struct {
+	apiKey        string // WORKOS_API_KEY
+	baseURL       string // WORKOS_BASE_URL, optional
+	webhookSecret string // WORKOS_WEBHOOK_SECRET, optional
+}
+
+func configFromEnv(getenv func(string) string) (config, error) {
+	cfg := config{
+		apiKey:        getenv("WORKOS_API_KEY"),
+		baseURL:       getenv("WORKOS_BASE_URL"),
+		webhookSecret: getenv("WORKOS_WEBHOOK_SECRET"),
+	}
+	if cfg.apiKey == "" {
+		return cfg, errors.New("WORKOS_API_KEY is not set: export your WorkOS secret key (sk_...) " +
+			"and, for a local emulator, WORKOS_BASE_URL")
+	}
+	return cfg, nil
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	flag.Parse()
+
+	cfg, err := configFromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "examples/workos:", err)
+		os.Exit(2)
+	}
+	handler, err := newRouter(cfg, slog.Default())
+	if err != nil {
+		log.Fatal(err) // never holds the secret: workos.New keeps it out of errors
+	}
+	srv := &http.Server{Addr: *addr, Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	log.Printf("listening on http://%s", *addr)
+	log.Fatal(srv.ListenAndServe())
+}
+
+func newRouter(cfg config, logger *slog.Logger) (http.Handler, error) {
+	opts := []workos.Option{workos.WithLogger(logger)}
+	if cfg.baseURL != "" {
+		opts = append(opts, workos.WithBaseURL(cfg.baseURL))
+	}
+	client, err := workos.New(cfg.apiKey, opts...)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := apikey.New(client)
+	if err != nil {
+		return nil, err
+	}
+	// Keys deleted or expired through client are forgotten at once.
+	client.SetInvalidator(auth.Cache())
+	var posts demo.Store
+
+	r := chi.NewRouter()
+	r.Get("/healthz", demo.Healthz)
+	if cfg.webhookSecret != "" {
+		hooks, err := workos.NewWebhookHandler(cfg.webhookSecret, auth.Cache(), workos.WithWebhookLogger(logger))
+		if err != nil {
+			return nil, err
+		}
+		r.Method(http.MethodPost, "/webhooks/workos", hooks)
+		logger.Info("webhooks enabled at POST /webhooks/workos: revoked keys stop working at once")
+	} else {
+		logger.Warn("WORKOS_WEBHOOK_SECRET is not set: no webhook route; a key revoked in WorkOS keeps working here until the cache TTL (30s) ends")
+	}
+	r.Group(func(r chi.Router) {
+		r.Use(auth.Handler)
+		r.Get("/me", demo.Me)
+		r.With(auth.RequirePermission("posts:read")).Get("/posts", posts.List)
+		r.With(auth.RequirePermission("posts:write")).Post("/posts", posts.Create)
+	})
+	return r, nil
+}
