@@ -50,7 +50,7 @@ func (c *Client) Validate(ctx context.Context, value string) (*apikey.Key, error
 	ctx, cancel := context.WithTimeout(ctx, c.validationTimeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		key, err, retry := c.validateOnce(ctx, value, body)
+		key, retry, err := c.validateOnce(ctx, value, body)
 		if !retry || attempt > 0 {
 			return key, err
 		}
@@ -64,13 +64,13 @@ func (c *Client) Validate(ctx context.Context, value string) (*apikey.Key, error
 }
 
 // validateOnce makes one attempt, and says whether a retry may help.
-func (c *Client) validateOnce(ctx context.Context, value string, body []byte) (*apikey.Key, error, bool) {
+func (c *Client) validateOnce(ctx context.Context, value string, body []byte) (key *apikey.Key, retry bool, err error) {
 	r, err := c.send(ctx, http.MethodPost, validatePath, nil, body, "", validationBodyLimit)
 	if err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return nil, &apikey.UnavailableError{Err: fmt.Errorf("workos: validation: %w", err)}, ctx.Err() == nil
+		return nil, ctx.Err() == nil, &apikey.UnavailableError{Err: fmt.Errorf("workos: validation: %w", err)}
 	}
 	// The request ID is echoed into errors: make sure it cannot carry the
 	// value, whatever the server put in it.
@@ -83,29 +83,29 @@ func (c *Client) validateOnce(ctx context.Context, value string, body []byte) (*
 	switch {
 	case r.status == http.StatusOK:
 		if r.tooLarge {
-			return nil, unavailable(fmt.Errorf("%w: the validation response exceeds %d bytes", ErrMalformedResponse, validationBodyLimit)), false
+			return nil, false, unavailable(fmt.Errorf("%w: the validation response exceeds %d bytes", ErrMalformedResponse, validationBodyLimit))
 		}
-		key, err := decodeValidation(r.body)
+		key, err = decodeValidation(r.body)
 		switch {
 		case err != nil:
-			return nil, unavailable(err), false
+			return nil, false, unavailable(err)
 		case key == nil:
-			return nil, apikey.ErrInvalidKey, false
+			return nil, false, apikey.ErrInvalidKey
 		case !key.ExpiresAt.IsZero() && !c.now().Before(key.ExpiresAt):
-			return nil, fmt.Errorf("%w: the key has expired", apikey.ErrInvalidKey), false
+			return nil, false, fmt.Errorf("%w: the key has expired", apikey.ErrInvalidKey)
 		}
-		return key, nil, false
+		return key, false, nil
 	case r.status == http.StatusBadRequest, r.status == http.StatusUnprocessableEntity:
-		return nil, fmt.Errorf("%w: WorkOS refused the value (HTTP %d)", apikey.ErrInvalidKey, r.status), false
+		return nil, false, fmt.Errorf("%w: WorkOS refused the value (HTTP %d)", apikey.ErrInvalidKey, r.status)
 	case r.status == http.StatusUnauthorized, r.status == http.StatusForbidden,
 		r.status == http.StatusNotFound, r.status >= 300 && r.status < 400:
-		return nil, c.misconfigured(r), false
+		return nil, false, c.misconfigured(r)
 	case r.status == http.StatusTooManyRequests:
-		return nil, unavailable(fmt.Errorf("%w: validation: HTTP 429", ErrRateLimited)), false
+		return nil, false, unavailable(fmt.Errorf("%w: validation: HTTP 429", ErrRateLimited))
 	case r.status >= 500:
-		return nil, unavailable(fmt.Errorf("workos: validation: HTTP %d", r.status)), true
+		return nil, true, unavailable(fmt.Errorf("workos: validation: HTTP %d", r.status))
 	default:
-		return nil, unavailable(fmt.Errorf("workos: validation: unexpected HTTP %d", r.status)), false
+		return nil, false, unavailable(fmt.Errorf("workos: validation: unexpected HTTP %d", r.status))
 	}
 }
 
