@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/apikeyauth/apikey"
 )
 
 // The defaults of New's options.
@@ -241,7 +243,7 @@ func New(secretKey string, opts ...Option) (*Client, error) {
 
 func (c *Client) fail(err error) {
 	if c.err == nil {
-		c.err = fmt.Errorf("%w: %w: workos.New: %w", errMisconfigured, ErrInvalidArgument, err)
+		c.err = fmt.Errorf("%w: %w: workos.New: %w", apikey.ErrMisconfigured, ErrInvalidArgument, err)
 	}
 }
 

@@ -12,11 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
-
-	"github.com/apikeyauth/apikey"
 )
-
-var errMisconfigured = apikey.ErrMisconfigured
 
 // response is what one attempt got back: the status, the headers the
 // client uses, and the body read up to its limit.

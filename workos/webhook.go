@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/apikeyauth/apikey"
 )
 
 // SignatureHeader is the header that carries a webhook's signature.
@@ -240,7 +242,7 @@ func NewWebhookHandler(secret string, inv Invalidator, opts ...WebhookOption) (*
 		problem = "the tolerance and body limit must be positive"
 	}
 	if problem != "" {
-		return nil, fmt.Errorf("%w: %w: workos.NewWebhookHandler: %s", errMisconfigured, ErrInvalidArgument, problem)
+		return nil, fmt.Errorf("%w: %w: workos.NewWebhookHandler: %s", apikey.ErrMisconfigured, ErrInvalidArgument, problem)
 	}
 	return h, nil
 }
