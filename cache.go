@@ -37,7 +37,8 @@ type Cache struct {
 	negTTL    time.Duration
 	staleTTL  time.Duration
 	timeout   time.Duration
-	now       func() time.Time
+	now       func() time.Time // wall clock, for keys' ExpiresAt
+	clock     cacheClock       // for entries
 
 	positive []positiveShard
 	negative []negativeShard
@@ -75,6 +76,7 @@ type cacheSettings struct {
 	size, negSize                  int
 	ttl, negTTL, staleTTL, timeout time.Duration
 	now                            func() time.Time
+	fakeClock                      bool
 }
 
 // WithCacheSize bounds the number of valid keys kept; the least recently
@@ -109,7 +111,9 @@ func WithValidationTimeout(d time.Duration) CacheOption {
 }
 
 // WithClock sets the cache's clock, for tests. Default: time.Now.
-func WithClock(now func() time.Time) CacheOption { return func(s *cacheSettings) { s.now = now } }
+func WithClock(now func() time.Time) CacheOption {
+	return func(s *cacheSettings) { s.now, s.fakeClock = now, true }
+}
 
 // WithCacheOptions configures the Cache that New puts in front of its
 // validator. Default: NewCache's defaults.
@@ -149,7 +153,10 @@ func NewCache(v Validator, opts ...CacheOption) (*Cache, error) {
 	c := &Cache{
 		validator: v,
 		ttl:       s.ttl, negTTL: s.negTTL, staleTTL: s.staleTTL, timeout: s.timeout,
-		now: s.now,
+		now: s.now, clock: newCacheClock(nil),
+	}
+	if s.fakeClock {
+		c.clock = newCacheClock(s.now)
 	}
 	c.ids.digests = make(map[string][]digest)
 	c.positive = newPositiveShards(s.size, shardCount(s.size), &c.ids)
@@ -166,7 +173,7 @@ type digest = [sha256.Size]byte
 // ends first; the validation goes on for the others.
 func (c *Cache) Validate(ctx context.Context, value string) (*Key, error) {
 	d := sha256.Sum256([]byte(value))
-	now := c.now()
+	now := c.clock.now()
 	if key, ok := c.positiveShard(d).get(d, now); ok {
 		return key, nil
 	}
@@ -208,11 +215,11 @@ func (c *Cache) validate(ctx context.Context, call *flight, d digest, value stri
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	key, err := callValidator(ctx, c.validator, value)
-	now := c.now()
+	now := c.clock.now()
 	switch {
 	case err == nil && key == nil:
 		err = fmt.Errorf("%w: the validator returned no key and no error", ErrMisconfigured)
-	case err == nil && !key.ExpiresAt.IsZero() && !now.Before(key.ExpiresAt):
+	case err == nil && !key.ExpiresAt.IsZero() && !c.now().Before(key.ExpiresAt):
 		key, err = nil, ErrInvalidKey
 	}
 	switch {
@@ -237,13 +244,13 @@ func callValidator(ctx context.Context, v Validator, value string) (key *Key, er
 	return key, err
 }
 
-func (c *Cache) storePositive(d digest, key *Key, now time.Time, epoch uint64) {
+func (c *Cache) storePositive(d digest, key *Key, now instant, epoch uint64) {
 	ttl := c.ttl - time.Duration(rand.Float64()*ttlJitter*float64(c.ttl))
-	e := &entry{key: key, expires: now.Add(ttl)}
-	e.staleUntil = e.expires.Add(c.staleTTL)
+	e := &entry{key: key, expires: now.add(ttl)}
+	e.staleUntil = e.expires.add(c.staleTTL)
 	if !key.ExpiresAt.IsZero() {
-		e.expires = minTime(e.expires, key.ExpiresAt)
-		e.staleUntil = minTime(e.staleUntil, key.ExpiresAt)
+		end := c.clock.at(key.ExpiresAt)
+		e.expires, e.staleUntil = min(e.expires, end), min(e.staleUntil, end)
 	}
 	c.invalidating.RLock()
 	defer c.invalidating.RUnlock()
@@ -254,7 +261,7 @@ func (c *Cache) storePositive(d digest, key *Key, now time.Time, epoch uint64) {
 	c.positiveShard(d).add(d, e)
 }
 
-func (c *Cache) storeNegative(d digest, now time.Time, epoch uint64) {
+func (c *Cache) storeNegative(d digest, now instant, epoch uint64) {
 	c.invalidating.RLock()
 	defer c.invalidating.RUnlock()
 	if c.epoch.Load() != epoch {
@@ -263,13 +270,6 @@ func (c *Cache) storeNegative(d digest, now time.Time, epoch uint64) {
 	// The key was valid once, perhaps: it is not any more, not even stale.
 	c.positiveShard(d).remove(d)
 	if c.negTTL > 0 {
-		c.negativeShard(d).add(d, now.Add(c.negTTL))
+		c.negativeShard(d).add(d, now.add(c.negTTL))
 	}
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
 }

@@ -2,7 +2,6 @@ package apikey
 
 import (
 	"sync"
-	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
@@ -14,8 +13,8 @@ const maxShards = 16
 // entry is a valid key as the cache holds it.
 type entry struct {
 	key        *Key
-	expires    time.Time // served until then
-	staleUntil time.Time // served while the validator is unavailable until then
+	expires    instant // served until then
+	staleUntil instant // served while the validator is unavailable until then
 }
 
 // positiveShard is one lock's worth of valid keys. Counters are kept under
@@ -33,7 +32,7 @@ type positiveShard struct {
 
 type negativeShard struct {
 	mu        sync.Mutex
-	lru       *simplelru.LRU[digest, time.Time]
+	lru       *simplelru.LRU[digest, instant]
 	hits      uint64
 	evictions uint64
 	_         [64]byte
@@ -79,7 +78,7 @@ func newPositiveShards(size, count int, ids *idIndex) []positiveShard {
 func newNegativeShards(size, count int) []negativeShard {
 	shards := make([]negativeShard, count)
 	for i := range shards {
-		lru, err := simplelru.NewLRU[digest, time.Time](perShard(size, len(shards), i), nil)
+		lru, err := simplelru.NewLRU[digest, instant](perShard(size, len(shards), i), nil)
 		if err != nil {
 			panic(err) // unreachable: the size is positive
 		}
@@ -88,11 +87,11 @@ func newNegativeShards(size, count int) []negativeShard {
 	return shards
 }
 
-func (s *positiveShard) get(d digest, now time.Time) (*Key, bool) {
+func (s *positiveShard) get(d digest, now instant) (*Key, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.lru.Get(d)
-	if !ok || !now.Before(e.expires) {
+	if !ok || now >= e.expires {
 		return nil, false
 	}
 	s.hits++
@@ -100,11 +99,11 @@ func (s *positiveShard) get(d digest, now time.Time) (*Key, bool) {
 }
 
 // getStale returns a key past its TTL but within its stale-if-error window.
-func (s *positiveShard) getStale(d digest, now time.Time) (*Key, bool) {
+func (s *positiveShard) getStale(d digest, now instant) (*Key, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.lru.Peek(d)
-	if !ok || !now.Before(e.staleUntil) {
+	if !ok || now >= e.staleUntil {
 		return nil, false
 	}
 	s.staleHits++
@@ -127,18 +126,18 @@ func (s *positiveShard) remove(d digest) {
 	s.mu.Unlock()
 }
 
-func (s *negativeShard) get(d digest, now time.Time) bool {
+func (s *negativeShard) get(d digest, now instant) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	expires, ok := s.lru.Get(d)
-	if !ok || !now.Before(expires) {
+	if !ok || now >= expires {
 		return false
 	}
 	s.hits++
 	return true
 }
 
-func (s *negativeShard) add(d digest, expires time.Time) {
+func (s *negativeShard) add(d digest, expires instant) {
 	s.mu.Lock()
 	if s.lru.Add(d, expires) {
 		s.evictions++

@@ -114,7 +114,7 @@ func TestOutcomes(t *testing.T) {
 						assert.Equal(t, tc.status, w.Code)
 						assert.Equal(t, tc.challenge, w.Header().Get("WWW-Authenticate"))
 						assert.Equal(t, tc.retryAfter, w.Header().Get("Retry-After"))
-					assertNoKeyValue(t, w)
+						assertNoKeyValue(t, w)
 						if tc.status == 200 {
 							assert.Equal(t, writerKey.ID, w.Body.String())
 							return
