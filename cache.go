@@ -2,7 +2,6 @@ package apikey
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -164,15 +163,11 @@ func NewCache(v Validator, opts ...CacheOption) (*Cache, error) {
 	return c, nil
 }
 
-// digest is the SHA-256 of a key value: the only form in which the cache
-// holds a key.
-type digest = [sha256.Size]byte
-
 // Validate returns the cached answer for value, or asks the validator once
 // however many requests ask at the same time. It returns ctx's error if ctx
 // ends first; the validation goes on for the others.
 func (c *Cache) Validate(ctx context.Context, value string) (*Key, error) {
-	d := sha256.Sum256([]byte(value))
+	d := digestOf(value)
 	now := c.clock.now()
 	if key, ok := c.positiveShard(d).get(d, now); ok {
 		return key, nil
@@ -209,12 +204,20 @@ func (c *Cache) miss(ctx context.Context, d digest, value string) (*Key, error) 
 }
 
 // validate runs one validator call for every request waiting on call, and
-// stores the answer unless an invalidation happened since epoch.
+// stores the answer unless an invalidation happened since epoch. The waiters
+// always get an answer: a panic anywhere in here (an error whose Unwrap
+// dereferences nil, say) is ErrValidatorPanicked, never a crash of the
+// process, since nothing above this goroutine could recover it.
 func (c *Cache) validate(ctx context.Context, call *flight, d digest, value string, epoch uint64) {
 	defer c.flights.finish(flightKey{d, epoch}, call)
+	defer func() {
+		if recover() != nil {
+			call.key, call.err = nil, ErrValidatorPanicked
+		}
+	}()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	key, err := callValidator(ctx, c.validator, value)
+	key, err := c.validateWithin(ctx, value)
 	now := c.clock.now()
 	switch {
 	case err == nil && key == nil:
@@ -235,10 +238,32 @@ func (c *Cache) validate(ctx context.Context, call *flight, d digest, value stri
 	call.key, call.err = key, err
 }
 
+// validateWithin calls the validator in a goroutine of its own, so that one
+// which ignores ctx cannot hold the waiters past ctx's deadline: it is left
+// to return when it will, and its late answer is dropped.
+func (c *Cache) validateWithin(ctx context.Context, value string) (*Key, error) {
+	type answer struct {
+		key *Key
+		err error
+	}
+	answers := make(chan answer, 1)
+	go func() {
+		a := answer{err: ErrValidatorPanicked} // stays if the validator calls runtime.Goexit
+		defer func() { answers <- a }()
+		a.key, a.err = callValidator(ctx, c.validator, value)
+	}()
+	select {
+	case a := <-answers:
+		return a.key, a.err
+	case <-ctx.Done():
+		return nil, &UnavailableError{Err: ctx.Err()}
+	}
+}
+
 // callValidator calls v, turning a panic into ErrValidatorPanicked. The
 // panic value is dropped: it may hold the key.
 func callValidator(ctx context.Context, v Validator, value string) (key *Key, err error) {
-	err = ErrValidatorPanicked // stays if v panics or calls runtime.Goexit
+	err = ErrValidatorPanicked // stays if v panics
 	defer func() { _ = recover() }()
 	key, err = v.Validate(ctx, value)
 	return key, err
@@ -262,14 +287,15 @@ func (c *Cache) storePositive(d digest, key *Key, now instant, epoch uint64) {
 }
 
 func (c *Cache) storeNegative(d digest, now instant, epoch uint64) {
-	c.invalidating.RLock()
-	defer c.invalidating.RUnlock()
-	if c.epoch.Load() != epoch {
+	// The key was valid once, perhaps: it is not any more, not even stale.
+	// Dropping it is right whatever was invalidated meanwhile.
+	c.positiveShard(d).remove(d)
+	if c.negTTL <= 0 {
 		return
 	}
-	// The key was valid once, perhaps: it is not any more, not even stale.
-	c.positiveShard(d).remove(d)
-	if c.negTTL > 0 {
+	c.invalidating.RLock()
+	defer c.invalidating.RUnlock()
+	if c.epoch.Load() == epoch {
 		c.negativeShard(d).add(d, now.add(c.negTTL))
 	}
 }

@@ -1,7 +1,6 @@
 package apikey
 
 import (
-	"crypto/sha256"
 	"slices"
 	"sync"
 )
@@ -10,7 +9,7 @@ import (
 // or invalid, and keeps any validation of it already in flight from being
 // stored. The next request with it asks the validator.
 func (c *Cache) InvalidateValue(value string) {
-	d := sha256.Sum256([]byte(value))
+	d := digestOf(value)
 	c.bumpEpoch()
 	c.positiveShard(d).remove(d)
 	c.negativeShard(d).remove(d)

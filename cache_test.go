@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -519,5 +520,99 @@ func TestNewCacheRejectsBadConfiguration(t *testing.T) {
 			assert.Nil(t, c)
 			assert.ErrorIs(t, err, ErrMisconfigured)
 		})
+	}
+}
+
+// An invalidation of some other key while a validation is in flight keeps
+// that validation's answer out of the cache; when the answer is "invalid",
+// the key's old entry must still go, or an outage would serve it stale.
+func TestCacheStaleNeverAfterInvalidRacingInvalidation(t *testing.T) {
+	ctx := context.Background()
+	var down atomic.Bool
+	revoked := newGate(func(context.Context, string) (*Key, error) {
+		if down.Load() {
+			return nil, &UnavailableError{RetryAfter: time.Second}
+		}
+		return nil, ErrInvalidKey
+	})
+	var valid atomic.Bool
+	valid.Store(true)
+	v := ValidatorFunc(func(ctx context.Context, value string) (*Key, error) {
+		if valid.Load() {
+			return testStatic().Validate(ctx, value)
+		}
+		return revoked.Validate(ctx, value)
+	})
+	c, clock := newTestCache(t, v, WithCacheTTL(30*time.Second), WithStaleIfError(time.Minute))
+	_, err := c.Validate(ctx, writerValue)
+	require.NoError(t, err)
+
+	clock.Advance(31 * time.Second) // past the TTL, within the stale window
+	valid.Store(false)              // revoked upstream, with no webhook for it
+	done := make(chan error, 1)
+	go func() { _, err := c.Validate(ctx, writerValue); done <- err }()
+	<-revoked.started
+	c.InvalidateID(readerKey.ID) // another key's revocation, meanwhile
+	close(revoked.release)
+	require.ErrorIs(t, <-done, ErrInvalidKey)
+
+	down.Store(true)
+	key, err := c.Validate(ctx, writerValue)
+	assert.ErrorIs(t, err, ErrUnavailable)
+	assert.Nil(t, key, "a key the validator called invalid is never served stale")
+	assert.Zero(t, c.Stats().StaleHits)
+}
+
+// nilUnwrapError is the classic typed-nil bug: its Unwrap dereferences a nil
+// receiver, so errors.Is on it panics.
+type nilUnwrapError struct{ cause error }
+
+func (e *nilUnwrapError) Error() string { return "broken" }
+func (e *nilUnwrapError) Unwrap() error { return e.cause }
+
+// The cache's validation runs in a goroutine of its own, where nothing
+// above could recover a panic: every way a validator can misbehave must end
+// as an error for the waiters, never as a crash or a (nil, nil).
+func TestCacheValidatorMisbehaves(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fn   func(context.Context, string) (*Key, error)
+	}{
+		{"calls runtime.Goexit", func(context.Context, string) (*Key, error) { runtime.Goexit(); return nil, nil }},
+		{"returns an error that panics when unwrapped", func(context.Context, string) (*Key, error) {
+			var err *nilUnwrapError
+			return nil, err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := newTestCache(t, ValidatorFunc(tc.fn))
+			key, err := c.Validate(context.Background(), writerValue)
+			assert.Nil(t, key)
+			assert.ErrorIs(t, err, ErrValidatorPanicked)
+			assert.Zero(t, c.Stats().Size+c.Stats().NegativeSize, "nothing is cached")
+		})
+	}
+}
+
+// A validator that ignores its context must not hold the requests waiting
+// on it past the validation timeout, even requests whose own context never
+// ends, and the next request must not join the stuck call.
+func TestCacheValidatorIgnoresTimeout(t *testing.T) {
+	stuck := newGate(func(context.Context, string) (*Key, error) { return nil, ErrInvalidKey })
+	defer close(stuck.release) // lets the stuck call return before goleak looks
+	c, err := NewCache(stuck, WithValidationTimeout(10*time.Millisecond))
+	require.NoError(t, err)
+
+	for i := range 2 {
+		done := make(chan error, 1)
+		go func() { _, err := c.Validate(context.Background(), writerValue); done <- err }()
+		select {
+		case err := <-done:
+			assert.ErrorIs(t, err, ErrUnavailable)
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the request is still waiting for a validator that ignores its context")
+		}
+		assert.EqualValues(t, i+1, stuck.calls.Load(), "each request after the timeout starts a new call")
 	}
 }

@@ -29,6 +29,14 @@ func testStatic() *Static {
 	return s
 }
 
+func mustCache(v Validator) *Cache {
+	c, err := NewCache(v)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
 // fakeClock is a clock that moves only when told to.
 type fakeClock struct {
 	mu  sync.Mutex

@@ -26,6 +26,10 @@ type Middleware struct {
 	maxLen    int
 	optional  bool
 	now       func() time.Time
+	// checkExpiry is false when the validator is a Cache, which already
+	// stops serving a key at its ExpiresAt: a second clock read per request
+	// would only repeat that.
+	checkExpiry bool
 	*responder
 }
 
@@ -97,7 +101,13 @@ func New(v Validator, opts ...Option) (*Middleware, error) {
 		now:       time.Now,
 		responder: newResponder(s.realm, s.errorHandler),
 	}
+	if s.noCache && len(s.cacheOpts) > 0 {
+		return nil, fmt.Errorf("%w: New: WithCacheOptions with WithoutCache", ErrMisconfigured)
+	}
 	if c, ok := v.(*Cache); ok {
+		if len(s.cacheOpts) > 0 {
+			return nil, fmt.Errorf("%w: New: WithCacheOptions with a *Cache, which has its options already", ErrMisconfigured)
+		}
 		m.cache = c
 	} else if !s.noCache {
 		c, err := NewCache(v, s.cacheOpts...)
@@ -109,6 +119,7 @@ func New(v Validator, opts ...Option) (*Middleware, error) {
 	if m.cache != nil {
 		m.now = m.cache.now
 	}
+	m.checkExpiry = m.validator != Validator(m.cache)
 	return m, nil
 }
 
@@ -162,7 +173,7 @@ func (m *Middleware) Authenticate(r *http.Request) (*Key, error) {
 		return nil, err
 	case key == nil:
 		return nil, fmt.Errorf("%w: the validator returned no key and no error", ErrMisconfigured)
-	case !key.ExpiresAt.IsZero() && !m.now().Before(key.ExpiresAt):
+	case m.checkExpiry && !key.ExpiresAt.IsZero() && !m.now().Before(key.ExpiresAt):
 		return nil, ErrInvalidKey
 	}
 	return key, nil

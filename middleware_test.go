@@ -242,6 +242,8 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 		{"realm with a quote", testStatic(), []Option{WithRealm(`a"b`)}},
 		{"realm with a newline", testStatic(), []Option{WithRealm("a\nb")}},
 		{"bad cache option", testStatic(), []Option{WithCacheOptions(WithCacheTTL(-1))}},
+		{"cache options for a given cache", mustCache(testStatic()), []Option{WithCacheOptions(WithCacheTTL(time.Minute))}},
+		{"cache options without a cache", testStatic(), []Option{WithoutCache(), WithCacheOptions(WithCacheTTL(time.Minute))}},
 		{"nil func", nilFunc, nil},
 		{"nil func without cache", nilFunc, []Option{WithoutCache()}},
 		{"nil static", (*Static)(nil), nil},

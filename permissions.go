@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -63,7 +64,9 @@ func missingPermissions(key *Key, all bool, perms []string) []string {
 		if len(perms) == 0 {
 			return []string{}
 		}
-		return perms
+		// A copy: the error goes to the error handler, which may keep or
+		// change it, and perms is the guard's own.
+		return slices.Clone(perms)
 	}
 	return missing
 }

@@ -1,11 +1,13 @@
 package apikey
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestGrants(t *testing.T) {
@@ -86,4 +88,25 @@ func TestGuardCopiesItsArguments(t *testing.T) {
 	w := httptest.NewRecorder()
 	guard(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(w, r)
 	assert.Equal(t, 200, w.Code)
+}
+
+// The error handler may keep or change the error it gets: changing its
+// Missing must not change what the guard requires.
+func TestGuardErrorIsTheHandlersOwn(t *testing.T) {
+	m, err := New(testStatic(), WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, err error) {
+		var pe *PermissionError
+		if errors.As(err, &pe) && len(pe.Missing) > 0 {
+			pe.Missing[0] = "posts:read"
+		}
+		w.WriteHeader(StatusCode(err))
+	}))
+	require.NoError(t, err)
+	guard := m.RequireAnyPermission("posts:write", "posts:delete")(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for range 2 {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r = r.WithContext(NewContext(r.Context(), &readerKey))
+		w := httptest.NewRecorder()
+		guard.ServeHTTP(w, r)
+		assert.Equal(t, http.StatusForbidden, w.Code)
+	}
 }

@@ -2,7 +2,6 @@ package apikey
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -17,7 +16,7 @@ import (
 // after construction. Its cost grows with the number of keys; put a Cache in
 // front of it (New does by default).
 type Static struct {
-	digests [][sha256.Size]byte
+	digests []digest
 	keys    []*Key
 }
 
@@ -40,7 +39,7 @@ func NewStatic(keys map[string]Key) (*Static, error) {
 			return nil, fmt.Errorf("apikey: NewStatic: key %q has an empty value or one with bytes outside token68", k.ID)
 		}
 		k.Permissions = append([]string(nil), k.Permissions...)
-		s.digests = append(s.digests, sha256.Sum256([]byte(value)))
+		s.digests = append(s.digests, digestOf(value))
 		s.keys = append(s.keys, &k)
 	}
 	return s, nil
@@ -50,7 +49,7 @@ func NewStatic(keys map[string]Key) (*Static, error) {
 // at every stored digest whatever the answer, so its timing does not depend
 // on which key, if any, matched.
 func (s *Static) Validate(ctx context.Context, value string) (*Key, error) {
-	d := sha256.Sum256([]byte(value))
+	d := digestOf(value)
 	match := -1
 	for i := range s.digests {
 		if subtle.ConstantTimeCompare(d[:], s.digests[i][:]) == 1 {
