@@ -29,7 +29,8 @@ import (
 //
 // Build one with NewCache; New builds one by default. A Cache is safe for
 // concurrent use, runs no background goroutine, and needs no Close: a
-// validation outlives its requests only until the validation timeout.
+// validation outlives its requests only until the validation timeout (or,
+// for a validator that ignores its context, until it returns).
 type Cache struct {
 	validator Validator
 	ttl       time.Duration
@@ -104,7 +105,10 @@ func WithNegativeTTL(d time.Duration) CacheOption { return func(s *cacheSettings
 func WithStaleIfError(d time.Duration) CacheOption { return func(s *cacheSettings) { s.staleTTL = d } }
 
 // WithValidationTimeout bounds each validator call the cache makes, which
-// runs detached from the requests waiting for it. Default: 5s.
+// runs detached from the requests waiting for it. When it passes, the
+// waiting requests get an error matching ErrUnavailable and
+// context.DeadlineExceeded, even if the validator ignores its context.
+// Default: 5s.
 func WithValidationTimeout(d time.Duration) CacheOption {
 	return func(s *cacheSettings) { s.timeout = d }
 }
