@@ -33,9 +33,15 @@ const (
 	DefaultBackoff = 500 * time.Millisecond
 	// DefaultMaxBackoff caps the computed backoff between retries.
 	DefaultMaxBackoff = 8 * time.Second
-	// DefaultMaxRetryAfter caps how long the client waits for a Retry-After.
+	// DefaultMaxRetryAfter caps how long a management call sleeps for a
+	// Retry-After before retrying. Errors report the Retry-After as sent.
 	DefaultMaxRetryAfter = 30 * time.Second
 )
+
+// maxReportedRetryAfter bounds the Retry-After that errors report: the
+// real value, so that callers and 503 answers pass on what WorkOS asked,
+// but no absurd one from a broken header.
+const maxReportedRetryAfter = time.Hour
 
 // Body limits: responses larger than these are malformed.
 const (
@@ -49,7 +55,7 @@ const (
 //
 // A Client implements apikey.Validator.
 type Client struct {
-	secret            string
+	secret            secret
 	baseURL           string // no trailing slash
 	httpClient        *http.Client
 	userAgent         string
@@ -144,9 +150,10 @@ func WithRetries(max int, backoff, maxBackoff time.Duration) Option {
 	return func(c *Client) { c.maxRetries, c.backoff, c.maxBackoff = max, backoff, maxBackoff }
 }
 
-// WithMaxRetryAfter caps how long a management call waits for a response's
-// Retry-After before it retries, and the RetryAfter reported in errors.
-// Default: 30s.
+// WithMaxRetryAfter caps how long a management call sleeps for a
+// response's Retry-After before it retries. It does not change the
+// RetryAfter that errors report, which is what WorkOS sent (up to an hour),
+// so that a 503 passes the real wait on. Default: 30s.
 func WithMaxRetryAfter(d time.Duration) Option {
 	return func(c *Client) { c.maxRetryAfter = d }
 }
@@ -201,7 +208,7 @@ func WithInvalidator(inv Invalidator) Option {
 // error never contains the secret.
 func New(secretKey string, opts ...Option) (*Client, error) {
 	c := &Client{
-		secret:            secretKey,
+		secret:            secret(secretKey),
 		baseURL:           DefaultBaseURL,
 		userAgent:         DefaultUserAgent,
 		validationTimeout: DefaultValidationTimeout,

@@ -50,9 +50,10 @@ var (
 	ErrUserOwnedKey = errors.New("workos: user-owned keys cannot be rotated by this client")
 
 	// ErrOldKeyNotRetired reports a rotation that created the new key but
-	// could not expire or delete the old one. The *Rotation returned with it
-	// holds the new key's value, shown once: store it, then retire the old
-	// key again.
+	// could not expire or delete the old one, or left it alone because
+	// WorkOS's answer to the create was malformed. The *Rotation returned
+	// with it holds the new key's value, shown once: store it, then retire
+	// the old key again.
 	ErrOldKeyNotRetired = errors.New("workos: new key created but the old key was not retired")
 
 	// ErrInvalidSignature reports a webhook whose WorkOS-Signature header is
@@ -83,11 +84,14 @@ type APIError struct {
 	Errors []FieldError
 	// RequestID is the X-Request-ID of the response, for WorkOS support.
 	RequestID string
-	// RetryAfter is the response's Retry-After, capped; zero if none.
+	// RetryAfter is the response's Retry-After as sent (up to an hour),
+	// whatever the client itself waited; zero if none.
 	RetryAfter time.Duration
 
 	sentinels []error
-	retried   bool // an earlier attempt of the same call got no usable answer
+	// afterLostAnswer: an earlier attempt of the same call may have reached
+	// WorkOS but got no answer, so this status may be the outcome of it.
+	afterLostAnswer bool
 }
 
 // FieldError is one entry of the "errors" array of a validation failure.
@@ -139,3 +143,20 @@ func sentinelsFor(status int, code string) []error {
 	}
 	return nil
 }
+
+// noAnswerError is a management call whose last attempt got no answer from
+// WorkOS: a network error or a timeout. It matches apikey.ErrUnavailable,
+// and reads as what happened rather than as apikey's "validator
+// unavailable", since no validation was involved. The request may have
+// been applied.
+type noAnswerError struct {
+	method, path string
+	err          error
+}
+
+func (e *noAnswerError) Error() string {
+	return "workos: " + e.method + " " + e.path + ": no answer from WorkOS: " + e.err.Error()
+}
+
+// Unwrap returns apikey.ErrUnavailable and the cause.
+func (e *noAnswerError) Unwrap() []error { return []error{apikey.ErrUnavailable, e.err} }

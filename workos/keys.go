@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,37 +12,6 @@ import (
 
 	"github.com/apikeyauth/apikey"
 )
-
-// CreatedKey is a key just created, with its value. WorkOS returns the
-// value only once, at creation: store it or hand it over now, it cannot be
-// read again. String, GoString and LogValue hide the value, so that
-// printing or logging a CreatedKey does not leak it.
-type CreatedKey struct {
-	// Key is the key as WorkOS describes it, without the value.
-	Key *apikey.Key
-	// Value is the full key, shown once.
-	Value string
-}
-
-// String describes the key without its value.
-func (k CreatedKey) String() string {
-	id := ""
-	if k.Key != nil {
-		id = k.Key.ID
-	}
-	return "workos.CreatedKey{ID: " + strconv.Quote(id) + ", Value: [shown once, not printed]}"
-}
-
-// GoString is String, for %#v.
-func (k CreatedKey) GoString() string { return k.String() }
-
-// LogValue logs the key's ID and name, never its value.
-func (k CreatedKey) LogValue() slog.Value {
-	if k.Key == nil {
-		return slog.GroupValue()
-	}
-	return slog.GroupValue(slog.String("id", k.Key.ID), slog.String("name", k.Key.Name))
-}
 
 // CreateKeyParams describes a key to create.
 type CreateKeyParams struct {
@@ -63,6 +31,14 @@ type CreateKeyParams struct {
 // (POST /organizations/{organizationId}/api_keys) and returns it with its
 // value, which WorkOS shows only this once. Retries carry the same
 // Idempotency-Key, so a retried create makes one key.
+//
+// When WorkOS's answer has the value but is otherwise malformed (an
+// unreadable expires_at, a missing id, a field of the wrong type), the key
+// exists all the same: CreateOrganizationKey then returns the *CreatedKey,
+// as far as it could be read, together with an error matching
+// ErrMalformedResponse. Keep the value. Its Key.ExpiresAt is then the
+// requested p.ExpiresAt if WorkOS's could not be read. A nil *CreatedKey
+// means no value was received.
 func (c *Client) CreateOrganizationKey(ctx context.Context, organizationID string, p CreateKeyParams) (*CreatedKey, error) {
 	if err := checkID("organization ID", organizationID); err != nil {
 		return nil, err
@@ -83,59 +59,70 @@ func (c *Client) CreateOrganizationKey(ctx context.Context, organizationID strin
 	if err != nil {
 		return nil, err
 	}
+	// A field of the wrong type still lets the others decode: the value
+	// may be there even when decodeJSON fails.
 	var w wireKey
-	if err := decodeJSON(http.MethodPost, path, r.body, &w); err != nil {
-		return nil, err
-	}
+	derr := decodeJSON(http.MethodPost, path, r.body, &w)
 	if w.Value == "" {
+		if derr != nil {
+			return nil, derr
+		}
 		return nil, fmt.Errorf("%w: POST %s: the created key has no value", ErrMalformedResponse, path)
 	}
-	key, err := w.toKey()
-	if err != nil {
-		return nil, err
+	key, kerr := w.partialKey()
+	created := &CreatedKey{Key: key, Value: w.Value}
+	if kerr == nil {
+		kerr = derr
 	}
-	return &CreatedKey{Key: key, Value: w.Value}, nil
+	if kerr != nil {
+		if key.ExpiresAt.IsZero() {
+			key.ExpiresAt = p.ExpiresAt
+		}
+		return created, fmt.Errorf("%w (POST %s created the key anyway: its value is returned with this error)", kerr, path)
+	}
+	return created, nil
 }
 
 // DeleteKey deletes the key for good (DELETE /api_keys/{id}): requests
-// with it fail from then on. The connected invalidator forgets it at once,
-// also when WorkOS answers 404 (an error matching ErrNotFound): either way
-// the key no longer works. A 404 on a retry, after an attempt whose answer
-// was lost, counts as success.
+// with it fail from then on. The connected invalidator forgets it whatever
+// the outcome, unless the ID is refused before anything is sent: a delete
+// whose answer is lost, or that WorkOS answers 404 (an error matching
+// ErrNotFound), may still have removed the key, and forgetting it costs
+// one validation. A 404 on a retry, after an attempt that got no answer,
+// counts as success: that attempt deleted it.
 func (c *Client) DeleteKey(ctx context.Context, id string) error {
 	if err := checkID("key ID", id); err != nil {
 		return err
 	}
 	path := "/api_keys/" + url.PathEscape(id)
 	_, err := c.call(ctx, http.MethodDelete, path, nil, nil, "")
+	if !errors.Is(err, ErrInvalidArgument) {
+		c.invalidate(id)
+	}
 	var ae *APIError
-	switch {
-	case err == nil:
-		c.invalidate(id)
+	if errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound && ae.afterLostAnswer {
 		return nil
-	case errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound:
-		c.invalidate(id)
-		if ae.retried {
-			return nil
-		}
-		return err
 	}
 	return err
 }
 
 // ExpireKey expires the key now (POST /api_keys/{id}/expire with {}),
 // and returns it as WorkOS now describes it. An already expired key is an
-// error matching ErrAlreadyExpired; an unknown one, ErrNotFound. The
-// connected invalidator forgets the key in every case but a failure to
-// reach WorkOS.
+// error matching ErrAlreadyExpired; an unknown one, ErrNotFound. A 409 on
+// a retry, after an attempt that got no answer, counts as success, since
+// that attempt expired the key: the key returned then has only its ID and
+// an ExpiresAt of the time of the retry. The connected invalidator forgets
+// the key whatever the outcome, unless the ID is refused before anything
+// is sent.
 func (c *Client) ExpireKey(ctx context.Context, id string) (*apikey.Key, error) {
 	return c.expire(ctx, id, time.Time{})
 }
 
 // ExpireKeyAt schedules the key to expire at at, which must be in the
-// future (POST /api_keys/{id}/expire with {"expires_at": at}). Errors are
-// as for ExpireKey. The connected invalidator forgets the key, so that the
-// cache learns its new expiry, which it never serves a key past.
+// future (POST /api_keys/{id}/expire with {"expires_at": at}, sent to the
+// millisecond). Errors are as for ExpireKey. The connected invalidator
+// forgets the key, so that the cache learns its new expiry, which it never
+// serves a key past.
 func (c *Client) ExpireKeyAt(ctx context.Context, id string, at time.Time) (*apikey.Key, error) {
 	if at.IsZero() {
 		return nil, fmt.Errorf("%w: the expiry time is zero; use ExpireKey to expire now", ErrInvalidArgument)
@@ -155,9 +142,12 @@ func (c *Client) expire(ctx context.Context, id string, at time.Time) (*apikey.K
 	}
 	path := "/api_keys/" + url.PathEscape(id) + "/expire"
 	r, err := c.call(ctx, http.MethodPost, path, nil, req, "")
-	var ae *APIError
-	if err == nil || errors.As(err, &ae) && (ae.StatusCode == http.StatusNotFound || ae.StatusCode == http.StatusConflict) {
+	if !errors.Is(err, ErrInvalidArgument) {
 		c.invalidate(id)
+	}
+	var ae *APIError
+	if errors.As(err, &ae) && ae.afterLostAnswer && errors.Is(err, ErrAlreadyExpired) {
+		return &apikey.Key{ID: id, ExpiresAt: c.now()}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -241,4 +231,9 @@ func (c *Client) ListOrganizationKeys(ctx context.Context, organizationID string
 	}
 }
 
-func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// wireTime is the timestamp format WorkOS sends and shows in its examples:
+// UTC, to the millisecond ("2030-01-01T00:00:00.000Z").
+const wireTime = "2006-01-02T15:04:05.000Z07:00"
+
+// formatTime formats t for WorkOS, truncated to the millisecond.
+func formatTime(t time.Time) string { return t.UTC().Format(wireTime) }

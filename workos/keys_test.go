@@ -51,7 +51,7 @@ func TestCreateOrganizationKey(t *testing.T) {
 			CreateKeyParams{Name: "CI", Permissions: []string{"posts:read"}, ExpiresAt: exp, IdempotencyKey: "idem-1"})
 		require.NoError(t, err)
 		reqs := f.recorded()
-		assert.JSONEq(t, fmt.Sprintf(`{"name":"CI","permissions":["posts:read"],"expires_at":%q}`, exp.Format(time.RFC3339Nano)), string(reqs[0].Body))
+		assert.JSONEq(t, fmt.Sprintf(`{"name":"CI","permissions":["posts:read"],"expires_at":%q}`, exp.Format(millisUTC)), string(reqs[0].Body))
 		assert.Equal(t, "idem-1", reqs[0].Header.Get("Idempotency-Key"))
 		k, err := c.Validate(context.Background(), got.Value)
 		require.NoError(t, err)
@@ -111,6 +111,45 @@ func TestCreateOrganizationKey(t *testing.T) {
 		_, err := f.client(t).CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "x"})
 		assert.ErrorIs(t, err, ErrMalformedResponse)
 	})
+	t.Run("a malformed answer with a value keeps the value", func(t *testing.T) {
+		// WorkOS made the key and showed its value once: an odd other field
+		// must not make the client drop it.
+		requested := time.Date(2031, 2, 3, 4, 5, 6, 0, time.UTC)
+		const rest = `"owner":{"type":"organization","id":"org_1"},"name":"n","obfuscated_value":"sk_...9999","value":"sk_created_value_9999"`
+		tests := []struct {
+			name, body  string
+			id          string
+			wantExpires time.Time
+		}{
+			{"date-only expires_at", `{"id":"api_key_9","expires_at":"2030-01-01",` + rest + `}`, "api_key_9", requested},
+			{"expires_at of the wrong type", `{"id":"api_key_9","expires_at":20300101,` + rest + `}`, "api_key_9", requested},
+			{"permissions of the wrong type", `{"id":"api_key_9","permissions":"all","expires_at":"2030-01-01T00:00:00.000Z",` + rest + `}`, "api_key_9", mustTime("2030-01-01T00:00:00.000Z")},
+			{"no id", `{` + rest + `}`, "", requested},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				f := newFake(t)
+				f.fail(reply(201, tt.body))
+				got, err := f.client(t).CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "n", ExpiresAt: requested})
+				require.NotNil(t, got, "the key exists: its one-time value must be returned")
+				assert.ErrorIs(t, err, ErrMalformedResponse)
+				assert.Equal(t, "sk_created_value_9999", got.Value)
+				assert.Equal(t, tt.id, got.Key.ID)
+				assert.Equal(t, "n", got.Key.Name)
+				assert.True(t, tt.wantExpires.Equal(got.Key.ExpiresAt), "expiry %v", got.Key.ExpiresAt)
+				assert.NotContains(t, err.Error(), got.Value)
+			})
+		}
+	})
+	t.Run("not JSON or no value returns no key", func(t *testing.T) {
+		for _, body := range []string{`{"id":"api_key_1","value":`, `{"id":"api_key_1","value":""}`, `[]`} {
+			f := newFake(t)
+			f.fail(reply(201, body))
+			got, err := f.client(t).CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "x"})
+			assert.Nil(t, got, body)
+			assert.ErrorIs(t, err, ErrMalformedResponse, body)
+		}
+	})
 	t.Run("bad arguments send nothing", func(t *testing.T) {
 		f := newFake(t)
 		c := f.client(t)
@@ -149,6 +188,12 @@ func TestDeleteKey(t *testing.T) {
 		k2 := f.addKey("sk_to_delete_000000000000002", "Doomed too", "org_1")
 		f.fail(f.lostAnswer())
 		assert.NoError(t, c.DeleteKey(context.Background(), k2.id))
+	})
+	t.Run("404 after a 5xx is not found", func(t *testing.T) {
+		// A 5xx is an answer: the typo never existed, the retry says so.
+		f.fail(reply(503, `{"message":"unavailable"}`))
+		err := c.DeleteKey(context.Background(), "api_key_typo")
+		assert.ErrorIs(t, err, ErrNotFound)
 	})
 	t.Run("IDs are escaped as one path segment", func(t *testing.T) {
 		for _, id := range []string{"a/b", "a?b#c", "%2F", "ü"} {
@@ -196,7 +241,7 @@ func TestExpireKey(t *testing.T) {
 		got, err := f.client(t).ExpireKeyAt(context.Background(), k.id, at)
 		require.NoError(t, err)
 		assert.True(t, at.Equal(got.ExpiresAt))
-		assert.JSONEq(t, fmt.Sprintf(`{"expires_at":%q}`, at.Format(time.RFC3339Nano)), string(f.recorded()[0].Body))
+		assert.JSONEq(t, fmt.Sprintf(`{"expires_at":%q}`, at.Format(millisUTC)), string(f.recorded()[0].Body))
 	})
 	t.Run("in the past is refused by WorkOS", func(t *testing.T) {
 		f := newFake(t)
@@ -221,6 +266,24 @@ func TestExpireKey(t *testing.T) {
 		f := newFake(t)
 		_, err := f.client(t).ExpireKey(context.Background(), "api_key_nope")
 		assert.ErrorIs(t, err, ErrNotFound)
+	})
+	t.Run("409 on a retry after a lost answer is success", func(t *testing.T) {
+		f := newFake(t)
+		k := f.addKey("sk_expire_me_0000000000000005", "Old", "org_1")
+		f.fail(f.lostAnswer()) // expired, but the answer never comes back
+		got, err := f.client(t).ExpireKey(context.Background(), k.id)
+		require.NoError(t, err, "this very call expired the key")
+		assert.Equal(t, k.id, got.ID)
+		assert.False(t, got.ExpiresAt.IsZero())
+		assert.Len(t, f.recorded(), 2)
+	})
+	t.Run("409 after a 5xx is already expired", func(t *testing.T) {
+		f := newFake(t)
+		k := f.addKey("sk_expire_me_0000000000000006", "Old", "org_1")
+		k.expiresAt = now.Add(-time.Hour)
+		f.fail(reply(503, ``))
+		_, err := f.client(t).ExpireKey(context.Background(), k.id)
+		assert.ErrorIs(t, err, ErrAlreadyExpired)
 	})
 	t.Run("idempotency key kept across retries", func(t *testing.T) {
 		f := newFake(t)
@@ -360,4 +423,75 @@ func TestListOrganizationKeys(t *testing.T) {
 			assert.ErrorIs(t, err, ErrMalformedResponse)
 		}
 	})
+}
+
+// millisUTC is the timestamp layout of WorkOS's examples.
+const millisUTC = "2006-01-02T15:04:05.000Z"
+
+func TestFormatTime(t *testing.T) {
+	tests := []struct {
+		in   time.Time
+		want string
+	}{
+		{time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), "2030-01-01T00:00:00.000Z"},
+		{time.Date(2030, 1, 1, 0, 0, 0, 120_000_000, time.UTC), "2030-01-01T00:00:00.120Z"},
+		{time.Date(2030, 1, 1, 0, 0, 0, 999_999_999, time.UTC), "2030-01-01T00:00:00.999Z"},
+		{time.Date(2030, 1, 1, 2, 0, 0, 0, time.FixedZone("CEST", 2*3600)), "2030-01-01T00:00:00.000Z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			assert.Equal(t, tt.want, formatTime(tt.in))
+		})
+	}
+}
+
+// TestInvalidateOnEveryOutcome: a delete or expire may have been applied
+// whatever the client heard back, so the connected cache forgets the key
+// in every case but an argument refused before sending.
+func TestInvalidateOnEveryOutcome(t *testing.T) {
+	ops := map[string]func(c *Client, id string) error{
+		"delete": func(c *Client, id string) error { return c.DeleteKey(context.Background(), id) },
+		"expire": func(c *Client, id string) error { _, err := c.ExpireKey(context.Background(), id); return err },
+		"expire at": func(c *Client, id string) error {
+			_, err := c.ExpireKeyAt(context.Background(), id, time.Now().Add(time.Hour))
+			return err
+		},
+	}
+	tests := []struct {
+		name    string
+		faults  func(f *fakeWorkOS) []fault
+		wantErr error
+	}{
+		{"success", func(*fakeWorkOS) []fault { return nil }, nil},
+		{"answer lost after WorkOS applied it", func(f *fakeWorkOS) []fault { return []fault{f.lostAnswer()} }, apikey.ErrUnavailable},
+		{"no answer at all", func(*fakeWorkOS) []fault { return []fault{hangUp()} }, apikey.ErrUnavailable},
+		{"5xx", func(*fakeWorkOS) []fault { return []fault{reply(503, ``)} }, apikey.ErrUnavailable},
+		{"401", func(*fakeWorkOS) []fault { return []fault{reply(401, ``)} }, ErrUnauthorized},
+	}
+	for name, op := range ops {
+		for _, tt := range tests {
+			t.Run(name+": "+tt.name, func(t *testing.T) {
+				f := newFake(t)
+				k := f.addKey("sk_invalidate_me_000000000001", "k", "org_1")
+				inv := &recordingInvalidator{}
+				c := f.client(t, WithRetries(0, 0, 0), WithInvalidator(inv))
+				f.fail(tt.faults(f)...)
+				err := op(c, k.id)
+				if tt.wantErr == nil {
+					require.NoError(t, err)
+				} else {
+					assert.ErrorIs(t, err, tt.wantErr)
+				}
+				assert.Equal(t, []string{k.id}, inv.all())
+			})
+		}
+		t.Run(name+": refused ID", func(t *testing.T) {
+			f := newFake(t)
+			inv := &recordingInvalidator{}
+			c := f.client(t, WithInvalidator(inv))
+			assert.ErrorIs(t, op(c, "a b"), ErrInvalidArgument)
+			assert.Empty(t, inv.all())
+			assert.Empty(t, f.recorded())
+		})
+	}
 }

@@ -21,7 +21,7 @@ type response struct {
 	body       []byte
 	tooLarge   bool
 	requestID  string
-	retryAfter time.Duration // capped; zero if absent or unparsable
+	retryAfter time.Duration // as sent, up to an hour; zero if absent or unparsable
 }
 
 // send makes one HTTP request and reads the response body up to limit
@@ -39,7 +39,7 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot build the request", ErrInvalidArgument)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.secret)
+	req.Header.Set("Authorization", "Bearer "+string(c.secret))
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
 	if body != nil {
@@ -56,7 +56,7 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	r := &response{
 		status:     resp.StatusCode,
 		requestID:  c.clean(resp.Header.Get("X-Request-ID"), 128),
-		retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now(), c.maxRetryAfter),
+		retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now(), maxReportedRetryAfter),
 	}
 	if resp.StatusCode >= 300 {
 		limit = errorBodyLimit
@@ -132,7 +132,7 @@ func (c *Client) apiError(method, path string, r *response) *APIError {
 
 func (c *Client) clean(s string, max int) string {
 	if c.secret != "" {
-		s = strings.ReplaceAll(s, c.secret, "[redacted]")
+		s = strings.ReplaceAll(s, string(c.secret), redacted)
 	}
 	s = cleanHeader(s)
 	if len(s) > max {

@@ -13,13 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/apikeyauth/apikey"
 )
 
 // parseRetryAfter reads a Retry-After header: delay-seconds or an
 // HTTP-date, relative to now. Anything unparsable, negative or past is
-// zero; anything longer than limit is limit.
+// zero; anything longer than limit (a sanity bound, not a policy) is limit.
 func parseRetryAfter(v string, now time.Time, limit time.Duration) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -72,10 +70,11 @@ func newIdempotencyKey() string {
 }
 
 // call runs a management request with retries: after network errors, 408,
-// 429 and 5xx, waiting the backoff or the response's Retry-After (capped),
-// never past ctx's deadline. Every attempt of a POST carries the same
-// Idempotency-Key (idemKey, or a random one). It returns the 2xx response,
-// an *APIError, or an *apikey.UnavailableError for a network failure.
+// 429 and 5xx, waiting the backoff or the response's Retry-After (capped
+// at maxRetryAfter), never past ctx's deadline. Every attempt of a POST
+// carries the same Idempotency-Key (idemKey, or a random one). It returns
+// the 2xx response, an *APIError, or a *noAnswerError when the last attempt
+// got no answer. Errors matching ErrInvalidArgument mean nothing was sent.
 func (c *Client) call(ctx context.Context, method, path string, query url.Values, payload any, idemKey string) (*response, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("%w: nil context", ErrInvalidArgument)
@@ -90,28 +89,35 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	if method == http.MethodPost && idemKey == "" {
 		idemKey = newIdempotencyKey()
 	}
+	// lost is set once an attempt may have reached WorkOS without its answer
+	// reaching us: a later 404 or 409 may then be that attempt's doing.
+	// A 5xx is an answer, so it does not set it.
+	lost := false
 	for attempt := 0; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, c.requestTimeout)
 		r, err := c.send(actx, method, path, query, body, idemKey, managementBodyLimit)
 		cancel()
 		var wait time.Duration
 		switch {
+		case errors.Is(err, ErrInvalidArgument):
+			return nil, err // the request could not be built: nothing was sent
 		case err != nil:
 			if ctx.Err() != nil {
-				return nil, &apikey.UnavailableError{Err: fmt.Errorf("workos: %s %s: %w", method, path, ctx.Err())}
+				return nil, &noAnswerError{method: method, path: path, err: ctx.Err()}
 			}
-			err = &apikey.UnavailableError{Err: fmt.Errorf("workos: %s %s: %w", method, path, err)}
+			lost = true
+			err = &noAnswerError{method: method, path: path, err: err}
 		case r.status >= 200 && r.status < 300:
 			if r.tooLarge {
 				return nil, fmt.Errorf("%w: %s %s: the body exceeds %d bytes", ErrMalformedResponse, method, path, managementBodyLimit)
 			}
 			return r, nil
 		case retryable(r.status):
-			wait = r.retryAfter
+			wait = min(r.retryAfter, c.maxRetryAfter)
 			err = c.apiError(method, path, r)
 		default:
 			ae := c.apiError(method, path, r)
-			ae.retried = attempt > 0
+			ae.afterLostAnswer = lost
 			return nil, ae
 		}
 		if attempt >= c.maxRetries {

@@ -21,18 +21,21 @@ func TestParseRetryAfter(t *testing.T) {
 		{"0", 0},
 		{"7", 7 * time.Second},
 		{" 12 ", 12 * time.Second},
-		{"60", 30 * time.Second},
-		{"99999999999999999999999", 30 * time.Second},
+		{"60", 60 * time.Second},
+		{"3600", time.Hour},
+		{"3601", time.Hour},
+		{"99999999999999999999999", time.Hour},
 		{"-3", 0},
 		{"1.5", 0},
 		{"soon", 0},
 		{now.Add(10 * time.Second).Format(http.TimeFormat), 10 * time.Second},
 		{now.Add(-10 * time.Second).Format(http.TimeFormat), 0},
-		{now.Add(time.Hour).Format(http.TimeFormat), 30 * time.Second},
+		{now.Add(2 * time.Minute).Format(http.TimeFormat), 2 * time.Minute},
+		{now.Add(48 * time.Hour).Format(http.TimeFormat), time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			assert.Equal(t, tt.want, parseRetryAfter(tt.in, now, 30*time.Second))
+			assert.Equal(t, tt.want, parseRetryAfter(tt.in, now, maxReportedRetryAfter))
 		})
 	}
 }
@@ -76,6 +79,41 @@ func TestManagementRetries(t *testing.T) {
 		assert.Equal(t, 2*time.Second, w[0])
 		assert.Equal(t, DefaultMaxRetryAfter, w[1])
 		assert.InDelta(t, 5, w[2].Seconds(), 1.5)
+	})
+	t.Run("the wait is capped, the reported Retry-After is not", func(t *testing.T) {
+		f := newFake(t)
+		f.fail(reply(429, ``, "Retry-After", "600"), reply(429, ``, "Retry-After", "600"))
+		s := &recordingSleep{}
+		err := f.client(t, WithSleep(s.sleep), WithRetries(1, time.Millisecond, time.Millisecond)).DeleteKey(context.Background(), "api_key_1")
+		var ae *APIError
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, 10*time.Minute, ae.RetryAfter, "what WorkOS asked for")
+		assert.Equal(t, []time.Duration{DefaultMaxRetryAfter}, s.all(), "what the client slept")
+	})
+	t.Run("only an attempt without an answer makes a later 404 success", func(t *testing.T) {
+		// After a hang-up the first attempt may have deleted the key, so a
+		// 404 is its doing; a 5xx is an answer, so a 404 after it means the
+		// key never existed (a typo must not read as deleted).
+		for _, tt := range []struct {
+			name    string
+			first   fault
+			wantErr error
+		}{
+			{"hang-up, 5xx, 404", hangUp(), nil},
+			{"5xx, 5xx, 404", reply(500, ``), ErrNotFound},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				f := newFake(t)
+				f.fail(tt.first, reply(502, ``))
+				err := f.client(t).DeleteKey(context.Background(), "api_key_typo")
+				if tt.wantErr == nil {
+					assert.NoError(t, err)
+				} else {
+					assert.ErrorIs(t, err, tt.wantErr)
+				}
+				assert.Len(t, f.recorded(), 3)
+			})
+		}
 	})
 	t.Run("429 without Retry-After backs off", func(t *testing.T) {
 		f := newFake(t)
@@ -127,6 +165,8 @@ func TestManagementRetries(t *testing.T) {
 		_, err = c.CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "x"})
 		assert.ErrorIs(t, err, apikey.ErrUnavailable)
 		assert.Len(t, s.all(), 3)
+		assert.Contains(t, err.Error(), "POST /organizations/org_1/api_keys: no answer from WorkOS")
+		assert.NotContains(t, err.Error(), "validator", "no validation was involved")
 	})
 	t.Run("slow attempts time out and are retried", func(t *testing.T) {
 		f := newFake(t)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/apikeyauth/apikey"
@@ -19,7 +21,8 @@ type RotateOptions struct {
 	ExpiresAt time.Time
 }
 
-// Rotation is the outcome of a rotation.
+// Rotation is the outcome of a rotation. Printing, logging or
+// JSON-encoding it hides the new key's value (see CreatedKey).
 type Rotation struct {
 	// New is the new key with its value, shown once.
 	New CreatedKey
@@ -40,7 +43,9 @@ type Rotation struct {
 // key is ErrUserOwnedKey, since creating user keys is behind a WorkOS
 // feature flag. If the new key is created but the old one cannot be
 // retired, RotateKey returns the Rotation, whose new value must not be lost,
-// with an error matching ErrOldKeyNotRetired.
+// with an error matching ErrOldKeyNotRetired. So it does, without touching
+// the old key, when WorkOS's answer to the create has the new value but is
+// otherwise malformed (the error then also matches ErrMalformedResponse).
 func (c *Client) RotateKey(ctx context.Context, oldValue string, opts RotateOptions) (*Rotation, error) {
 	if ctx == nil {
 		return nil, fmt.Errorf("%w: nil context", ErrInvalidArgument)
@@ -103,10 +108,15 @@ func (c *Client) rotate(ctx context.Context, old *apikey.Key, opts RotateOptions
 		Permissions: old.Permissions,
 		ExpiresAt:   opts.ExpiresAt,
 	})
-	if err != nil {
+	if created == nil {
 		return nil, fmt.Errorf("workos: rotate: creating the new key: %w", err)
 	}
 	rot := &Rotation{New: *created, Old: old}
+	if err != nil {
+		// The new key exists, but its description is odd: keep the old key
+		// working, and hand the new value over with the usual signal.
+		return rot, fmt.Errorf("%w: the new key's description is malformed: %w", ErrOldKeyNotRetired, err)
+	}
 	if opts.GracePeriod == 0 {
 		if err := c.DeleteKey(ctx, old.ID); err != nil && !errors.Is(err, ErrNotFound) {
 			return rot, fmt.Errorf("%w: deleting %s: %w", ErrOldKeyNotRetired, old.ID, err)
@@ -126,4 +136,39 @@ func (c *Client) rotate(ctx context.Context, old *apikey.Key, opts RotateOptions
 	}
 	rot.OldExpiresAt = at
 	return rot, nil
+}
+
+// String describes the rotation without the new key's value.
+func (r *Rotation) String() string {
+	if r == nil {
+		return "workos.Rotation(nil)"
+	}
+	old := ""
+	if r.Old != nil {
+		old = r.Old.ID
+	}
+	s := "workos.Rotation{New: " + r.New.String() + ", Old: " + strconv.Quote(old)
+	if !r.OldExpiresAt.IsZero() {
+		s += ", OldExpiresAt: " + r.OldExpiresAt.Format(time.RFC3339)
+	}
+	return s + "}"
+}
+
+// Format prints String for every verb, %#v included.
+func (r *Rotation) Format(f fmt.State, _ rune) { printAs(f, r.String()) }
+
+// LogValue logs the new key's ID and name, the old key's ID and when it
+// stops working; never the new value.
+func (r *Rotation) LogValue() slog.Value {
+	if r == nil {
+		return slog.StringValue("<nil>")
+	}
+	attrs := []slog.Attr{slog.Any("new", r.New.LogValue())}
+	if r.Old != nil {
+		attrs = append(attrs, slog.String("old_id", r.Old.ID))
+	}
+	if !r.OldExpiresAt.IsZero() {
+		attrs = append(attrs, slog.Time("old_expires_at", r.OldExpiresAt))
+	}
+	return slog.GroupValue(attrs...)
 }

@@ -3,12 +3,15 @@ package workos
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apikeyauth/apikey"
 	"github.com/stretchr/testify/assert"
@@ -102,4 +105,71 @@ func TestNoSecretsLeak(t *testing.T) {
 		}
 	}
 	assert.True(t, errors.Is(apikey.ErrInvalidKey, apikey.ErrInvalidKey))
+}
+
+// TestPrintingHidesSecrets: the values that hold the WorkOS secret key, a
+// webhook secret or a new key's value print, log and encode without it, by
+// every route a program might take: fmt with any verb, slog's text and
+// JSON handlers (the JSON one json.Marshals nested values), json.Marshal.
+func TestPrintingHidesSecrets(t *testing.T) {
+	const newValue = "sk_NEWVALUE_secret_0123456789"
+	client, err := New(testSecret, WithBaseURL("https://workos.example"))
+	require.NoError(t, err)
+	hooks, err := NewWebhookHandler(webhookSecret, &recordingInvalidator{})
+	require.NoError(t, err)
+	created := CreatedKey{Key: &apikey.Key{ID: "api_key_new", Name: "n"}, Value: newValue}
+	rot := &Rotation{New: created, Old: &apikey.Key{ID: "api_key_old"}, OldExpiresAt: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+
+	subjects := []struct {
+		name   string
+		v      any
+		secret string
+		shows  string // something useful the output still carries
+	}{
+		{"*Client", client, testSecret, "workos.example"},
+		{"*WebhookHandler", hooks, webhookSecret, redacted},
+		{"secret", secret(testSecret), testSecret, redacted},
+		{"CreatedKey", created, newValue, "api_key_new"},
+		{"*CreatedKey", &created, newValue, "api_key_new"},
+		{"*Rotation", rot, newValue, "api_key_new"},
+		{"Rotation", *rot, newValue, "api_key_new"},
+		{"[]any", []any{client, hooks, created, rot}, newValue, "api_key_new"},
+	}
+	render := map[string]func(v any) string{
+		"slog text": func(v any) string {
+			var b bytes.Buffer
+			slog.New(slog.NewTextHandler(&b, nil)).Info("m", "v", v)
+			return b.String()
+		},
+		"slog JSON": func(v any) string {
+			var b bytes.Buffer
+			slog.New(slog.NewJSONHandler(&b, nil)).Info("m", "v", v)
+			return b.String()
+		},
+		"json.Marshal": func(v any) string {
+			b, err := json.Marshal(v)
+			require.NoError(t, err)
+			return string(b)
+		},
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
+		render["fmt "+verb] = func(v any) string { return fmt.Sprintf(verb, v) }
+	}
+	for _, sub := range subjects {
+		for how, r := range render {
+			t.Run(sub.name+" "+how, func(t *testing.T) {
+				out := r(sub.v)
+				for _, leak := range []string{sub.secret, hex.EncodeToString([]byte(sub.secret)), strings.ToUpper(hex.EncodeToString([]byte(sub.secret)))} {
+					assert.NotContains(t, out, leak)
+				}
+				if strings.HasPrefix(how, "fmt %v") || how == "slog text" || how == "slog JSON" {
+					assert.Contains(t, out, sub.shows)
+				}
+			})
+		}
+	}
+	t.Run("the value is still there to use", func(t *testing.T) {
+		assert.Equal(t, newValue, rot.New.Value)
+		assert.Equal(t, testSecret, string(client.secret))
+	})
 }

@@ -173,7 +173,7 @@ type Event struct {
 // are acknowledged and ignored. Handling is idempotent, so WorkOS's
 // redeliveries, which repeat the timestamp and signature, are harmless.
 type WebhookHandler struct {
-	secret    string
+	secret    secret
 	inv       Invalidator
 	now       func() time.Time
 	tolerance time.Duration
@@ -215,14 +215,14 @@ func WithEventHook(f func(Event)) WebhookOption {
 	return func(h *WebhookHandler) { h.onEvent = f }
 }
 
-// NewWebhookHandler returns a handler that verifies events with secret
+// NewWebhookHandler returns a handler that verifies events with secretKey
 // (the webhook endpoint's secret from the WorkOS dashboard) and invalidates
 // revoked and updated keys in inv, typically the middleware's Cache. An
 // empty secret, a nil inv or an invalid option is an error wrapping
 // apikey.ErrMisconfigured and ErrInvalidArgument.
-func NewWebhookHandler(secret string, inv Invalidator, opts ...WebhookOption) (*WebhookHandler, error) {
+func NewWebhookHandler(secretKey string, inv Invalidator, opts ...WebhookOption) (*WebhookHandler, error) {
 	h := &WebhookHandler{
-		secret: secret, inv: inv, now: time.Now, tolerance: DefaultWebhookTolerance,
+		secret: secret(secretKey), inv: inv, now: time.Now, tolerance: DefaultWebhookTolerance,
 		maxBody: DefaultWebhookMaxBody, logger: slog.Default(),
 	}
 	for _, opt := range opts {
@@ -232,7 +232,7 @@ func NewWebhookHandler(secret string, inv Invalidator, opts ...WebhookOption) (*
 	}
 	var problem string
 	switch {
-	case secret == "":
+	case secretKey == "":
 		problem = "the webhook secret is empty"
 	case inv == nil || isNilInterface(inv):
 		problem = "the invalidator is nil"
@@ -265,7 +265,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cannot read body", http.StatusBadRequest)
 		return
 	}
-	if err := VerifySignature(r.Header.Get(SignatureHeader), body, h.secret, h.now(), h.tolerance); err != nil {
+	if err := VerifySignature(r.Header.Get(SignatureHeader), body, string(h.secret), h.now(), h.tolerance); err != nil {
 		h.logger.Warn("workos: webhook rejected", "reason", err.Error())
 		http.Error(w, "invalid signature", http.StatusBadRequest)
 		return

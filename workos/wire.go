@@ -34,9 +34,19 @@ type wireOwner struct {
 // it cannot read (an expiry must never be ignored); other unreadable
 // timestamps are left zero.
 func (w *wireKey) toKey() (*apikey.Key, error) {
-	if w.ID == "" {
-		return nil, fmt.Errorf("%w: the api key has no id", ErrMalformedResponse)
+	k, err := w.partialKey()
+	if err != nil {
+		return nil, err
 	}
+	return k, nil
+}
+
+// partialKey converts a wire key as far as it can: it always returns a
+// key, with the error toKey would fail with, if any. The key's ExpiresAt is
+// zero when expires_at is unreadable, so it must not be used without
+// handling the error; it is for a created key, whose value must not be
+// lost over a field it does not need.
+func (w *wireKey) partialKey() (*apikey.Key, error) {
 	k := &apikey.Key{
 		ID:              w.ID,
 		Name:            w.Name,
@@ -52,10 +62,13 @@ func (w *wireKey) toKey() (*apikey.Key, error) {
 	if w.Owner != nil {
 		k.Owner = apikey.Owner{Type: w.Owner.Type, ID: w.Owner.ID, OrganizationID: w.Owner.OrganizationID}
 	}
+	if w.ID == "" {
+		return k, fmt.Errorf("%w: the api key has no id", ErrMalformedResponse)
+	}
 	if w.ExpiresAt != nil && *w.ExpiresAt != "" {
 		t := parseTime(w.ExpiresAt)
 		if t.IsZero() {
-			return nil, fmt.Errorf("%w: the api key's expires_at is not a timestamp", ErrMalformedResponse)
+			return k, fmt.Errorf("%w: the api key's expires_at is not a timestamp", ErrMalformedResponse)
 		}
 		k.ExpiresAt = t
 	}
