@@ -276,6 +276,7 @@ func callValidator(ctx context.Context, v Validator, value string) (key *Key, er
 func (c *Cache) storePositive(d digest, key *Key, now instant, epoch uint64) {
 	ttl := c.ttl - time.Duration(rand.Float64()*ttlJitter*float64(c.ttl))
 	e := &entry{key: key, expires: now.add(ttl)}
+	e.promoted.Store(int64(now)) // an added entry is at the LRU's front
 	e.staleUntil = e.expires.add(c.staleTTL)
 	if !key.ExpiresAt.IsZero() {
 		end := c.clock.at(key.ExpiresAt)

@@ -71,8 +71,8 @@ func (c *Cache) Stats() CacheStats {
 	for i := range c.positive {
 		s := &c.positive[i]
 		s.mu.Lock()
-		st.Hits += s.hits
-		st.StaleHits += s.staleHits
+		st.Hits += s.hits.Load()
+		st.StaleHits += s.staleHits.Load()
 		st.Evictions += s.evictions
 		st.Size += s.lru.Len()
 		s.mu.Unlock()

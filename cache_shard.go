@@ -2,6 +2,8 @@ package apikey
 
 import (
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
@@ -10,23 +12,30 @@ import (
 // entries over, so that hits on different keys rarely wait for one another.
 const maxShards = 16
 
+// promoteEvery is how often a hit moves its entry to the front of the LRU.
+// Moving it on every hit would need the shard's write lock on every hit, so
+// that hits on one popular key would queue behind one another; this way
+// they share a read lock, and the LRU order is right to within a second.
+const promoteEvery = instant(time.Second)
+
 // entry is a valid key as the cache holds it.
 type entry struct {
 	key        *Key
-	expires    instant // served until then
-	staleUntil instant // served while the validator is unavailable until then
+	expires    instant      // served until then
+	staleUntil instant      // served while the validator is unavailable until then
+	promoted   atomic.Int64 // the instant of its last move to the LRU's front
 }
 
-// positiveShard is one lock's worth of valid keys. Counters are kept under
-// the lock the hit already holds, so that hits on different shards share no
-// memory that is written.
+// positiveShard is one lock's worth of valid keys. Hits take only its read
+// lock; the counters are per shard, so that hits on different shards share
+// no memory that is written.
 type positiveShard struct {
-	mu        sync.Mutex
+	mu        sync.RWMutex
 	lru       *simplelru.LRU[digest, *entry]
 	ids       *idIndex
-	hits      uint64
-	staleHits uint64
-	evictions uint64
+	hits      atomic.Uint64
+	staleHits atomic.Uint64
+	evictions uint64   // under mu
 	_         [64]byte // keeps neighbouring shards off one cache line
 }
 
@@ -88,25 +97,39 @@ func newNegativeShards(size, count int) []negativeShard {
 }
 
 func (s *positiveShard) get(d digest, now instant) (*Key, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.lru.Get(d)
+	s.mu.RLock()
+	e, ok := s.lru.Peek(d) // Peek only reads: safe beside other readers
+	s.mu.RUnlock()
 	if !ok || now >= e.expires {
 		return nil, false
 	}
-	s.hits++
+	s.hits.Add(1)
+	if now-instant(e.promoted.Load()) >= promoteEvery {
+		s.promote(d, e, now)
+	}
 	return e.key, true
+}
+
+// promote moves e to the front of the LRU, unless it has been replaced or
+// removed since it was read.
+func (s *positiveShard) promote(d digest, e *entry, now instant) {
+	e.promoted.Store(int64(now)) // first, so that concurrent hits rarely promote too
+	s.mu.Lock()
+	if cur, ok := s.lru.Peek(d); ok && cur == e {
+		s.lru.Get(d)
+	}
+	s.mu.Unlock()
 }
 
 // getStale returns a key past its TTL but within its stale-if-error window.
 func (s *positiveShard) getStale(d digest, now instant) (*Key, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
 	e, ok := s.lru.Peek(d)
+	s.mu.RUnlock()
 	if !ok || now >= e.staleUntil {
 		return nil, false
 	}
-	s.staleHits++
+	s.staleHits.Add(1)
 	return e.key, true
 }
 

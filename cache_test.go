@@ -616,3 +616,29 @@ func TestCacheValidatorIgnoresTimeout(t *testing.T) {
 		assert.EqualValues(t, i+1, stuck.calls.Load(), "each request after the timeout starts a new call")
 	}
 }
+
+// Hits keep a key in the LRU's front, to within promoteEvery: a key in use
+// outlives one that is not when the cache is full.
+func TestCacheHitKeepsKeyRecent(t *testing.T) {
+	v := counting(testStatic())
+	c, clock := newTestCache(t, v, WithCacheTTL(time.Hour))
+	c.positive = newPositiveShards(2, 1, &c.ids) // one shard of two, for a predictable order
+	ctx := context.Background()
+	validate := func(value string) {
+		t.Helper()
+		_, err := c.Validate(ctx, value)
+		require.NoError(t, err)
+	}
+
+	validate(readerValue)
+	validate(writerValue) // the LRU now holds writer, reader: reader is the oldest
+	clock.Advance(2 * time.Second)
+	validate(readerValue) // a hit: reader moves to the front
+	validate(adminValue)  // a miss that evicts the oldest, writer
+	require.EqualValues(t, 3, v.calls.Load())
+
+	validate(readerValue)
+	assert.EqualValues(t, 3, v.calls.Load(), "reader, in use, stayed cached")
+	validate(writerValue)
+	assert.EqualValues(t, 4, v.calls.Load(), "writer, unused, was evicted")
+}
