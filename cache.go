@@ -173,13 +173,21 @@ func NewCache(v Validator, opts ...CacheOption) (*Cache, error) {
 func (c *Cache) Validate(ctx context.Context, value string) (*Key, error) {
 	d := digestOf(value)
 	now := c.clock.now()
-	if key, ok := c.positiveShard(d).get(d, now); ok {
+	if key, ok := c.positiveShard(d).get(d, now); ok && !c.expired(key) {
 		return key, nil
 	}
 	if c.negTTL > 0 && c.negativeShard(d).get(d, now) {
 		return nil, ErrInvalidKey
 	}
 	return c.miss(ctx, d, value)
+}
+
+// expired reports whether key's own ExpiresAt has passed. Entries already
+// end there, by the monotonic clock; this asks the wall clock too, since the
+// two part ways when a machine is suspended or its clock is stepped, and
+// ExpiresAt is a wall-clock time. Keys without an expiry cost no clock read.
+func (c *Cache) expired(key *Key) bool {
+	return !key.ExpiresAt.IsZero() && !c.now().Before(key.ExpiresAt)
 }
 
 func (c *Cache) positiveShard(d digest) *positiveShard {
@@ -226,7 +234,7 @@ func (c *Cache) validate(ctx context.Context, call *flight, d digest, value stri
 	switch {
 	case err == nil && key == nil:
 		err = fmt.Errorf("%w: the validator returned no key and no error", ErrMisconfigured)
-	case err == nil && !key.ExpiresAt.IsZero() && !c.now().Before(key.ExpiresAt):
+	case err == nil && c.expired(key):
 		key, err = nil, ErrInvalidKey
 	}
 	switch {
@@ -235,7 +243,7 @@ func (c *Cache) validate(ctx context.Context, call *flight, d digest, value stri
 	case errors.Is(err, ErrInvalidKey):
 		c.storeNegative(d, now, epoch)
 	case c.staleTTL > 0 && classify(err) == outcomeUnavailable:
-		if stale, ok := c.positiveShard(d).getStale(d, now); ok {
+		if stale, ok := c.positiveShard(d).getStale(d, now); ok && !c.expired(stale) {
 			key, err = stale, nil
 		}
 	}

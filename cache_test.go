@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strconv"
 	"sync"
@@ -641,4 +643,32 @@ func TestCacheHitKeepsKeyRecent(t *testing.T) {
 	assert.EqualValues(t, 3, v.calls.Load(), "reader, in use, stayed cached")
 	validate(writerValue)
 	assert.EqualValues(t, 4, v.calls.Load(), "writer, unused, was evicted")
+}
+
+// A cached key's entry ends at its ExpiresAt by the monotonic clock, which
+// stands still while a machine is suspended; ExpiresAt is a wall-clock
+// time, and the cache must not serve the key past it by either clock.
+func TestCacheExpiresAtByTheWallClock(t *testing.T) {
+	wall, mono := newFakeClock(), newFakeClock()
+	expires := wall.Now().Add(10 * time.Second)
+	v := &countingValidator{fn: func(context.Context, string) (*Key, error) {
+		k := writerKey
+		k.ExpiresAt = expires
+		return &k, nil
+	}}
+	c, err := NewCache(v, WithClock(wall.Now), WithCacheTTL(time.Hour), WithStaleIfError(time.Hour))
+	require.NoError(t, err)
+	c.clock = newCacheClock(mono.Now) // the entries' clock, parted from the wall clock
+	m, err := New(c)
+	require.NoError(t, err)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer "+writerValue)
+	_, err = m.Authenticate(r)
+	require.NoError(t, err)
+
+	wall.Advance(time.Hour) // the machine slept for an hour
+	mono.Advance(time.Second)
+	_, err = m.Authenticate(r)
+	assert.ErrorIs(t, err, ErrInvalidKey)
+	assert.EqualValues(t, 2, v.calls.Load(), "the validator was asked again")
 }

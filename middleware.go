@@ -27,8 +27,8 @@ type Middleware struct {
 	optional  bool
 	now       func() time.Time
 	// checkExpiry is false when the validator is a Cache, which already
-	// stops serving a key at its ExpiresAt: a second clock read per request
-	// would only repeat that.
+	// never serves a key past its ExpiresAt (by the wall clock too): a
+	// second clock read per request would only repeat that.
 	checkExpiry bool
 	*responder
 }
