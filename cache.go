@@ -185,9 +185,13 @@ func (c *Cache) Validate(ctx context.Context, value string) (*Key, error) {
 // expired reports whether key's own ExpiresAt has passed. Entries already
 // end there, by the monotonic clock; this asks the wall clock too, since the
 // two part ways when a machine is suspended or its clock is stepped, and
-// ExpiresAt is a wall-clock time. Keys without an expiry cost no clock read.
-func (c *Cache) expired(key *Key) bool {
-	return !key.ExpiresAt.IsZero() && !c.now().Before(key.ExpiresAt)
+// ExpiresAt is a wall-clock time.
+func (c *Cache) expired(key *Key) bool { return pastExpiry(key, c.now) }
+
+// pastExpiry reports whether key's ExpiresAt has passed by the clock now.
+// Keys without an expiry cost no clock read.
+func pastExpiry(key *Key, now func() time.Time) bool {
+	return !key.ExpiresAt.IsZero() && !now().Before(key.ExpiresAt)
 }
 
 func (c *Cache) positiveShard(d digest) *positiveShard {

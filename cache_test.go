@@ -76,9 +76,10 @@ func TestCacheTTL(t *testing.T) {
 	assert.Equal(t, 1, st.Size)
 }
 
-func TestCacheExpiresAtCapsTheTTL(t *testing.T) {
-	clock := newFakeClock()
-	expires := clock.Now().Add(10 * time.Second)
+// newExpiringCache returns a cache with a long TTL and stale window on
+// clock, over a validator that returns writerKey expiring at expires.
+func newExpiringCache(t *testing.T, clock *fakeClock, expires time.Time) (*Cache, *countingValidator) {
+	t.Helper()
 	v := &countingValidator{fn: func(context.Context, string) (*Key, error) {
 		k := writerKey
 		k.ExpiresAt = expires
@@ -86,9 +87,16 @@ func TestCacheExpiresAtCapsTheTTL(t *testing.T) {
 	}}
 	c, err := NewCache(v, WithClock(clock.Now), WithCacheTTL(time.Hour), WithStaleIfError(time.Hour))
 	require.NoError(t, err)
+	return c, v
+}
+
+func TestCacheExpiresAtCapsTheTTL(t *testing.T) {
+	clock := newFakeClock()
+	expires := clock.Now().Add(10 * time.Second)
+	c, v := newExpiringCache(t, clock, expires)
 	ctx := context.Background()
 
-	_, err = c.Validate(ctx, writerValue)
+	_, err := c.Validate(ctx, writerValue)
 	require.NoError(t, err)
 	clock.Advance(10*time.Second - time.Nanosecond)
 	_, err = c.Validate(ctx, writerValue)
@@ -651,13 +659,7 @@ func TestCacheHitKeepsKeyRecent(t *testing.T) {
 func TestCacheExpiresAtByTheWallClock(t *testing.T) {
 	wall, mono := newFakeClock(), newFakeClock()
 	expires := wall.Now().Add(10 * time.Second)
-	v := &countingValidator{fn: func(context.Context, string) (*Key, error) {
-		k := writerKey
-		k.ExpiresAt = expires
-		return &k, nil
-	}}
-	c, err := NewCache(v, WithClock(wall.Now), WithCacheTTL(time.Hour), WithStaleIfError(time.Hour))
-	require.NoError(t, err)
+	c, v := newExpiringCache(t, wall, expires)
 	c.clock = newCacheClock(mono.Now) // the entries' clock, parted from the wall clock
 	m, err := New(c)
 	require.NoError(t, err)

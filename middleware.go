@@ -25,11 +25,6 @@ type Middleware struct {
 	extract   Extractor
 	maxLen    int
 	optional  bool
-	now       func() time.Time
-	// checkExpiry is false when the validator is a Cache, which already
-	// never serves a key past its ExpiresAt (by the wall clock too): a
-	// second clock read per request would only repeat that.
-	checkExpiry bool
 	*responder
 }
 
@@ -98,7 +93,6 @@ func New(v Validator, opts ...Option) (*Middleware, error) {
 		extract:   s.extract,
 		maxLen:    s.maxLen,
 		optional:  s.optional,
-		now:       time.Now,
 		responder: newResponder(s.realm, s.errorHandler),
 	}
 	if s.noCache && len(s.cacheOpts) > 0 {
@@ -116,10 +110,6 @@ func New(v Validator, opts ...Option) (*Middleware, error) {
 		}
 		m.cache, m.validator = c, c
 	}
-	if m.cache != nil {
-		m.now = m.cache.now
-	}
-	m.checkExpiry = m.validator != Validator(m.cache)
 	return m, nil
 }
 
@@ -173,7 +163,9 @@ func (m *Middleware) Authenticate(r *http.Request) (*Key, error) {
 		return nil, err
 	case key == nil:
 		return nil, fmt.Errorf("%w: the validator returned no key and no error", ErrMisconfigured)
-	case m.checkExpiry && !key.ExpiresAt.IsZero() && !m.now().Before(key.ExpiresAt):
+	case m.cache == nil && pastExpiry(key, time.Now):
+		// Without a cache nothing else checks; a Cache never returns a key
+		// past its expiry, so asking the clock again would be waste.
 		return nil, ErrInvalidKey
 	}
 	return key, nil
