@@ -183,18 +183,6 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// WithSleep sets how the client waits between retries, for tests: sleep
-// must return early with ctx's error when ctx ends. Default: a timer.
-func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
-	return func(c *Client) {
-		if sleep == nil {
-			c.fail(errors.New("the sleep function is nil"))
-			return
-		}
-		c.sleep = sleep
-	}
-}
-
 // WithInvalidator connects a cache (or anything with InvalidateID) that the
 // client tells about every key it deletes or expires. See SetInvalidator.
 // Default: none.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/apikeyauth/apikey"
+	"github.com/apikeyauth/apikey/workos/workostest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -21,9 +22,9 @@ func TestCreateOrganizationKey(t *testing.T) {
 			{fixtureCreateSpec, "sk_abcdefghijklmnop123456", "api_key_01EHZNVPK3SFK441A1RGBFSHRT", mustTime("2030-01-01T00:00:00.000Z")},
 		} {
 			t.Run(tt.id, func(t *testing.T) {
-				f := newFake(t)
-				f.fail(reply(201, tt.fixture))
-				got, err := f.client(t).CreateOrganizationKey(context.Background(), "org_01EHT88Z8J8795GZNQ4ZP1J81T",
+				f := workostest.NewServer(t)
+				f.Fail(workostest.Reply(201, tt.fixture))
+				got, err := newClient(t, f).CreateOrganizationKey(context.Background(), "org_01EHT88Z8J8795GZNQ4ZP1J81T",
 					CreateKeyParams{Name: "New API Key", Permissions: []string{"read", "write"}})
 				require.NoError(t, err)
 				assert.Equal(t, tt.value, got.Value)
@@ -33,7 +34,7 @@ func TestCreateOrganizationKey(t *testing.T) {
 				assert.NotContains(t, fmt.Sprint(got), tt.value)
 				assert.NotContains(t, fmt.Sprintf("%+v %#v %s %v", got, got, *got, []any{got}), tt.value)
 
-				reqs := f.recorded()
+				reqs := f.Requests()
 				require.Len(t, reqs, 1)
 				assert.Equal(t, "POST", reqs[0].Method)
 				assert.Equal(t, "/organizations/org_01EHT88Z8J8795GZNQ4ZP1J81T/api_keys", reqs[0].Path)
@@ -43,14 +44,14 @@ func TestCreateOrganizationKey(t *testing.T) {
 		}
 	})
 	t.Run("against the fake, the value then validates", func(t *testing.T) {
-		f := newFake(t)
-		f.addKey("sk_existing_0000000000000001", "Existing", "org_1")
-		c := f.client(t)
+		f := workostest.NewServer(t)
+		f.AddKey("sk_existing_0000000000000001", "Existing", "org_1")
+		c := newClient(t, f)
 		exp := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Millisecond)
 		got, err := c.CreateOrganizationKey(context.Background(), "org_1",
 			CreateKeyParams{Name: "CI", Permissions: []string{"posts:read"}, ExpiresAt: exp, IdempotencyKey: "idem-1"})
 		require.NoError(t, err)
-		reqs := f.recorded()
+		reqs := f.Requests()
 		assert.JSONEq(t, fmt.Sprintf(`{"name":"CI","permissions":["posts:read"],"expires_at":%q}`, exp.Format(millisUTC)), string(reqs[0].Body))
 		assert.Equal(t, "idem-1", reqs[0].Header.Get("Idempotency-Key"))
 		k, err := c.Validate(context.Background(), got.Value)
@@ -59,15 +60,15 @@ func TestCreateOrganizationKey(t *testing.T) {
 		assert.True(t, exp.Equal(k.ExpiresAt))
 	})
 	t.Run("retries carry one Idempotency-Key and make one key", func(t *testing.T) {
-		f := newFake(t)
-		f.addKey("sk_existing_0000000000000001", "Existing", "org_1")
+		f := workostest.NewServer(t)
+		f.AddKey("sk_existing_0000000000000001", "Existing", "org_1")
 		// The first attempt creates the key but its answer is lost.
-		f.fail(f.lostAnswer(), reply(500, ``), reply(503, ``, "Retry-After", "1"))
+		f.Fail(f.LostAnswer(), workostest.Reply(500, ``), workostest.Reply(503, ``, "Retry-After", "1"))
 		s := &recordingSleep{}
-		got, err := f.client(t, WithSleep(s.sleep)).CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "CI"})
+		got, err := newClient(t, f, withSleep(s.sleep)).CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "CI"})
 		require.NoError(t, err)
 		var idem []string
-		for _, r := range f.recorded() {
+		for _, r := range f.Requests() {
 			if r.Method == "POST" {
 				idem = append(idem, r.Header.Get("Idempotency-Key"))
 			}
@@ -77,7 +78,7 @@ func TestCreateOrganizationKey(t *testing.T) {
 			assert.Equal(t, idem[0], k)
 		}
 		n := 0
-		for k := range f.client(t).ListOrganizationKeys(context.Background(), "org_1", nil) {
+		for k := range newClient(t, f).ListOrganizationKeys(context.Background(), "org_1", nil) {
 			if k.Name == "CI" {
 				n++
 				assert.Equal(t, got.Key.ID, k.ID)
@@ -88,9 +89,9 @@ func TestCreateOrganizationKey(t *testing.T) {
 		assert.Equal(t, time.Second, s.all()[2], "Retry-After is honoured")
 	})
 	t.Run("validation failure", func(t *testing.T) {
-		f := newFake(t)
-		f.fail(reply(422, `{"message":"Validation failed.","errors":[{"code":"required","field":"name"}]}`, "X-Request-ID", "req_422"))
-		_, err := f.client(t).CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "x"})
+		f := workostest.NewServer(t)
+		f.Fail(workostest.Reply(422, `{"message":"Validation failed.","errors":[{"code":"required","field":"name"}]}`, "X-Request-ID", "req_422"))
+		_, err := newClient(t, f).CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "x"})
 		assert.ErrorIs(t, err, ErrBadRequest)
 		var ae *APIError
 		require.ErrorAs(t, err, &ae)
@@ -98,17 +99,17 @@ func TestCreateOrganizationKey(t *testing.T) {
 		assert.Equal(t, "Validation failed.", ae.Message)
 		assert.Equal(t, []FieldError{{Field: "name", Code: "required"}}, ae.Errors)
 		assert.Equal(t, "req_422", ae.RequestID)
-		assert.Len(t, f.recorded(), 1)
+		assert.Len(t, f.Requests(), 1)
 	})
 	t.Run("unknown organization", func(t *testing.T) {
-		f := newFake(t)
-		_, err := f.client(t).CreateOrganizationKey(context.Background(), "org_nope", CreateKeyParams{Name: "x"})
+		f := workostest.NewServer(t)
+		_, err := newClient(t, f).CreateOrganizationKey(context.Background(), "org_nope", CreateKeyParams{Name: "x"})
 		assert.ErrorIs(t, err, ErrNotFound)
 	})
 	t.Run("no value in the answer fails", func(t *testing.T) {
-		f := newFake(t)
-		f.fail(reply(201, `{"id":"api_key_1","name":"x"}`))
-		_, err := f.client(t).CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "x"})
+		f := workostest.NewServer(t)
+		f.Fail(workostest.Reply(201, `{"id":"api_key_1","name":"x"}`))
+		_, err := newClient(t, f).CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "x"})
 		assert.ErrorIs(t, err, ErrMalformedResponse)
 	})
 	t.Run("a malformed answer with a value keeps the value", func(t *testing.T) {
@@ -128,9 +129,9 @@ func TestCreateOrganizationKey(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				f := newFake(t)
-				f.fail(reply(201, tt.body))
-				got, err := f.client(t).CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "n", ExpiresAt: requested})
+				f := workostest.NewServer(t)
+				f.Fail(workostest.Reply(201, tt.body))
+				got, err := newClient(t, f).CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "n", ExpiresAt: requested})
 				require.NotNil(t, got, "the key exists: its one-time value must be returned")
 				assert.ErrorIs(t, err, ErrMalformedResponse)
 				assert.Equal(t, "sk_created_value_9999", got.Value)
@@ -143,55 +144,55 @@ func TestCreateOrganizationKey(t *testing.T) {
 	})
 	t.Run("not JSON or no value returns no key", func(t *testing.T) {
 		for _, body := range []string{`{"id":"api_key_1","value":`, `{"id":"api_key_1","value":""}`, `[]`} {
-			f := newFake(t)
-			f.fail(reply(201, body))
-			got, err := f.client(t).CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "x"})
+			f := workostest.NewServer(t)
+			f.Fail(workostest.Reply(201, body))
+			got, err := newClient(t, f).CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "x"})
 			assert.Nil(t, got, body)
 			assert.ErrorIs(t, err, ErrMalformedResponse, body)
 		}
 	})
 	t.Run("bad arguments send nothing", func(t *testing.T) {
-		f := newFake(t)
-		c := f.client(t)
+		f := workostest.NewServer(t)
+		c := newClient(t, f)
 		_, err := c.CreateOrganizationKey(context.Background(), "", CreateKeyParams{Name: "x"})
 		assert.ErrorIs(t, err, ErrInvalidArgument)
 		_, err = c.CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{})
 		assert.ErrorIs(t, err, ErrInvalidArgument)
-		assert.Empty(t, f.recorded())
+		assert.Empty(t, f.Requests())
 	})
 }
 
 func TestDeleteKey(t *testing.T) {
-	f := newFake(t)
-	k := f.addKey("sk_to_delete_000000000000001", "Doomed", "org_1")
+	f := workostest.NewServer(t)
+	k := f.AddKey("sk_to_delete_000000000000001", "Doomed", "org_1")
 	inv := &recordingInvalidator{}
-	c := f.client(t, WithInvalidator(inv))
+	c := newClient(t, f, WithInvalidator(inv))
 
 	t.Run("deletes and invalidates", func(t *testing.T) {
-		require.NoError(t, c.DeleteKey(context.Background(), k.id))
-		reqs := f.recorded()
+		require.NoError(t, c.DeleteKey(context.Background(), k.ID))
+		reqs := f.Requests()
 		assert.Equal(t, "DELETE", reqs[len(reqs)-1].Method)
-		assert.Equal(t, "/api_keys/"+k.id, reqs[len(reqs)-1].Path)
-		assert.Equal(t, []string{k.id}, inv.all())
+		assert.Equal(t, "/api_keys/"+k.ID, reqs[len(reqs)-1].Path)
+		assert.Equal(t, []string{k.ID}, inv.all())
 		_, err := c.Validate(context.Background(), "sk_to_delete_000000000000001")
 		assert.ErrorIs(t, err, apikey.ErrInvalidKey)
 	})
 	t.Run("again is not found, and still invalidates", func(t *testing.T) {
-		err := c.DeleteKey(context.Background(), k.id)
+		err := c.DeleteKey(context.Background(), k.ID)
 		assert.ErrorIs(t, err, ErrNotFound)
 		var ae *APIError
 		require.ErrorAs(t, err, &ae)
 		assert.Equal(t, "not_found", ae.Code)
-		assert.Equal(t, []string{k.id, k.id}, inv.all())
+		assert.Equal(t, []string{k.ID, k.ID}, inv.all())
 	})
 	t.Run("404 on a retry is success", func(t *testing.T) {
-		k2 := f.addKey("sk_to_delete_000000000000002", "Doomed too", "org_1")
-		f.fail(f.lostAnswer())
-		assert.NoError(t, c.DeleteKey(context.Background(), k2.id))
+		k2 := f.AddKey("sk_to_delete_000000000000002", "Doomed too", "org_1")
+		f.Fail(f.LostAnswer())
+		assert.NoError(t, c.DeleteKey(context.Background(), k2.ID))
 	})
 	t.Run("404 after a 5xx is not found", func(t *testing.T) {
 		// A 5xx is an answer: the typo never existed, the retry says so.
-		f.fail(reply(503, `{"message":"unavailable"}`))
+		f.Fail(workostest.Reply(503, `{"message":"unavailable"}`))
 		err := c.DeleteKey(context.Background(), "api_key_typo")
 		assert.ErrorIs(t, err, ErrNotFound)
 	})
@@ -199,99 +200,99 @@ func TestDeleteKey(t *testing.T) {
 		for _, id := range []string{"a/b", "a?b#c", "%2F", "ü"} {
 			err := c.DeleteKey(context.Background(), id)
 			assert.ErrorIs(t, err, ErrNotFound, id)
-			reqs := f.recorded()
+			reqs := f.Requests()
 			assert.Equal(t, "/api_keys/"+urlPathEscape(id), reqs[len(reqs)-1].Path)
 		}
 	})
 	t.Run("bad IDs send nothing", func(t *testing.T) {
-		n := len(f.recorded())
+		n := len(f.Requests())
 		for _, id := range []string{"", ".", "..", "a b", "a\nb", string(make([]byte, 300))} {
 			assert.ErrorIs(t, c.DeleteKey(context.Background(), id), ErrInvalidArgument)
 		}
-		assert.Len(t, f.recorded(), n)
+		assert.Len(t, f.Requests(), n)
 	})
 }
 
 func TestExpireKey(t *testing.T) {
 	now := time.Now()
 	t.Run("now", func(t *testing.T) {
-		f := newFake(t)
-		k := f.addKey("sk_expire_me_0000000000000001", "Old", "org_1")
+		f := workostest.NewServer(t)
+		k := f.AddKey("sk_expire_me_0000000000000001", "Old", "org_1")
 		inv := &recordingInvalidator{}
-		c := f.client(t, WithInvalidator(inv))
-		got, err := c.ExpireKey(context.Background(), k.id)
+		c := newClient(t, f, WithInvalidator(inv))
+		got, err := c.ExpireKey(context.Background(), k.ID)
 		require.NoError(t, err)
-		assert.Equal(t, k.id, got.ID)
+		assert.Equal(t, k.ID, got.ID)
 		assert.False(t, got.ExpiresAt.IsZero())
-		reqs := f.recorded()
-		assert.Equal(t, "/api_keys/"+k.id+"/expire", reqs[0].Path)
+		reqs := f.Requests()
+		assert.Equal(t, "/api_keys/"+k.ID+"/expire", reqs[0].Path)
 		assert.JSONEq(t, `{}`, string(reqs[0].Body))
-		assert.Equal(t, []string{k.id}, inv.all())
+		assert.Equal(t, []string{k.ID}, inv.all())
 		_, err = c.Validate(context.Background(), "sk_expire_me_0000000000000001")
 		assert.ErrorIs(t, err, apikey.ErrInvalidKey)
 
-		_, err = c.ExpireKey(context.Background(), k.id)
+		_, err = c.ExpireKey(context.Background(), k.ID)
 		assert.ErrorIs(t, err, ErrAlreadyExpired)
-		assert.Equal(t, []string{k.id, k.id}, inv.all())
+		assert.Equal(t, []string{k.ID, k.ID}, inv.all())
 	})
 	t.Run("at a future time", func(t *testing.T) {
-		f := newFake(t)
-		k := f.addKey("sk_expire_me_0000000000000002", "Old", "org_1")
+		f := workostest.NewServer(t)
+		k := f.AddKey("sk_expire_me_0000000000000002", "Old", "org_1")
 		at := now.Add(time.Hour).UTC().Truncate(time.Millisecond)
-		got, err := f.client(t).ExpireKeyAt(context.Background(), k.id, at)
+		got, err := newClient(t, f).ExpireKeyAt(context.Background(), k.ID, at)
 		require.NoError(t, err)
 		assert.True(t, at.Equal(got.ExpiresAt))
-		assert.JSONEq(t, fmt.Sprintf(`{"expires_at":%q}`, at.Format(millisUTC)), string(f.recorded()[0].Body))
+		assert.JSONEq(t, fmt.Sprintf(`{"expires_at":%q}`, at.Format(millisUTC)), string(f.Requests()[0].Body))
 	})
 	t.Run("in the past is refused by WorkOS", func(t *testing.T) {
-		f := newFake(t)
-		k := f.addKey("sk_expire_me_0000000000000003", "Old", "org_1")
-		_, err := f.client(t).ExpireKeyAt(context.Background(), k.id, now.Add(-time.Hour))
+		f := workostest.NewServer(t)
+		k := f.AddKey("sk_expire_me_0000000000000003", "Old", "org_1")
+		_, err := newClient(t, f).ExpireKeyAt(context.Background(), k.ID, now.Add(-time.Hour))
 		assert.ErrorIs(t, err, ErrBadRequest)
 	})
 	t.Run("zero time", func(t *testing.T) {
-		_, err := newFake(t).client(t).ExpireKeyAt(context.Background(), "api_key_1", time.Time{})
+		_, err := newClient(t, workostest.NewServer(t)).ExpireKeyAt(context.Background(), "api_key_1", time.Time{})
 		assert.ErrorIs(t, err, ErrInvalidArgument)
 	})
 	t.Run("409 fixture", func(t *testing.T) {
-		f := newFake(t)
-		f.fail(reply(409, fixtureErrExpired))
-		_, err := f.client(t).ExpireKey(context.Background(), "api_key_1")
+		f := workostest.NewServer(t)
+		f.Fail(workostest.Reply(409, fixtureErrExpired))
+		_, err := newClient(t, f).ExpireKey(context.Background(), "api_key_1")
 		assert.ErrorIs(t, err, ErrAlreadyExpired)
 		var ae *APIError
 		require.ErrorAs(t, err, &ae)
 		assert.Equal(t, "api_key_already_expired", ae.Code)
 	})
 	t.Run("unknown", func(t *testing.T) {
-		f := newFake(t)
-		_, err := f.client(t).ExpireKey(context.Background(), "api_key_nope")
+		f := workostest.NewServer(t)
+		_, err := newClient(t, f).ExpireKey(context.Background(), "api_key_nope")
 		assert.ErrorIs(t, err, ErrNotFound)
 	})
 	t.Run("409 on a retry after a lost answer is success", func(t *testing.T) {
-		f := newFake(t)
-		k := f.addKey("sk_expire_me_0000000000000005", "Old", "org_1")
-		f.fail(f.lostAnswer()) // expired, but the answer never comes back
-		got, err := f.client(t).ExpireKey(context.Background(), k.id)
+		f := workostest.NewServer(t)
+		k := f.AddKey("sk_expire_me_0000000000000005", "Old", "org_1")
+		f.Fail(f.LostAnswer()) // expired, but the answer never comes back
+		got, err := newClient(t, f).ExpireKey(context.Background(), k.ID)
 		require.NoError(t, err, "this very call expired the key")
-		assert.Equal(t, k.id, got.ID)
+		assert.Equal(t, k.ID, got.ID)
 		assert.False(t, got.ExpiresAt.IsZero())
-		assert.Len(t, f.recorded(), 2)
+		assert.Len(t, f.Requests(), 2)
 	})
 	t.Run("409 after a 5xx is already expired", func(t *testing.T) {
-		f := newFake(t)
-		k := f.addKey("sk_expire_me_0000000000000006", "Old", "org_1")
-		k.expiresAt = now.Add(-time.Hour)
-		f.fail(reply(503, ``))
-		_, err := f.client(t).ExpireKey(context.Background(), k.id)
+		f := workostest.NewServer(t)
+		k := f.AddKey("sk_expire_me_0000000000000006", "Old", "org_1")
+		f.SetExpiresAt(k.ID, now.Add(-time.Hour))
+		f.Fail(workostest.Reply(503, ``))
+		_, err := newClient(t, f).ExpireKey(context.Background(), k.ID)
 		assert.ErrorIs(t, err, ErrAlreadyExpired)
 	})
 	t.Run("idempotency key kept across retries", func(t *testing.T) {
-		f := newFake(t)
-		k := f.addKey("sk_expire_me_0000000000000004", "Old", "org_1")
-		f.fail(reply(500, ``), reply(429, ``))
-		_, err := f.client(t).ExpireKey(context.Background(), k.id)
+		f := workostest.NewServer(t)
+		k := f.AddKey("sk_expire_me_0000000000000004", "Old", "org_1")
+		f.Fail(workostest.Reply(500, ``), workostest.Reply(429, ``))
+		_, err := newClient(t, f).ExpireKey(context.Background(), k.ID)
 		require.NoError(t, err)
-		reqs := f.recorded()
+		reqs := f.Requests()
 		require.Len(t, reqs, 3)
 		assert.NotEmpty(t, reqs[0].Header.Get("Idempotency-Key"))
 		assert.Equal(t, reqs[0].Header.Get("Idempotency-Key"), reqs[1].Header.Get("Idempotency-Key"))
@@ -301,10 +302,10 @@ func TestExpireKey(t *testing.T) {
 
 func TestListOrganizationKeys(t *testing.T) {
 	t.Run("fixture", func(t *testing.T) {
-		f := newFake(t)
-		f.fail(reply(200, fixtureList), reply(200, `{"object":"list","data":[],"list_metadata":{"before":null,"after":null}}`))
+		f := workostest.NewServer(t)
+		f.Fail(workostest.Reply(200, fixtureList), workostest.Reply(200, `{"object":"list","data":[],"list_metadata":{"before":null,"after":null}}`))
 		var got []*apikey.Key
-		for k, err := range f.client(t).ListOrganizationKeys(context.Background(), "org_01EHT88Z8J8795GZNQ4ZP1J81T", nil) {
+		for k, err := range newClient(t, f).ListOrganizationKeys(context.Background(), "org_01EHT88Z8J8795GZNQ4ZP1J81T", nil) {
 			require.NoError(t, err)
 			got = append(got, k)
 		}
@@ -312,7 +313,7 @@ func TestListOrganizationKeys(t *testing.T) {
 		assert.Equal(t, "Production Key", got[0].Name)
 		assert.Equal(t, mustTime("2023-07-20T10:30:00.000Z"), got[0].LastUsedAt)
 		assert.Equal(t, []string{"read"}, got[1].Permissions)
-		reqs := f.recorded()
+		reqs := f.Requests()
 		require.Len(t, reqs, 2)
 		assert.Equal(t, "GET", reqs[0].Method)
 		assert.Equal(t, "/organizations/org_01EHT88Z8J8795GZNQ4ZP1J81T/api_keys", reqs[0].Path)
@@ -321,43 +322,43 @@ func TestListOrganizationKeys(t *testing.T) {
 		assert.Equal(t, "api_key_01H5JQDV7R7ATEYZDEG0W5PRYT", reqs[1].Query.Get("after"))
 	})
 	t.Run("pages by itself", func(t *testing.T) {
-		f := newFake(t)
+		f := workostest.NewServer(t)
 		var want []string
 		for i := range 7 {
-			want = append(want, f.addKey(fmt.Sprintf("sk_list_%030d", i), fmt.Sprint("k", i), "org_1").id)
+			want = append(want, f.AddKey(fmt.Sprintf("sk_list_%030d", i), fmt.Sprint("k", i), "org_1").ID)
 		}
-		f.addKey("sk_other_org_0000000000000001", "other", "org_2")
+		f.AddKey("sk_other_org_0000000000000001", "other", "org_2")
 		var got []string
-		for k, err := range f.client(t).ListOrganizationKeys(context.Background(), "org_1", &ListOptions{Limit: 3, Order: "asc"}) {
+		for k, err := range newClient(t, f).ListOrganizationKeys(context.Background(), "org_1", &ListOptions{Limit: 3, Order: "asc"}) {
 			require.NoError(t, err)
 			got = append(got, k.ID)
 		}
 		assert.Equal(t, want, got)
-		reqs := f.recorded()
+		reqs := f.Requests()
 		assert.Len(t, reqs, 3)
 		assert.Equal(t, "asc", reqs[0].Query.Get("order"))
 		assert.Equal(t, "3", reqs[2].Query.Get("limit"))
 	})
 	t.Run("stopping early fetches no more pages", func(t *testing.T) {
-		f := newFake(t)
+		f := workostest.NewServer(t)
 		for i := range 7 {
-			f.addKey(fmt.Sprintf("sk_list_%030d", i), "k", "org_1")
+			f.AddKey(fmt.Sprintf("sk_list_%030d", i), "k", "org_1")
 		}
 		n := 0
-		for range f.client(t).ListOrganizationKeys(context.Background(), "org_1", &ListOptions{Limit: 3}) {
+		for range newClient(t, f).ListOrganizationKeys(context.Background(), "org_1", &ListOptions{Limit: 3}) {
 			n++
 			if n == 2 {
 				break
 			}
 		}
-		assert.Len(t, f.recorded(), 1)
+		assert.Len(t, f.Requests(), 1)
 	})
 	for _, status := range []int{404, 200} {
 		t.Run(fmt.Sprint("unknown organization answered ", status), func(t *testing.T) {
-			f := newFake(t)
-			f.unknownOrgs = status
+			f := workostest.NewServer(t)
+			f.SetUnknownOrganizationStatus(status)
 			n := 0
-			for _, err := range f.client(t).ListOrganizationKeys(context.Background(), "org_nope", nil) {
+			for _, err := range newClient(t, f).ListOrganizationKeys(context.Background(), "org_nope", nil) {
 				require.NoError(t, err)
 				n++
 			}
@@ -365,14 +366,14 @@ func TestListOrganizationKeys(t *testing.T) {
 		})
 	}
 	t.Run("an error ends the sequence", func(t *testing.T) {
-		f := newFake(t)
+		f := workostest.NewServer(t)
 		for i := range 5 {
-			f.addKey(fmt.Sprintf("sk_list_%030d", i), "k", "org_1")
+			f.AddKey(fmt.Sprintf("sk_list_%030d", i), "k", "org_1")
 		}
-		f.fail(nil, reply(401, `{"message":"Unauthorized"}`))
+		f.Fail(nil, workostest.Reply(401, `{"message":"Unauthorized"}`))
 		var errs []error
 		n := 0
-		for k, err := range f.client(t).ListOrganizationKeys(context.Background(), "org_1", &ListOptions{Limit: 2}) {
+		for k, err := range newClient(t, f).ListOrganizationKeys(context.Background(), "org_1", &ListOptions{Limit: 2}) {
 			if err != nil {
 				assert.Nil(t, k)
 				errs = append(errs, err)
@@ -386,12 +387,12 @@ func TestListOrganizationKeys(t *testing.T) {
 		assert.ErrorIs(t, errs[0], apikey.ErrMisconfigured)
 	})
 	t.Run("repeating cursor", func(t *testing.T) {
-		f := newFake(t)
+		f := workostest.NewServer(t)
 		page := `{"object":"list","data":[{"id":"api_key_1"}],"list_metadata":{"before":null,"after":"api_key_1"}}`
-		f.fail(reply(200, page), reply(200, page))
+		f.Fail(workostest.Reply(200, page), workostest.Reply(200, page))
 		var last error
 		n := 0
-		for _, err := range f.client(t).ListOrganizationKeys(context.Background(), "org_1", nil) {
+		for _, err := range newClient(t, f).ListOrganizationKeys(context.Background(), "org_1", nil) {
 			n++
 			last = err
 		}
@@ -399,7 +400,7 @@ func TestListOrganizationKeys(t *testing.T) {
 		assert.ErrorIs(t, last, ErrMalformedResponse)
 	})
 	t.Run("bad arguments", func(t *testing.T) {
-		c := newFake(t).client(t)
+		c := newClient(t, workostest.NewServer(t))
 		for _, tt := range []struct {
 			org  string
 			opts *ListOptions
@@ -410,16 +411,16 @@ func TestListOrganizationKeys(t *testing.T) {
 		}
 	})
 	t.Run("malformed page", func(t *testing.T) {
-		f := newFake(t)
-		f.fail(reply(200, `{"data":"nope"}`))
-		for _, err := range f.client(t).ListOrganizationKeys(context.Background(), "org_1", nil) {
+		f := workostest.NewServer(t)
+		f.Fail(workostest.Reply(200, `{"data":"nope"}`))
+		for _, err := range newClient(t, f).ListOrganizationKeys(context.Background(), "org_1", nil) {
 			assert.ErrorIs(t, err, ErrMalformedResponse)
 		}
 	})
 	t.Run("oversized page", func(t *testing.T) {
-		f := newFake(t)
-		f.fail(oversized(managementBodyLimit))
-		for _, err := range f.client(t).ListOrganizationKeys(context.Background(), "org_1", nil) {
+		f := workostest.NewServer(t)
+		f.Fail(workostest.Oversized(managementBodyLimit))
+		for _, err := range newClient(t, f).ListOrganizationKeys(context.Background(), "org_1", nil) {
 			assert.ErrorIs(t, err, ErrMalformedResponse)
 		}
 	})
@@ -459,39 +460,39 @@ func TestInvalidateOnEveryOutcome(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		faults  func(f *fakeWorkOS) []fault
+		faults  func(f *workostest.Server) []workostest.Fault
 		wantErr error
 	}{
-		{"success", func(*fakeWorkOS) []fault { return nil }, nil},
-		{"answer lost after WorkOS applied it", func(f *fakeWorkOS) []fault { return []fault{f.lostAnswer()} }, apikey.ErrUnavailable},
-		{"no answer at all", func(*fakeWorkOS) []fault { return []fault{hangUp()} }, apikey.ErrUnavailable},
-		{"5xx", func(*fakeWorkOS) []fault { return []fault{reply(503, ``)} }, apikey.ErrUnavailable},
-		{"401", func(*fakeWorkOS) []fault { return []fault{reply(401, ``)} }, ErrUnauthorized},
+		{"success", func(*workostest.Server) []workostest.Fault { return nil }, nil},
+		{"answer lost after WorkOS applied it", func(f *workostest.Server) []workostest.Fault { return []workostest.Fault{f.LostAnswer()} }, apikey.ErrUnavailable},
+		{"no answer at all", func(*workostest.Server) []workostest.Fault { return []workostest.Fault{workostest.HangUp()} }, apikey.ErrUnavailable},
+		{"5xx", func(*workostest.Server) []workostest.Fault { return []workostest.Fault{workostest.Reply(503, ``)} }, apikey.ErrUnavailable},
+		{"401", func(*workostest.Server) []workostest.Fault { return []workostest.Fault{workostest.Reply(401, ``)} }, ErrUnauthorized},
 	}
 	for name, op := range ops {
 		for _, tt := range tests {
 			t.Run(name+": "+tt.name, func(t *testing.T) {
-				f := newFake(t)
-				k := f.addKey("sk_invalidate_me_000000000001", "k", "org_1")
+				f := workostest.NewServer(t)
+				k := f.AddKey("sk_invalidate_me_000000000001", "k", "org_1")
 				inv := &recordingInvalidator{}
-				c := f.client(t, WithRetries(0, 0, 0), WithInvalidator(inv))
-				f.fail(tt.faults(f)...)
-				err := op(c, k.id)
+				c := newClient(t, f, WithRetries(0, 0, 0), WithInvalidator(inv))
+				f.Fail(tt.faults(f)...)
+				err := op(c, k.ID)
 				if tt.wantErr == nil {
 					require.NoError(t, err)
 				} else {
 					assert.ErrorIs(t, err, tt.wantErr)
 				}
-				assert.Equal(t, []string{k.id}, inv.all())
+				assert.Equal(t, []string{k.ID}, inv.all())
 			})
 		}
 		t.Run(name+": refused ID", func(t *testing.T) {
-			f := newFake(t)
+			f := workostest.NewServer(t)
 			inv := &recordingInvalidator{}
-			c := f.client(t, WithInvalidator(inv))
+			c := newClient(t, f, WithInvalidator(inv))
 			assert.ErrorIs(t, op(c, "a b"), ErrInvalidArgument)
 			assert.Empty(t, inv.all())
-			assert.Empty(t, f.recorded())
+			assert.Empty(t, f.Requests())
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/apikeyauth/apikey"
+	"github.com/apikeyauth/apikey/workos/workostest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -54,25 +55,25 @@ func TestBackoff(t *testing.T) {
 
 func TestManagementRetries(t *testing.T) {
 	t.Run("three retries, then the last error", func(t *testing.T) {
-		f := newFake(t)
-		f.fail(reply(500, ``), reply(502, ``), reply(503, ``), reply(504, `{"message":"gateway"}`, "X-Request-ID", "req_last"))
+		f := workostest.NewServer(t)
+		f.Fail(workostest.Reply(500, ``), workostest.Reply(502, ``), workostest.Reply(503, ``), workostest.Reply(504, `{"message":"gateway"}`, "X-Request-ID", "req_last"))
 		s := &recordingSleep{}
-		err := f.client(t, WithSleep(s.sleep)).DeleteKey(context.Background(), "api_key_1")
+		err := newClient(t, f, withSleep(s.sleep)).DeleteKey(context.Background(), "api_key_1")
 		assert.ErrorIs(t, err, apikey.ErrUnavailable)
 		var ae *APIError
 		require.ErrorAs(t, err, &ae)
 		assert.Equal(t, 504, ae.StatusCode)
 		assert.Equal(t, "req_last", ae.RequestID)
-		assert.Len(t, f.recorded(), 4)
+		assert.Len(t, f.Requests(), 4)
 		assert.Len(t, s.all(), 3)
 	})
 	t.Run("Retry-After is honoured and capped", func(t *testing.T) {
-		f := newFake(t)
-		f.fail(reply(429, ``, "Retry-After", "2"), reply(429, ``, "Retry-After", "600"),
-			reply(429, ``, "Retry-After", time.Now().Add(5*time.Second).UTC().Format(http.TimeFormat)))
+		f := workostest.NewServer(t)
+		f.Fail(workostest.Reply(429, ``, "Retry-After", "2"), workostest.Reply(429, ``, "Retry-After", "600"),
+			workostest.Reply(429, ``, "Retry-After", time.Now().Add(5*time.Second).UTC().Format(http.TimeFormat)))
 		s := &recordingSleep{}
-		f.addKey("sk_x_000000000000000000000001", "k", "org_1")
-		err := f.client(t, WithSleep(s.sleep)).DeleteKey(context.Background(), "api_key_0001")
+		f.AddKey("sk_x_000000000000000000000001", "k", "org_1")
+		err := newClient(t, f, withSleep(s.sleep)).DeleteKey(context.Background(), "api_key_0001")
 		require.NoError(t, err)
 		w := s.all()
 		require.Len(t, w, 3)
@@ -81,10 +82,10 @@ func TestManagementRetries(t *testing.T) {
 		assert.InDelta(t, 5, w[2].Seconds(), 1.5)
 	})
 	t.Run("the wait is capped, the reported Retry-After is not", func(t *testing.T) {
-		f := newFake(t)
-		f.fail(reply(429, ``, "Retry-After", "600"), reply(429, ``, "Retry-After", "600"))
+		f := workostest.NewServer(t)
+		f.Fail(workostest.Reply(429, ``, "Retry-After", "600"), workostest.Reply(429, ``, "Retry-After", "600"))
 		s := &recordingSleep{}
-		err := f.client(t, WithSleep(s.sleep), WithRetries(1, time.Millisecond, time.Millisecond)).DeleteKey(context.Background(), "api_key_1")
+		err := newClient(t, f, withSleep(s.sleep), WithRetries(1, time.Millisecond, time.Millisecond)).DeleteKey(context.Background(), "api_key_1")
 		var ae *APIError
 		require.ErrorAs(t, err, &ae)
 		assert.Equal(t, 10*time.Minute, ae.RetryAfter, "what WorkOS asked for")
@@ -96,61 +97,61 @@ func TestManagementRetries(t *testing.T) {
 		// key never existed (a typo must not read as deleted).
 		for _, tt := range []struct {
 			name    string
-			first   fault
+			first   workostest.Fault
 			wantErr error
 		}{
-			{"hang-up, 5xx, 404", hangUp(), nil},
-			{"5xx, 5xx, 404", reply(500, ``), ErrNotFound},
+			{"hang-up, 5xx, 404", workostest.HangUp(), nil},
+			{"5xx, 5xx, 404", workostest.Reply(500, ``), ErrNotFound},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				f := newFake(t)
-				f.fail(tt.first, reply(502, ``))
-				err := f.client(t).DeleteKey(context.Background(), "api_key_typo")
+				f := workostest.NewServer(t)
+				f.Fail(tt.first, workostest.Reply(502, ``))
+				err := newClient(t, f).DeleteKey(context.Background(), "api_key_typo")
 				if tt.wantErr == nil {
 					assert.NoError(t, err)
 				} else {
 					assert.ErrorIs(t, err, tt.wantErr)
 				}
-				assert.Len(t, f.recorded(), 3)
+				assert.Len(t, f.Requests(), 3)
 			})
 		}
 	})
 	t.Run("429 without Retry-After backs off", func(t *testing.T) {
-		f := newFake(t)
-		f.fail(reply(429, `{"message":"Too Many Requests","code":"rate_limit_exceeded"}`))
+		f := workostest.NewServer(t)
+		f.Fail(workostest.Reply(429, `{"message":"Too Many Requests","code":"rate_limit_exceeded"}`))
 		s := &recordingSleep{}
-		_ = f.client(t, WithSleep(s.sleep)).DeleteKey(context.Background(), "api_key_1")
+		_ = newClient(t, f, withSleep(s.sleep)).DeleteKey(context.Background(), "api_key_1")
 		require.Len(t, s.all(), 1)
 		assert.InDelta(t, 0.5, s.all()[0].Seconds(), 0.26)
 	})
 	t.Run("no retry for 4xx", func(t *testing.T) {
 		for _, status := range []int{400, 401, 403, 404, 409, 422} {
-			f := newFake(t)
-			f.fail(reply(status, `{"message":"no"}`))
-			_, err := f.client(t).ExpireKey(context.Background(), "api_key_1")
+			f := workostest.NewServer(t)
+			f.Fail(workostest.Reply(status, `{"message":"no"}`))
+			_, err := newClient(t, f).ExpireKey(context.Background(), "api_key_1")
 			assert.Error(t, err)
-			assert.Len(t, f.recorded(), 1, "status %d", status)
+			assert.Len(t, f.Requests(), 1, "status %d", status)
 		}
 	})
 	t.Run("a wait past the deadline is not started", func(t *testing.T) {
-		f := newFake(t)
-		f.fail(reply(503, ``, "Retry-After", "20"))
+		f := workostest.NewServer(t)
+		f.Fail(workostest.Reply(503, ``, "Retry-After", "20"))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		s := &recordingSleep{}
-		err := f.client(t, WithSleep(s.sleep)).DeleteKey(ctx, "api_key_1")
+		err := newClient(t, f, withSleep(s.sleep)).DeleteKey(ctx, "api_key_1")
 		assert.ErrorIs(t, err, apikey.ErrUnavailable)
 		assert.Empty(t, s.all())
-		assert.Len(t, f.recorded(), 1)
+		assert.Len(t, f.Requests(), 1)
 	})
 	t.Run("cancelled while waiting", func(t *testing.T) {
-		f := newFake(t)
-		f.fail(reply(503, ``), reply(503, ``))
+		f := workostest.NewServer(t)
+		f.Fail(workostest.Reply(503, ``), workostest.Reply(503, ``))
 		ctx, cancel := context.WithCancel(context.Background())
 		sleep := func(ctx context.Context, d time.Duration) error { cancel(); return context.Canceled }
-		err := f.client(t, WithSleep(sleep)).DeleteKey(ctx, "api_key_1")
+		err := newClient(t, f, withSleep(sleep)).DeleteKey(ctx, "api_key_1")
 		assert.Error(t, err)
-		assert.Len(t, f.recorded(), 1)
+		assert.Len(t, f.Requests(), 1)
 	})
 	t.Run("real sleep honours the context", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
@@ -160,7 +161,7 @@ func TestManagementRetries(t *testing.T) {
 	})
 	t.Run("connection refused is unavailable after retries", func(t *testing.T) {
 		s := &recordingSleep{}
-		c, err := New(testSecret, WithBaseURL(closedURL(t)), WithSleep(s.sleep))
+		c, err := New(testSecret, WithBaseURL(workostest.ClosedURL()), withSleep(s.sleep))
 		require.NoError(t, err)
 		_, err = c.CreateOrganizationKey(context.Background(), "org_1", CreateKeyParams{Name: "x"})
 		assert.ErrorIs(t, err, apikey.ErrUnavailable)
@@ -169,19 +170,19 @@ func TestManagementRetries(t *testing.T) {
 		assert.NotContains(t, err.Error(), "validator", "no validation was involved")
 	})
 	t.Run("slow attempts time out and are retried", func(t *testing.T) {
-		f := newFake(t)
-		f.addKey("sk_x_000000000000000000000001", "k", "org_1")
-		f.fail(slow(5 * time.Second))
-		err := f.client(t, WithRequestTimeout(100*time.Millisecond)).DeleteKey(context.Background(), "api_key_0001")
+		f := workostest.NewServer(t)
+		f.AddKey("sk_x_000000000000000000000001", "k", "org_1")
+		f.Fail(workostest.Slow(5 * time.Second))
+		err := newClient(t, f, WithRequestTimeout(100*time.Millisecond)).DeleteKey(context.Background(), "api_key_0001")
 		assert.NoError(t, err)
-		assert.Len(t, f.recorded(), 2)
+		assert.Len(t, f.Requests(), 2)
 	})
 	t.Run("retries off", func(t *testing.T) {
-		f := newFake(t)
-		f.fail(reply(500, ``))
-		err := f.client(t, WithRetries(0, 0, 0)).DeleteKey(context.Background(), "api_key_1")
+		f := workostest.NewServer(t)
+		f.Fail(workostest.Reply(500, ``))
+		err := newClient(t, f, WithRetries(0, 0, 0)).DeleteKey(context.Background(), "api_key_1")
 		assert.ErrorIs(t, err, apikey.ErrUnavailable)
-		assert.Len(t, f.recorded(), 1)
+		assert.Len(t, f.Requests(), 1)
 	})
 }
 
@@ -205,7 +206,6 @@ func TestNewOptions(t *testing.T) {
 		{"negative retries", testSecret, []Option{WithRetries(-1, 0, 0)}},
 		{"nil logger", testSecret, []Option{WithLogger(nil)}},
 		{"nil clock", testSecret, []Option{WithClock(nil)}},
-		{"nil sleep", testSecret, []Option{WithSleep(nil)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,10 +232,10 @@ func TestNewOptions(t *testing.T) {
 		assert.Equal(t, "http://127.0.0.1:1/prefix", c.baseURL)
 	})
 	t.Run("user HTTP client and user agent are used", func(t *testing.T) {
-		f := newFake(t)
-		c := f.client(t, WithHTTPClient(&http.Client{}), WithUserAgent("my-app/1.0"))
+		f := workostest.NewServer(t)
+		c := newClient(t, f, WithHTTPClient(&http.Client{}), WithUserAgent("my-app/1.0"))
 		_, _ = c.Validate(context.Background(), "sk_x")
-		assert.Equal(t, "my-app/1.0", f.recorded()[0].Header.Get("User-Agent"))
+		assert.Equal(t, "my-app/1.0", f.Requests()[0].Header.Get("User-Agent"))
 	})
 	t.Run("SetInvalidator with a typed nil disconnects", func(t *testing.T) {
 		c, err := New(testSecret)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apikeyauth/apikey"
+	"github.com/apikeyauth/apikey/workos/workostest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -27,11 +28,11 @@ func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c
 // the very next request fail.
 func TestWebhookRevocationBeatsTheCache(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
-	f := newFake(t)
+	f := workostest.NewServer(t)
 	const value = "sk_live_revoke_me_000000000001"
-	key := f.addKey(value, "Production", "org_1", "posts:read")
+	key := f.AddKey(value, "Production", "org_1", "posts:read")
 
-	client := f.client(t)
+	client := newClient(t, f)
 	m, err := apikey.New(client, apikey.WithCacheOptions(apikey.WithClock(clock.now), apikey.WithCacheTTL(time.Hour)))
 	require.NoError(t, err)
 	client.SetInvalidator(m.Cache())
@@ -54,13 +55,13 @@ func TestWebhookRevocationBeatsTheCache(t *testing.T) {
 
 	assert.Equal(t, 200, me())
 	assert.Equal(t, 200, me())
-	assert.EqualValues(t, 1, f.validations.Load(), "the second request was a cache hit")
+	assert.EqualValues(t, 1, f.Validations(), "the second request was a cache hit")
 
-	f.revoke(key) // WorkOS now answers null for it
+	f.Revoke(key.ID) // WorkOS now answers null for it
 	assert.Equal(t, 200, me(), "still cached, within its TTL")
-	assert.EqualValues(t, 1, f.validations.Load())
+	assert.EqualValues(t, 1, f.Validations())
 
-	body := strings.ReplaceAll(revokedEvent, "api_key_0001", key.id)
+	body := strings.ReplaceAll(revokedEvent, "api_key_0001", key.ID)
 	r := httptest.NewRequest(http.MethodPost, "/webhooks/workos", strings.NewReader(body))
 	r.Header.Set(SignatureHeader, Sign([]byte(body), webhookSecret, clock.now()))
 	w := httptest.NewRecorder()
@@ -68,16 +69,16 @@ func TestWebhookRevocationBeatsTheCache(t *testing.T) {
 	require.Equal(t, 200, w.Code)
 
 	assert.Equal(t, http.StatusUnauthorized, me(), "revoked on the very next request")
-	assert.EqualValues(t, 2, f.validations.Load(), "the cache asked WorkOS again")
+	assert.EqualValues(t, 2, f.Validations(), "the cache asked WorkOS again")
 }
 
 // TestDeleteThroughClientRevokesAtOnce: deleting through the client
 // invalidates the connected cache.
 func TestDeleteThroughClientRevokesAtOnce(t *testing.T) {
-	f := newFake(t)
+	f := workostest.NewServer(t)
 	const value = "sk_live_delete_me_000000000001"
-	key := f.addKey(value, "Production", "org_1")
-	client := f.client(t)
+	key := f.AddKey(value, "Production", "org_1")
+	client := newClient(t, f)
 	m, err := apikey.New(client, apikey.WithCacheOptions(apikey.WithCacheTTL(time.Hour)))
 	require.NoError(t, err)
 	client.SetInvalidator(m.Cache())
@@ -86,35 +87,35 @@ func TestDeleteThroughClientRevokesAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	_, err = m.Cache().Validate(context.Background(), value)
 	require.NoError(t, err)
-	assert.EqualValues(t, 1, f.validations.Load())
+	assert.EqualValues(t, 1, f.Validations())
 
-	require.NoError(t, client.DeleteKey(context.Background(), key.id))
+	require.NoError(t, client.DeleteKey(context.Background(), key.ID))
 	_, err = m.Cache().Validate(context.Background(), value)
 	assert.ErrorIs(t, err, apikey.ErrInvalidKey)
-	assert.EqualValues(t, 2, f.validations.Load())
+	assert.EqualValues(t, 2, f.Validations())
 }
 
 // TestMiddlewareOutcomes: WorkOS's answers become the right statuses.
 func TestMiddlewareOutcomes(t *testing.T) {
 	tests := []struct {
 		name   string
-		fault  fault
+		fault  workostest.Fault
 		status int
 	}{
 		{"valid", nil, 200},
-		{"null", reply(200, fixtureValidateNull), 401},
-		{"secret rejected", reply(401, `{"message":"Unauthorized"}`), 500},
-		{"rate limited", reply(429, ``, "Retry-After", "9"), 503},
-		{"down", reply(503, ``), 200}, // retried once, then valid
+		{"null", workostest.Reply(200, fixtureValidateNull), 401},
+		{"secret rejected", workostest.Reply(401, `{"message":"Unauthorized"}`), 500},
+		{"rate limited", workostest.Reply(429, ``, "Retry-After", "9"), 503},
+		{"down", workostest.Reply(503, ``), 200}, // retried once, then valid
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t)
-			f.addKey("sk_live_outcomes_0000000000001", "k", "org_1")
+			f := workostest.NewServer(t)
+			f.AddKey("sk_live_outcomes_0000000000001", "k", "org_1")
 			if tt.fault != nil {
-				f.fail(tt.fault)
+				f.Fail(tt.fault)
 			}
-			m, err := apikey.New(f.client(t))
+			m, err := apikey.New(newClient(t, f))
 			require.NoError(t, err)
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			r.Header.Set("Authorization", "Bearer sk_live_outcomes_0000000000001")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/apikeyauth/apikey"
+	"github.com/apikeyauth/apikey/workos/workostest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -39,45 +40,45 @@ func TestNoSecretsLeak(t *testing.T) {
 			}
 		}
 	}
-	echo := func(status int) fault {
+	echo := func(status int) workostest.Fault {
 		// A hostile or buggy server that echoes what it was sent.
 		return func(w http.ResponseWriter, r *http.Request) bool {
 			body := new(bytes.Buffer)
 			_, _ = body.ReadFrom(r.Body)
 			msg := strings.NewReplacer(`"`, `'`).Replace(body.String() + " " + r.Header.Get("Authorization"))
-			return reply(status, `{"message":"`+msg+`","code":"`+msg+`","errors":[{"field":"`+msg+`","code":"x"}]}`,
+			return workostest.Reply(status, `{"message":"`+msg+`","code":"`+msg+`","errors":[{"field":"`+msg+`","code":"x"}]}`,
 				"X-Request-ID", r.Header.Get("Authorization"))(w, r)
 		}
 	}
 	statuses := []int{200, 400, 401, 403, 404, 409, 422, 429, 500, 503}
 	var created []string
 	for _, status := range statuses {
-		f := newFake(t)
-		f.addKey(value, "k", "org_1", "p")
-		c := f.client(t, WithLogger(logger))
+		f := workostest.NewServer(t)
+		f.AddKey(value, "k", "org_1", "p")
+		c := newClient(t, f, WithLogger(logger))
 		ctx := context.Background()
 
-		f.fail(echo(status))
+		f.Fail(echo(status))
 		record(c.Validate(ctx, value))
-		f.fail(echo(status), echo(status), echo(status), echo(status))
+		f.Fail(echo(status), echo(status), echo(status), echo(status))
 		record(c.CreateOrganizationKey(ctx, "org_1", CreateKeyParams{Name: "n"}))
-		f.fail(echo(status), echo(status), echo(status), echo(status))
+		f.Fail(echo(status), echo(status), echo(status), echo(status))
 		record(c.ExpireKey(ctx, "api_key_0001"))
-		f.fail(echo(status), echo(status), echo(status), echo(status))
+		f.Fail(echo(status), echo(status), echo(status), echo(status))
 		record(c.DeleteKey(ctx, "api_key_0001"))
 		for k, err := range c.ListOrganizationKeys(ctx, "org_1", nil) {
 			record(k, err)
 		}
-		f.fail(nil, echo(status), echo(status), echo(status), echo(status))
+		f.Fail(nil, echo(status), echo(status), echo(status), echo(status))
 		rot, err := c.RotateKey(ctx, value, RotateOptions{})
 		record(rot, err)
 		if rot != nil {
 			created = append(created, rot.New.Value)
 		}
 		// Successful paths too.
-		f2 := newFake(t)
-		f2.addKey(value, "k", "org_1", "p")
-		c2 := f2.client(t, WithLogger(logger))
+		f2 := workostest.NewServer(t)
+		f2.AddKey(value, "k", "org_1", "p")
+		c2 := newClient(t, f2, WithLogger(logger))
 		ck, err := c2.CreateOrganizationKey(ctx, "org_1", CreateKeyParams{Name: "n"})
 		require.NoError(t, err)
 		created = append(created, ck.Value)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apikeyauth/apikey"
+	"github.com/apikeyauth/apikey/workos/workostest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -50,13 +51,13 @@ func TestValidateFixtures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t)
-			f.fail(reply(200, tt.fixture))
-			got, err := f.client(t).Validate(context.Background(), "sk_example_1234567890abcdef")
+			f := workostest.NewServer(t)
+			f.Fail(workostest.Reply(200, tt.fixture))
+			got, err := newClient(t, f).Validate(context.Background(), "sk_example_1234567890abcdef")
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 
-			reqs := f.recorded()
+			reqs := f.Requests()
 			require.Len(t, reqs, 1)
 			assert.Equal(t, "POST", reqs[0].Method)
 			assert.Equal(t, "/api_keys/validations", reqs[0].Path)
@@ -67,21 +68,22 @@ func TestValidateFixtures(t *testing.T) {
 		})
 	}
 	t.Run("null is an invalid key", func(t *testing.T) {
-		f := newFake(t)
-		f.fail(reply(200, fixtureValidateNull))
-		_, err := f.client(t).Validate(context.Background(), "sk_unknown")
+		f := workostest.NewServer(t)
+		f.Fail(workostest.Reply(200, fixtureValidateNull))
+		_, err := newClient(t, f).Validate(context.Background(), "sk_unknown")
 		assert.ErrorIs(t, err, apikey.ErrInvalidKey)
 	})
 }
 
 func TestValidateAgainstFake(t *testing.T) {
-	f := newFake(t)
-	f.addKey("sk_live_valid_key_000000000001", "Production", "org_1", "posts:read")
-	expired := f.addKey("sk_live_expired_key_00000000002", "Old", "org_1")
-	expired.expiresAt = time.Now().Add(-time.Minute)
-	future := f.addKey("sk_live_future_key_000000000003", "Soon", "org_1")
-	future.expiresAt = time.Now().Add(time.Hour).Truncate(time.Millisecond)
-	c := f.client(t)
+	f := workostest.NewServer(t)
+	f.AddKey("sk_live_valid_key_000000000001", "Production", "org_1", "posts:read")
+	expired := f.AddKey("sk_live_expired_key_00000000002", "Old", "org_1")
+	f.SetExpiresAt(expired.ID, time.Now().Add(-time.Minute))
+	future := f.AddKey("sk_live_future_key_000000000003", "Soon", "org_1")
+	future.ExpiresAt = time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	f.SetExpiresAt(future.ID, future.ExpiresAt)
+	c := newClient(t, f)
 
 	t.Run("valid", func(t *testing.T) {
 		k, err := c.Validate(context.Background(), "sk_live_valid_key_000000000001")
@@ -94,7 +96,7 @@ func TestValidateAgainstFake(t *testing.T) {
 	t.Run("expiring later is valid and carries its expiry", func(t *testing.T) {
 		k, err := c.Validate(context.Background(), "sk_live_future_key_000000000003")
 		require.NoError(t, err)
-		assert.True(t, future.expiresAt.Equal(k.ExpiresAt))
+		assert.True(t, future.ExpiresAt.Equal(k.ExpiresAt))
 	})
 	t.Run("expires_at passed is invalid", func(t *testing.T) {
 		_, err := c.Validate(context.Background(), "sk_live_expired_key_00000000002")
@@ -105,10 +107,10 @@ func TestValidateAgainstFake(t *testing.T) {
 		assert.ErrorIs(t, err, apikey.ErrInvalidKey)
 	})
 	t.Run("empty is invalid without a request", func(t *testing.T) {
-		n := len(f.recorded())
+		n := len(f.Requests())
 		_, err := c.Validate(context.Background(), "")
 		assert.ErrorIs(t, err, apikey.ErrInvalidKey)
-		assert.Len(t, f.recorded(), n)
+		assert.Len(t, f.Requests(), n)
 	})
 	t.Run("odd characters are JSON-escaped", func(t *testing.T) {
 		_, err := c.Validate(context.Background(), "a\"b\\c\x00\u2028")
@@ -139,9 +141,9 @@ func TestValidateDecoding(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t)
-			f.fail(reply(200, tt.body))
-			k, err := f.client(t).Validate(context.Background(), "sk_some_value")
+			f := workostest.NewServer(t)
+			f.Fail(workostest.Reply(200, tt.body))
+			k, err := newClient(t, f).Validate(context.Background(), "sk_some_value")
 			if tt.wantErr == nil {
 				require.NoError(t, err)
 				assert.Equal(t, "k1", k.ID)
@@ -150,7 +152,7 @@ func TestValidateDecoding(t *testing.T) {
 			}
 			assert.ErrorIs(t, err, tt.wantErr)
 			assert.Nil(t, k)
-			assert.Len(t, f.recorded(), 1, "a bad 200 body is not retried")
+			assert.Len(t, f.Requests(), 1, "a bad 200 body is not retried")
 		})
 	}
 }
@@ -159,40 +161,40 @@ func TestValidateStatuses(t *testing.T) {
 	date := time.Now().Add(20 * time.Second).UTC().Format(http.TimeFormat)
 	tests := []struct {
 		name           string
-		faults         []fault
+		faults         []workostest.Fault
 		wantErr        []error
 		wantRetryAfter time.Duration // approximate for HTTP-dates
 		wantRequestID  string
 		wantRequests   int
 	}{
-		{"401 is misconfiguration", []fault{reply(401, `{"message":"Unauthorized","code":"unauthorized"}`)}, []error{apikey.ErrMisconfigured, ErrUnauthorized}, 0, "", 1},
-		{"403 is misconfiguration", []fault{reply(403, `{"message":"Forbidden"}`)}, []error{apikey.ErrMisconfigured, ErrUnauthorized}, 0, "", 1},
-		{"404 is a wrong base URL", []fault{reply(404, `{"message":"Not Found"}`)}, []error{apikey.ErrMisconfigured}, 0, "", 1},
-		{"302 is a wrong base URL", []fault{reply(302, ``, "Location", "https://example.com/")}, []error{apikey.ErrMisconfigured}, 0, "", 1},
-		{"422 is an invalid key", []fault{reply(422, `{"message":"value must be a string"}`)}, []error{apikey.ErrInvalidKey}, 0, "", 1},
-		{"400 is an invalid key", []fault{reply(400, `{"message":"Problems parsing JSON","code":"invalid_request_body"}`)}, []error{apikey.ErrInvalidKey}, 0, "", 1},
-		{"429 with Retry-After seconds, not retried", []fault{reply(429, `{"message":"Too Many Requests","code":"rate_limit_exceeded"}`, "Retry-After", "7", "X-Request-ID", "req_429")}, []error{apikey.ErrUnavailable, ErrRateLimited}, 7 * time.Second, "req_429", 1},
-		{"429 with Retry-After date", []fault{reply(429, ``, "Retry-After", date)}, []error{apikey.ErrUnavailable}, 20 * time.Second, "", 1},
-		{"429 without Retry-After", []fault{reply(429, `{"message":"Too Many Requests","code":"rate_limit_exceeded"}`)}, []error{apikey.ErrUnavailable}, 0, "", 1},
-		{"429 Retry-After beyond the retry cap is reported as sent", []fault{reply(429, ``, "Retry-After", "60")}, []error{apikey.ErrUnavailable}, 60 * time.Second, "", 1},
-		{"429 Retry-After bounded at an hour", []fault{reply(429, ``, "Retry-After", "86400")}, []error{apikey.ErrUnavailable}, time.Hour, "", 1},
-		{"500 twice", []fault{reply(500, `oops`), reply(502, `<html>`, "Retry-After", "3", "X-Request-ID", "req_2")}, []error{apikey.ErrUnavailable}, 3 * time.Second, "req_2", 2},
-		{"503 then valid", []fault{reply(503, ``)}, nil, 0, "", 2},
-		{"hang-up then valid", []fault{hangUp()}, nil, 0, "", 2},
-		{"hang-up twice", []fault{hangUp(), hangUp()}, []error{apikey.ErrUnavailable}, 0, "", 2},
-		{"418 is unavailable", []fault{reply(418, ``)}, []error{apikey.ErrUnavailable}, 0, "", 1},
-		{"oversized body", []fault{oversized(validationBodyLimit)}, []error{apikey.ErrUnavailable, ErrMalformedResponse}, 0, "", 1},
-		{"malformed JSON", []fault{reply(200, `{"api_key": {"id": "k1"`)}, []error{apikey.ErrUnavailable, ErrMalformedResponse}, 0, "", 1},
+		{"401 is misconfiguration", []workostest.Fault{workostest.Reply(401, `{"message":"Unauthorized","code":"unauthorized"}`)}, []error{apikey.ErrMisconfigured, ErrUnauthorized}, 0, "", 1},
+		{"403 is misconfiguration", []workostest.Fault{workostest.Reply(403, `{"message":"Forbidden"}`)}, []error{apikey.ErrMisconfigured, ErrUnauthorized}, 0, "", 1},
+		{"404 is a wrong base URL", []workostest.Fault{workostest.Reply(404, `{"message":"Not Found"}`)}, []error{apikey.ErrMisconfigured}, 0, "", 1},
+		{"302 is a wrong base URL", []workostest.Fault{workostest.Reply(302, ``, "Location", "https://example.com/")}, []error{apikey.ErrMisconfigured}, 0, "", 1},
+		{"422 is an invalid key", []workostest.Fault{workostest.Reply(422, `{"message":"value must be a string"}`)}, []error{apikey.ErrInvalidKey}, 0, "", 1},
+		{"400 is an invalid key", []workostest.Fault{workostest.Reply(400, `{"message":"Problems parsing JSON","code":"invalid_request_body"}`)}, []error{apikey.ErrInvalidKey}, 0, "", 1},
+		{"429 with Retry-After seconds, not retried", []workostest.Fault{workostest.Reply(429, `{"message":"Too Many Requests","code":"rate_limit_exceeded"}`, "Retry-After", "7", "X-Request-ID", "req_429")}, []error{apikey.ErrUnavailable, ErrRateLimited}, 7 * time.Second, "req_429", 1},
+		{"429 with Retry-After date", []workostest.Fault{workostest.Reply(429, ``, "Retry-After", date)}, []error{apikey.ErrUnavailable}, 20 * time.Second, "", 1},
+		{"429 without Retry-After", []workostest.Fault{workostest.Reply(429, `{"message":"Too Many Requests","code":"rate_limit_exceeded"}`)}, []error{apikey.ErrUnavailable}, 0, "", 1},
+		{"429 Retry-After beyond the retry cap is reported as sent", []workostest.Fault{workostest.Reply(429, ``, "Retry-After", "60")}, []error{apikey.ErrUnavailable}, 60 * time.Second, "", 1},
+		{"429 Retry-After bounded at an hour", []workostest.Fault{workostest.Reply(429, ``, "Retry-After", "86400")}, []error{apikey.ErrUnavailable}, time.Hour, "", 1},
+		{"500 twice", []workostest.Fault{workostest.Reply(500, `oops`), workostest.Reply(502, `<html>`, "Retry-After", "3", "X-Request-ID", "req_2")}, []error{apikey.ErrUnavailable}, 3 * time.Second, "req_2", 2},
+		{"503 then valid", []workostest.Fault{workostest.Reply(503, ``)}, nil, 0, "", 2},
+		{"hang-up then valid", []workostest.Fault{workostest.HangUp()}, nil, 0, "", 2},
+		{"hang-up twice", []workostest.Fault{workostest.HangUp(), workostest.HangUp()}, []error{apikey.ErrUnavailable}, 0, "", 2},
+		{"418 is unavailable", []workostest.Fault{workostest.Reply(418, ``)}, []error{apikey.ErrUnavailable}, 0, "", 1},
+		{"oversized body", []workostest.Fault{workostest.Oversized(validationBodyLimit)}, []error{apikey.ErrUnavailable, ErrMalformedResponse}, 0, "", 1},
+		{"malformed JSON", []workostest.Fault{workostest.Reply(200, `{"api_key": {"id": "k1"`)}, []error{apikey.ErrUnavailable, ErrMalformedResponse}, 0, "", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(t)
-			f.addKey("sk_live_valid_key_000000000001", "Production", "org_1")
-			f.fail(tt.faults...)
+			f := workostest.NewServer(t)
+			f.AddKey("sk_live_valid_key_000000000001", "Production", "org_1")
+			f.Fail(tt.faults...)
 			var logs bytes.Buffer
-			c := f.client(t, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			c := newClient(t, f, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 			k, err := c.Validate(context.Background(), "sk_live_valid_key_000000000001")
-			assert.Len(t, f.recorded(), tt.wantRequests)
+			assert.Len(t, f.Requests(), tt.wantRequests)
 			if tt.wantErr == nil {
 				require.NoError(t, err)
 				assert.Equal(t, "Production", k.Name)
@@ -219,45 +221,45 @@ func TestValidateStatuses(t *testing.T) {
 
 func TestValidateTimeouts(t *testing.T) {
 	t.Run("slow answer ends at the budget", func(t *testing.T) {
-		f := newFake(t)
-		f.addKey("sk_live_valid_key_000000000001", "Production", "org_1")
-		f.fail(slow(5 * time.Second))
-		c := f.client(t, WithValidationTimeout(200*time.Millisecond))
+		f := workostest.NewServer(t)
+		f.AddKey("sk_live_valid_key_000000000001", "Production", "org_1")
+		f.Fail(workostest.Slow(5 * time.Second))
+		c := newClient(t, f, WithValidationTimeout(200*time.Millisecond))
 		start := time.Now()
 		_, err := c.Validate(context.Background(), "sk_live_valid_key_000000000001")
 		assert.ErrorIs(t, err, apikey.ErrUnavailable)
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.Less(t, time.Since(start), 2*time.Second)
-		assert.Len(t, f.recorded(), 1, "no retry once the budget is spent")
+		assert.Len(t, f.Requests(), 1, "no retry once the budget is spent")
 	})
 	t.Run("slow but within the budget", func(t *testing.T) {
-		f := newFake(t)
-		f.addKey("sk_live_valid_key_000000000001", "Production", "org_1")
-		f.fail(slow(50 * time.Millisecond))
-		_, err := f.client(t).Validate(context.Background(), "sk_live_valid_key_000000000001")
+		f := workostest.NewServer(t)
+		f.AddKey("sk_live_valid_key_000000000001", "Production", "org_1")
+		f.Fail(workostest.Slow(50 * time.Millisecond))
+		_, err := newClient(t, f).Validate(context.Background(), "sk_live_valid_key_000000000001")
 		assert.NoError(t, err)
 	})
 	t.Run("caller's context ends first", func(t *testing.T) {
-		f := newFake(t)
-		f.fail(slow(5 * time.Second))
+		f := workostest.NewServer(t)
+		f.Fail(workostest.Slow(5 * time.Second))
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		_, err := f.client(t).Validate(ctx, "sk_x")
+		_, err := newClient(t, f).Validate(ctx, "sk_x")
 		assert.ErrorIs(t, err, apikey.ErrUnavailable)
 	})
 	t.Run("no retry when the budget is nearly spent", func(t *testing.T) {
-		f := newFake(t)
-		f.fail(func(w http.ResponseWriter, r *http.Request) bool {
+		f := workostest.NewServer(t)
+		f.Fail(func(w http.ResponseWriter, r *http.Request) bool {
 			time.Sleep(150 * time.Millisecond)
-			return reply(500, ``)(w, r)
+			return workostest.Reply(500, ``)(w, r)
 		})
-		c := f.client(t, WithValidationTimeout(200*time.Millisecond))
+		c := newClient(t, f, WithValidationTimeout(200*time.Millisecond))
 		_, err := c.Validate(context.Background(), "sk_x")
 		assert.ErrorIs(t, err, apikey.ErrUnavailable)
-		assert.Len(t, f.recorded(), 1)
+		assert.Len(t, f.Requests(), 1)
 	})
 	t.Run("connection refused", func(t *testing.T) {
-		c, err := New(testSecret, WithBaseURL(closedURL(t)), WithSleep(noSleep))
+		c, err := New(testSecret, WithBaseURL(workostest.ClosedURL()), withSleep(noSleep))
 		require.NoError(t, err)
 		_, err = c.Validate(context.Background(), "sk_x")
 		assert.ErrorIs(t, err, apikey.ErrUnavailable)
@@ -267,9 +269,9 @@ func TestValidateTimeouts(t *testing.T) {
 func TestValidateJSONRoundTrip(t *testing.T) {
 	// The request body is exactly {"value": ...}, whatever the value.
 	for _, v := range []string{"sk_plain", `sk_"quoted"`, "sk_\u00e9\u2028", "sk_<html>&"} {
-		f := newFake(t)
-		_, _ = f.client(t).Validate(context.Background(), v)
-		reqs := f.recorded()
+		f := workostest.NewServer(t)
+		_, _ = newClient(t, f).Validate(context.Background(), v)
+		reqs := f.Requests()
 		require.Len(t, reqs, 1)
 		var got map[string]string
 		require.NoError(t, json.Unmarshal(reqs[0].Body, &got))

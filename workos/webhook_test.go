@@ -124,7 +124,7 @@ func TestWebhookHandler(t *testing.T) {
 		{"future signature changes nothing", revokedEvent, func(b string) string { return header(b, webhookSecret, now.Add(time.Hour), ", ") }, 400, nil},
 		{"no signature", revokedEvent, func(string) string { return "" }, 400, nil},
 		{"signed garbage", `not json`, func(b string) string { return header(b, webhookSecret, now, ", ") }, 400, nil},
-		{"signed event without data.id", `{"event":"api_key.revoked","data":{}}`, func(b string) string { return header(b, webhookSecret, now, ", ") }, 400, nil},
+		{"signed event without data.ID", `{"event":"api_key.revoked","data":{}}`, func(b string) string { return header(b, webhookSecret, now, ", ") }, 400, nil},
 		{"signed event with no type", `{"data":{"id":"api_key_1"}}`, func(b string) string { return header(b, webhookSecret, now, ", ") }, 400, nil},
 	}
 	for _, tt := range tests {

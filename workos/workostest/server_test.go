@@ -1,0 +1,136 @@
+package workostest_test
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apikeyauth/apikey/workos/workostest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// post sends a request shaped as the workos client sends it.
+func post(t *testing.T, url, secret, body string) (*http.Response, error) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url+"/api_keys/validations", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "workostest-test")
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	return c.Do(req)
+}
+
+func readAll(t *testing.T, resp *http.Response) (int, string, error) {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+func TestValidation(t *testing.T) {
+	srv := workostest.NewServer(t)
+	k := srv.AddKey("sk_live_alice_0123456789", "Alice", "org_1", "posts:read")
+	assert.Equal(t, "api_key_0001", k.ID)
+
+	resp, err := post(t, srv.URL, workostest.SecretKey, `{"value":"sk_live_alice_0123456789"}`)
+	require.NoError(t, err)
+	status, body, err := readAll(t, resp)
+	require.NoError(t, err)
+	assert.Equal(t, 200, status)
+	assert.JSONEq(t, `{"api_key":{"object":"api_key","id":"api_key_0001","owner":{"type":"organization","id":"org_1"},
+		"name":"Alice","obfuscated_value":"sk_...6789","last_used_at":null,"expires_at":null,"permissions":["posts:read"],
+		"created_at":"2026-01-15T12:00:00.000Z","updated_at":"2026-01-15T12:00:00.000Z"}}`, body)
+
+	require.True(t, srv.Revoke(k.ID))
+	resp, err = post(t, srv.URL, workostest.SecretKey, `{"value":"sk_live_alice_0123456789"}`)
+	require.NoError(t, err)
+	_, body, _ = readAll(t, resp)
+	assert.JSONEq(t, `{"api_key":null}`, body)
+
+	resp, err = post(t, srv.URL, "sk_wrong", `{"value":"x"}`)
+	require.NoError(t, err)
+	status, _, _ = readAll(t, resp)
+	assert.Equal(t, 401, status)
+
+	assert.Equal(t, 3, srv.Validations())
+	assert.Len(t, srv.Requests(), 3)
+	got, ok := srv.Key(k.ID)
+	require.True(t, ok)
+	assert.True(t, got.Deleted)
+}
+
+func TestFaults(t *testing.T) {
+	t.Run("queued faults come first, then FailAll, and nil lets one through", func(t *testing.T) {
+		srv := workostest.NewServer(t)
+		srv.Fail(workostest.Reply(503, `{"message":"down"}`, "Retry-After", "7"), nil)
+		srv.FailAll(workostest.Reply(429, ``))
+		var got []int
+		for range 4 {
+			resp, err := post(t, srv.URL, workostest.SecretKey, `{"value":"x"}`)
+			require.NoError(t, err)
+			status, _, _ := readAll(t, resp)
+			got = append(got, status)
+		}
+		assert.Equal(t, []int{503, 200, 429, 429}, got)
+		srv.FailAll(nil)
+		resp, err := post(t, srv.URL, workostest.SecretKey, `{"value":"x"}`)
+		require.NoError(t, err)
+		status, _, _ := readAll(t, resp)
+		assert.Equal(t, 200, status)
+	})
+	t.Run("truncated body", func(t *testing.T) {
+		srv := workostest.NewServer(t)
+		srv.Fail(workostest.Truncated(200, `{"api_key":null}`))
+		resp, err := post(t, srv.URL, workostest.SecretKey, `{"value":"x"}`)
+		require.NoError(t, err)
+		_, body, err := readAll(t, resp)
+		assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+		assert.Equal(t, `{"api_ke`, body)
+	})
+	t.Run("reset", func(t *testing.T) {
+		srv := workostest.NewServer(t)
+		srv.Fail(workostest.Reset())
+		_, err := post(t, srv.URL, workostest.SecretKey, `{"value":"x"}`)
+		require.Error(t, err)
+		assert.True(t, errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF), "%v", err)
+	})
+	t.Run("hang-up", func(t *testing.T) {
+		srv := workostest.NewServer(t)
+		srv.Fail(workostest.HangUp())
+		_, err := post(t, srv.URL, workostest.SecretKey, `{"value":"x"}`)
+		assert.Error(t, err)
+	})
+	t.Run("refused", func(t *testing.T) {
+		_, err := post(t, workostest.ClosedURL(), workostest.SecretKey, `{"value":"x"}`)
+		assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+	})
+	t.Run("oversized", func(t *testing.T) {
+		srv := workostest.NewServer(t)
+		srv.Fail(workostest.Oversized(1 << 20))
+		resp, err := post(t, srv.URL, workostest.SecretKey, `{"value":"x"}`)
+		require.NoError(t, err)
+		_, body, err := readAll(t, resp)
+		require.NoError(t, err)
+		assert.Greater(t, len(body), 1<<20)
+	})
+	t.Run("slow, then the normal answer", func(t *testing.T) {
+		srv := workostest.NewServer(t)
+		srv.Fail(workostest.Slow(20 * time.Millisecond))
+		start := time.Now()
+		resp, err := post(t, srv.URL, workostest.SecretKey, `{"value":"x"}`)
+		require.NoError(t, err)
+		_, body, _ := readAll(t, resp)
+		assert.GreaterOrEqual(t, time.Since(start), 20*time.Millisecond)
+		assert.JSONEq(t, `{"api_key":null}`, body)
+	})
+}
