@@ -119,7 +119,7 @@ func warmCache(b *testing.B, c *Cache, values []string) {
 }
 
 // BenchmarkCacheHit is the hit path for keys of two lengths: Go copies a
-// string converted to []byte to the heap past 32 bytes, which the digest
+// string converted to []byte to the heap past 32 bytes, which the Digest
 // must not do.
 func BenchmarkCacheHit(b *testing.B) {
 	for _, length := range []int{30, 64} {
@@ -169,7 +169,7 @@ func BenchmarkCacheHitParallel(b *testing.B) {
 	}
 }
 
-// BenchmarkCacheMiss measures a cold key: the digest, the coalescing, the
+// BenchmarkCacheMiss measures a cold key: the Digest, the coalescing, the
 // detached validator call in its goroutine, and the store.
 func BenchmarkCacheMiss(b *testing.B) {
 	values, v := benchKeys(b.N + 1)
@@ -239,7 +239,7 @@ func BenchmarkCacheMemory(b *testing.B) {
 // to -cpu 2 with how this one does in the same run.
 func BenchmarkControlParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
-		var d digest
+		var d Digest
 		for pb.Next() {
 			d = sha256.Sum256([]byte(writerValue))
 		}

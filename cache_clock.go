@@ -8,15 +8,18 @@ import "time"
 // time.
 type instant time.Duration
 
-// cacheClock gives instants, from the real clock unless a test set one.
+// cacheClock is the cache's one clock: instants for its entries, and wall
+// time for keys' ExpiresAt, both from the real clock unless WithClock set
+// one.
 type cacheClock struct {
-	base time.Time
-	fake func() time.Time // nil for the real clock
+	base     time.Time
+	fake     func() time.Time // nil for the real clock
+	fakeWall func() time.Time // fake, except in tests of the two clocks parting
 }
 
 func newCacheClock(fake func() time.Time) cacheClock {
 	if fake != nil {
-		return cacheClock{base: fake(), fake: fake}
+		return cacheClock{base: fake(), fake: fake, fakeWall: fake}
 	}
 	return cacheClock{base: time.Now()}
 }
@@ -26,6 +29,14 @@ func (c cacheClock) now() instant {
 		return instant(time.Since(c.base))
 	}
 	return instant(c.fake().Sub(c.base))
+}
+
+// wall returns the wall-clock time, for comparing with keys' ExpiresAt.
+func (c cacheClock) wall() time.Time {
+	if c.fakeWall == nil {
+		return time.Now()
+	}
+	return c.fakeWall()
 }
 
 // at converts a wall-clock time, such as a key's ExpiresAt.

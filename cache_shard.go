@@ -31,7 +31,7 @@ type entry struct {
 // no memory that is written.
 type positiveShard struct {
 	mu        sync.RWMutex
-	lru       *simplelru.LRU[digest, *entry]
+	lru       *simplelru.LRU[Digest, *entry]
 	ids       *idIndex
 	hits      atomic.Uint64
 	staleHits atomic.Uint64
@@ -41,7 +41,7 @@ type positiveShard struct {
 
 type negativeShard struct {
 	mu        sync.Mutex
-	lru       *simplelru.LRU[digest, instant]
+	lru       *simplelru.LRU[Digest, instant]
 	hits      uint64
 	evictions uint64
 	_         [64]byte
@@ -66,14 +66,14 @@ func perShard(size, shards, i int) int {
 	return n
 }
 
-func shardOf(d digest, shards int) int { return int(d[0]) & (shards - 1) }
+func shardOf(d Digest, shards int) int { return int(d[0]) & (shards - 1) }
 
 func newPositiveShards(size, count int, ids *idIndex) []positiveShard {
 	shards := make([]positiveShard, count)
 	for i := range shards {
 		// The callback runs under the shard's lock, for evictions and removals
 		// alike; it only takes the index's lock, never a shard's.
-		lru, err := simplelru.NewLRU(perShard(size, len(shards), i), func(d digest, e *entry) {
+		lru, err := simplelru.NewLRU(perShard(size, len(shards), i), func(d Digest, e *entry) {
 			ids.remove(e.key.ID, d)
 		})
 		if err != nil {
@@ -87,7 +87,7 @@ func newPositiveShards(size, count int, ids *idIndex) []positiveShard {
 func newNegativeShards(size, count int) []negativeShard {
 	shards := make([]negativeShard, count)
 	for i := range shards {
-		lru, err := simplelru.NewLRU[digest, instant](perShard(size, len(shards), i), nil)
+		lru, err := simplelru.NewLRU[Digest, instant](perShard(size, len(shards), i), nil)
 		if err != nil {
 			panic(err) // unreachable: the size is positive
 		}
@@ -96,7 +96,7 @@ func newNegativeShards(size, count int) []negativeShard {
 	return shards
 }
 
-func (s *positiveShard) get(d digest, now instant) (*Key, bool) {
+func (s *positiveShard) get(d Digest, now instant) (*Key, bool) {
 	s.mu.RLock()
 	e, ok := s.lru.Peek(d) // Peek only reads: safe beside other readers
 	s.mu.RUnlock()
@@ -112,7 +112,7 @@ func (s *positiveShard) get(d digest, now instant) (*Key, bool) {
 
 // promote moves e to the front of the LRU, unless it has been replaced or
 // removed since it was read.
-func (s *positiveShard) promote(d digest, e *entry, now instant) {
+func (s *positiveShard) promote(d Digest, e *entry, now instant) {
 	e.promoted.Store(int64(now)) // first, so that concurrent hits rarely promote too
 	s.mu.Lock()
 	if cur, ok := s.lru.Peek(d); ok && cur == e {
@@ -122,7 +122,7 @@ func (s *positiveShard) promote(d digest, e *entry, now instant) {
 }
 
 // getStale returns a key past its TTL but within its stale-if-error window.
-func (s *positiveShard) getStale(d digest, now instant) (*Key, bool) {
+func (s *positiveShard) getStale(d Digest, now instant) (*Key, bool) {
 	s.mu.RLock()
 	e, ok := s.lru.Peek(d)
 	s.mu.RUnlock()
@@ -133,7 +133,7 @@ func (s *positiveShard) getStale(d digest, now instant) (*Key, bool) {
 	return e.key, true
 }
 
-func (s *positiveShard) add(d digest, e *entry) {
+func (s *positiveShard) add(d Digest, e *entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lru.Remove(d) // drops the old entry from the ID index, if any
@@ -143,13 +143,13 @@ func (s *positiveShard) add(d digest, e *entry) {
 	s.ids.add(e.key.ID, d)
 }
 
-func (s *positiveShard) remove(d digest) {
+func (s *positiveShard) remove(d Digest) {
 	s.mu.Lock()
 	s.lru.Remove(d)
 	s.mu.Unlock()
 }
 
-func (s *negativeShard) get(d digest, now instant) bool {
+func (s *negativeShard) get(d Digest, now instant) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	expires, ok := s.lru.Get(d)
@@ -160,7 +160,7 @@ func (s *negativeShard) get(d digest, now instant) bool {
 	return true
 }
 
-func (s *negativeShard) add(d digest, expires instant) {
+func (s *negativeShard) add(d Digest, expires instant) {
 	s.mu.Lock()
 	if s.lru.Add(d, expires) {
 		s.evictions++
@@ -168,7 +168,7 @@ func (s *negativeShard) add(d digest, expires instant) {
 	s.mu.Unlock()
 }
 
-func (s *negativeShard) remove(d digest) {
+func (s *negativeShard) remove(d Digest) {
 	s.mu.Lock()
 	s.lru.Remove(d)
 	s.mu.Unlock()

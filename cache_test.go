@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,10 +19,10 @@ import (
 )
 
 // newTestCache returns a cache over v on a fake clock.
-func newTestCache(t *testing.T, v Validator, opts ...CacheOption) (*Cache, *fakeClock) {
+func newTestCache(t *testing.T, v Validator, opts ...Option) (*Cache, *fakeClock) {
 	t.Helper()
 	clock := newFakeClock()
-	c, err := NewCache(v, append([]CacheOption{WithClock(clock.Now)}, opts...)...)
+	c, err := NewCache(v, append([]Option{WithClock(clock.Now)}, opts...)...)
 	require.NoError(t, err)
 	return c, clock
 }
@@ -113,7 +114,7 @@ func TestCacheNegativeTTL(t *testing.T) {
 	ctx := context.Background()
 	t.Run("remembered for the negative TTL", func(t *testing.T) {
 		v := counting(testStatic())
-		c, clock := newTestCache(t, v, WithNegativeTTL(5*time.Second))
+		c, clock := newTestCache(t, v, WithNegativeCacheTTL(5*time.Second))
 		for range 3 {
 			_, err := c.Validate(ctx, "sk_test_unknown")
 			assert.ErrorIs(t, err, ErrInvalidKey)
@@ -128,7 +129,7 @@ func TestCacheNegativeTTL(t *testing.T) {
 	})
 	t.Run("off", func(t *testing.T) {
 		v := counting(testStatic())
-		c, _ := newTestCache(t, v, WithNegativeTTL(0))
+		c, _ := newTestCache(t, v, WithNegativeCacheTTL(0))
 		for range 3 {
 			_, err := c.Validate(ctx, "sk_test_unknown")
 			assert.ErrorIs(t, err, ErrInvalidKey)
@@ -173,7 +174,7 @@ func TestCacheFloodOfInvalidKeysKeepsValidOnes(t *testing.T) {
 		}
 		return nil, ErrInvalidKey
 	}}
-	c, _ := newTestCache(t, v, WithCacheSize(1000), WithNegativeSize(1000))
+	c, _ := newTestCache(t, v, WithCacheSize(1000), WithNegativeCacheSize(1000))
 	ctx := context.Background()
 	for value := range keys {
 		_, err := c.Validate(ctx, value)
@@ -509,28 +510,82 @@ func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	assert.Equal(t, 1, c.Stats().Size)
 }
 
+// Every refusal matches ErrMisconfigured and says, in the constructor's
+// words, what is wrong.
 func TestNewCacheRejectsBadConfiguration(t *testing.T) {
 	tests := []struct {
 		name string
 		v    Validator
-		opts []CacheOption
+		opts []Option
+		want string
 	}{
-		{"nil validator", nil, nil},
-		{"zero size", testStatic(), []CacheOption{WithCacheSize(0)}},
-		{"negative negative size", testStatic(), []CacheOption{WithNegativeSize(-1)}},
-		{"zero TTL", testStatic(), []CacheOption{WithCacheTTL(0)}},
-		{"negative negative TTL", testStatic(), []CacheOption{WithNegativeTTL(-time.Second)}},
-		{"negative stale", testStatic(), []CacheOption{WithStaleIfError(-time.Second)}},
-		{"zero timeout", testStatic(), []CacheOption{WithValidationTimeout(0)}},
-		{"nil clock", testStatic(), []CacheOption{WithClock(nil)}},
+		{"nil validator", nil, nil, "apikey: NewCache: the validator is nil"},
+		{"zero size", testStatic(), []Option{WithCacheSize(0)}, "apikey: NewCache: the cache size must be positive, not 0"},
+		{"negative negative size", testStatic(), []Option{WithNegativeCacheSize(-1)}, "apikey: NewCache: the negative cache size must be positive, not -1"},
+		{"zero TTL", testStatic(), []Option{WithCacheTTL(0)}, "apikey: NewCache: the cache TTL must be positive, not 0s"},
+		{"negative TTL", testStatic(), []Option{WithCacheTTL(-time.Second)}, "apikey: NewCache: the cache TTL must be positive, not -1s"},
+		{"negative negative TTL", testStatic(), []Option{WithNegativeCacheTTL(-time.Second)}, "apikey: NewCache: the negative cache TTL must not be negative, not -1s"},
+		{"negative stale", testStatic(), []Option{WithStaleIfError(-time.Second)}, "apikey: NewCache: the stale-if-error window must not be negative, not -1s"},
+		{"zero timeout", testStatic(), []Option{WithValidationTimeout(0)}, "apikey: NewCache: the validation timeout must be positive, not 0s"},
+		{"nil clock", testStatic(), []Option{WithClock(nil)}, "apikey: NewCache: the clock is nil"},
+		{"a middleware's option", testStatic(), []Option{WithRealm("x"), WithoutCache()}, "apikey: NewCache: WithRealm, WithoutCache configures a Middleware, not a Cache: give it to New"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := NewCache(tc.v, tc.opts...)
 			assert.Nil(t, c)
 			assert.ErrorIs(t, err, ErrMisconfigured)
+			assert.EqualError(t, err, tc.want)
 		})
 	}
+}
+
+func TestCacheStatsJSON(t *testing.T) {
+	c, _ := newTestCache(t, testStatic())
+	_, err := c.Validate(context.Background(), writerValue)
+	require.NoError(t, err)
+	c.InvalidateID(writerKey.ID)
+	b, err := json.Marshal(c.Stats())
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"hits":0,"negative_hits":0,"stale_hits":0,"misses":1,"coalesced":0,"evictions":0,"invalidations":1,"size":0,"negative_size":0}`, string(b))
+}
+
+// Invalidate applies every kind of invalidation, tells the hooks with its
+// origin, and the shorthands say "local".
+func TestCacheInvalidateReportsOrigin(t *testing.T) {
+	var seen []Invalidation
+	clock := newFakeClock()
+	c, err := NewCache(testStatic(), WithClock(clock.Now), WithHooks(Hooks{Invalidation: func(inv Invalidation) { seen = append(seen, inv) }}))
+	require.NoError(t, err)
+	ctx := context.Background()
+	warm := func() {
+		t.Helper()
+		for _, v := range []string{readerValue, writerValue} {
+			_, err := c.Validate(ctx, v)
+			require.NoError(t, err)
+		}
+		_, err := c.Validate(ctx, "sk_test_unknown")
+		require.ErrorIs(t, err, ErrInvalidKey)
+	}
+
+	warm()
+	c.Invalidate(Invalidation{ID: readerKey.ID, Origin: OriginWebhook})
+	assert.Equal(t, 1, c.Stats().Size, "only the reader went")
+	c.Invalidate(Invalidation{Digest: DigestOf("sk_test_unknown"), Origin: OriginReplica})
+	assert.Equal(t, 0, c.Stats().NegativeSize, "the invalid key went by digest")
+	c.InvalidateValue(writerValue)
+	assert.Equal(t, 0, c.Stats().Size)
+	warm()
+	c.Purge()
+	assert.Equal(t, 0, c.Stats().Size+c.Stats().NegativeSize)
+
+	assert.Equal(t, []Invalidation{
+		{ID: readerKey.ID, Origin: OriginWebhook},
+		{Digest: DigestOf("sk_test_unknown"), Origin: OriginReplica},
+		{Digest: DigestOf(writerValue), Origin: OriginLocal},
+		{All: true, Origin: OriginLocal},
+	}, seen)
+	assert.EqualValues(t, 4, c.Stats().Invalidations)
 }
 
 // An invalidation of some other key while a validation is in flight keeps
@@ -661,6 +716,7 @@ func TestCacheExpiresAtByTheWallClock(t *testing.T) {
 	expires := wall.Now().Add(10 * time.Second)
 	c, v := newExpiringCache(t, wall, expires)
 	c.clock = newCacheClock(mono.Now) // the entries' clock, parted from the wall clock
+	c.clock.fakeWall = wall.Now
 	m, err := New(c)
 	require.NoError(t, err)
 	r := httptest.NewRequest(http.MethodGet, "/", nil)

@@ -14,6 +14,10 @@
 //	r.Use(auth.Handler)
 //	r.With(apikey.RequirePermission("posts:write")).Post("/posts", createPost)
 //
+// On an http.ServeMux, [Middleware.Require] authenticates and checks
+// permissions in one wrapper; [Middleware.Optional] lets requests without a
+// key through anonymously.
+//
 // The validator is pluggable: the workos package validates against WorkOS's
 // API Keys API, [NewStatic] against a fixed set of keys, and any
 // [ValidatorFunc] against a store of your own.
@@ -30,8 +34,10 @@
 //	validator misconfigured      500
 //
 // Bodies are small JSON objects with error and error_description, sent with
-// Cache-Control: no-store. [WithErrorHandler] replaces them. No key value is
-// ever written to a response, an error or a log.
+// Cache-Control: no-store. [WithErrorHandler] replaces them, for the
+// middleware and the guards behind it; [WriteError] writes them, for an
+// error handler that only wants to log. No key value is ever written to a
+// response, an error or a log.
 //
 // # Caching
 //
@@ -39,5 +45,5 @@
 // keeps valid keys for 30 s by default (never past their expiry) and invalid
 // ones for 5 s, by the SHA-256 of the key; it makes one validator call per
 // key however many requests wait, and it forgets a key the moment it is told
-// to ([Cache.InvalidateID]), even if a validation of that key is in flight.
+// to ([Cache.Invalidate]), even if a validation of that key is in flight.
 package apikey

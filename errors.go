@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -34,10 +35,11 @@ var (
 	// is treated the same way.
 	ErrUnavailable = errors.New("apikey: validator unavailable")
 
-	// ErrMisconfigured reports a validator that cannot work as configured,
-	// such as a WorkOS secret key that WorkOS rejects, or a nil validator
-	// given to New. Answered 500: it is never blamed on the client.
-	ErrMisconfigured = errors.New("apikey: validator misconfigured")
+	// ErrMisconfigured reports something that cannot work as configured: an
+	// option or argument that New or NewCache refuses, or a validator whose
+	// own configuration its upstream rejects (a secret key the vendor does
+	// not accept, say). Answered 500: it is never blamed on the client.
+	ErrMisconfigured = errors.New("apikey: misconfigured")
 
 	// ErrValidatorPanicked reports a validator that panicked. The cache turns
 	// the panic into this error for every waiting request; the panic value is
@@ -96,3 +98,20 @@ func (e *PermissionError) Error() string {
 
 // Unwrap returns ErrForbidden.
 func (e *PermissionError) Unwrap() error { return ErrForbidden }
+
+// misconfigError is the ErrMisconfigured of a constructor, saying what is
+// wrong in the constructor's own words.
+type misconfigError struct{ op, msg string }
+
+func configError(op, format string, args ...any) error {
+	return &misconfigError{op: op, msg: fmt.Sprintf(format, args...)}
+}
+
+func (e *misconfigError) Error() string { return "apikey: " + e.op + ": " + e.msg }
+
+// Unwrap returns ErrMisconfigured.
+func (e *misconfigError) Unwrap() error { return ErrMisconfigured }
+
+// isUnavailable reports whether a validator error means "could not decide
+// for now", the only kind of error after which stale entries may be served.
+func isUnavailable(err error) bool { return OutcomeOf(err) == OutcomeUnavailable }

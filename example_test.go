@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 
 	"github.com/apikeyauth/apikey"
 )
@@ -129,4 +131,70 @@ func ExampleWithErrorHandler() {
 	auth.Handler(http.NotFoundHandler()).ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 	fmt.Println(w.Code, w.Body.String())
 	// Output: 401 please log in
+}
+
+// A custom error handler that logs each refusal and then answers as usual.
+// The guards behind the middleware use it too, with the middleware's realm.
+func ExampleWriteError() {
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{} // a stable output for the example
+			}
+			return a
+		},
+	}))
+	keys, _ := apikey.NewStatic(map[string]apikey.Key{"sk_reader": {ID: "key_reader", Permissions: []string{"posts:read"}}})
+	auth, err := apikey.New(keys, apikey.WithRealm("example"), apikey.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		logger.Warn("refused", "path", r.URL.Path, "outcome", apikey.OutcomeOf(err))
+		apikey.WriteError(w, r, err)
+	}))
+	if err != nil {
+		panic(err)
+	}
+	handler := auth.Require("posts:write")(http.NotFoundHandler())
+
+	for _, header := range []string{"", "Bearer sk_reader"} {
+		r := httptest.NewRequest("POST", "/posts", nil)
+		if header != "" {
+			r.Header.Set("Authorization", header)
+		}
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
+	}
+	// Output:
+	// level=WARN msg=refused path=/posts outcome=missing
+	// 401 Bearer realm="example"
+	// level=WARN msg=refused path=/posts outcome=forbidden
+	// 403 Bearer realm="example", error="insufficient_scope", scope="posts:write"
+}
+
+// Optional serves everyone, and tells handlers who holds a key.
+func ExampleMiddleware_Optional() {
+	keys, _ := apikey.NewStatic(map[string]apikey.Key{"sk_a": {ID: "key_a", Name: "Alice's key"}})
+	auth, err := apikey.New(keys)
+	if err != nil {
+		panic(err)
+	}
+	handler := auth.Optional(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if key, ok := apikey.FromContext(r.Context()); ok {
+			fmt.Fprint(w, "hello, ", key.Name)
+			return
+		}
+		fmt.Fprint(w, "hello, stranger")
+	}))
+	for _, header := range []string{"", "Bearer sk_a", "Bearer sk_nope"} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if header != "" {
+			r.Header.Set("Authorization", header)
+		}
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		fmt.Println(w.Code, w.Body.String())
+	}
+	// Output:
+	// 200 hello, stranger
+	// 200 hello, Alice's key
+	// 401 {"error":"invalid_token","error_description":"The API key is unknown, revoked or expired."}
 }

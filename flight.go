@@ -14,7 +14,7 @@ type flightGroup struct {
 }
 
 type flightKey struct {
-	d     digest
+	d     Digest
 	epoch uint64
 }
 

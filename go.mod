@@ -1,6 +1,6 @@
 module github.com/apikeyauth/apikey
 
-go 1.24
+go 1.25
 
 require (
 	github.com/go-chi/chi/v5 v5.5.0

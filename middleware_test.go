@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// outcomeCase is one row of DESIGN.md's outcome table, or a header edge case
+// outcomeCase is one row of the outcome table (see the package doc), or a header edge case
 // that lands on one.
 type outcomeCase struct {
 	name       string
@@ -148,9 +149,9 @@ func TestCredentialsOptional(t *testing.T) {
 		{"malformed key is refused", "Bearer a b", 400, ""},
 		{"invalid key is refused", "Bearer sk_test_unknown", 401, ""},
 	}
-	m, err := New(testStatic(), WithCredentialsOptional())
+	m, err := New(testStatic())
 	require.NoError(t, err)
-	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := m.Optional(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if key, ok := FromContext(r.Context()); ok {
 			fmt.Fprint(w, key.ID)
 			return
@@ -196,9 +197,10 @@ func TestOptions(t *testing.T) {
 		assert.Equal(t, 401, w.Code)
 		assert.Equal(t, "custom", w.Body.String())
 
-		guard := m.RequirePermission("posts:write")(http.NotFoundHandler())
+		guarded := m.Handler(RequirePermission("posts:write")(http.NotFoundHandler()))
+		r.Header.Set("Authorization", "Bearer "+readerValue)
 		w = httptest.NewRecorder()
-		guard.ServeHTTP(w, r.WithContext(NewContext(r.Context(), &readerKey)))
+		guarded.ServeHTTP(w, r)
 		assert.ErrorIs(t, got, ErrForbidden)
 		var pe *PermissionError
 		require.ErrorAs(t, got, &pe)
@@ -241,9 +243,9 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 		{"zero max length", testStatic(), []Option{WithMaxKeyLength(0)}},
 		{"realm with a quote", testStatic(), []Option{WithRealm(`a"b`)}},
 		{"realm with a newline", testStatic(), []Option{WithRealm("a\nb")}},
-		{"bad cache option", testStatic(), []Option{WithCacheOptions(WithCacheTTL(-1))}},
-		{"cache options for a given cache", mustCache(testStatic()), []Option{WithCacheOptions(WithCacheTTL(time.Minute))}},
-		{"cache options without a cache", testStatic(), []Option{WithoutCache(), WithCacheOptions(WithCacheTTL(time.Minute))}},
+		{"bad cache option", testStatic(), []Option{WithCacheTTL(-1)}},
+		{"cache options for a given cache", mustCache(testStatic()), []Option{WithCacheTTL(time.Minute)}},
+		{"cache options without a cache", testStatic(), []Option{WithoutCache(), WithCacheTTL(time.Minute)}},
 		{"nil func", nilFunc, nil},
 		{"nil func without cache", nilFunc, []Option{WithoutCache()}},
 		{"nil static", (*Static)(nil), nil},
@@ -281,4 +283,146 @@ func assertNoKeyValue(t *testing.T, w *httptest.ResponseRecorder) {
 			}
 		}
 	}
+}
+
+// A validator that says "retry forever" must not overflow the rounding of
+// Retry-After into a negative number of seconds.
+func TestRetryAfterIsClamped(t *testing.T) {
+	tests := []struct {
+		wait time.Duration
+		want string
+	}{
+		{0, "1"},
+		{time.Nanosecond, "1"},
+		{time.Second, "1"},
+		{time.Second + 1, "2"},
+		{90 * time.Second, "90"},
+		{24 * time.Hour, "86400"},
+		{24*time.Hour + 1, "86400"},
+		{math.MaxInt64, "86400"},
+		{-time.Second, "1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.wait.String(), func(t *testing.T) {
+			v := unavailable(&UnavailableError{RetryAfter: tc.wait})
+			m, err := New(v, WithoutCache())
+			require.NoError(t, err)
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Authorization", "Bearer "+writerValue)
+			w := httptest.NewRecorder()
+			m.Handler(http.NotFoundHandler()).ServeHTTP(w, r)
+			assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+			assert.Equal(t, tc.want, w.Header().Get("Retry-After"))
+		})
+	}
+}
+
+// Without a cache, an error that panics when unwrapped is met first by the
+// middleware's own classification: it must become a 500, not a dropped
+// connection, and the error handler must get an error it can inspect.
+func TestUncachedValidatorErrorThatPanicsWhenUnwrapped(t *testing.T) {
+	var got error
+	m, err := New(ValidatorFunc(func(context.Context, string) (*Key, error) {
+		var err *nilUnwrapError
+		return nil, err
+	}), WithoutCache(), WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		got = err
+		WriteError(w, r, err)
+	}))
+	require.NoError(t, err)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer "+writerValue)
+	w := httptest.NewRecorder()
+	require.NotPanics(t, func() { m.Handler(http.NotFoundHandler()).ServeHTTP(w, r) })
+	assert.Equal(t, http.StatusInternalServerError, w.Code)
+	assert.ErrorIs(t, got, ErrValidatorPanicked)
+	assert.Equal(t, OutcomeError, OutcomeOf((*nilUnwrapError)(nil)), "OutcomeOf survives it too")
+}
+
+// The package-level guards answer with the realm and error handler of the
+// middleware in front of them, on chi and on http.ServeMux alike, while a
+// guard behind another middleware keeps that one's.
+func TestGuardsFollowTheirMiddleware(t *testing.T) {
+	var handled []Outcome
+	custom, err := New(testStatic(), WithRealm("custom"), WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		handled = append(handled, OutcomeOf(err))
+		w.Header().Set("X-Handled-By", "custom")
+		WriteError(w, r, err)
+	}))
+	require.NoError(t, err)
+	plain, err := New(testStatic())
+	require.NoError(t, err)
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
+
+	r := chi.NewRouter()
+	r.With(custom.Handler, RequirePermission("posts:write")).Post("/chi/custom", ok)
+	r.With(custom.Optional, RequireAnyPermission("posts:read")).Get("/chi/optional", ok)
+	r.With(plain.Handler, RequirePermission("posts:write")).Post("/chi/plain", ok)
+	mux := http.NewServeMux()
+	mux.Handle("POST /mux/custom", custom.Require("posts:write")(ok))
+	mux.Handle("GET /mux/optional", custom.Optional(RequirePermission("posts:read")(ok)))
+	mux.Handle("/chi/", r)
+
+	tests := []struct {
+		method, path, key string
+		status            int
+		challenge         string
+		custom            bool
+	}{
+		{"POST", "/chi/custom", readerValue, 403, `Bearer realm="custom", error="insufficient_scope", scope="posts:write"`, true},
+		{"POST", "/chi/custom", writerValue, 200, "", false},
+		{"GET", "/chi/optional", "", 401, `Bearer realm="custom"`, true},
+		{"GET", "/chi/optional", readerValue, 200, "", false},
+		{"POST", "/chi/plain", readerValue, 403, `Bearer realm="api", error="insufficient_scope", scope="posts:write"`, false},
+		{"POST", "/mux/custom", readerValue, 403, `Bearer realm="custom", error="insufficient_scope", scope="posts:write"`, true},
+		{"POST", "/mux/custom", "", 401, `Bearer realm="custom"`, true},
+		{"POST", "/mux/custom", writerValue, 200, "", false},
+		{"GET", "/mux/optional", "", 401, `Bearer realm="custom"`, true},
+		{"GET", "/mux/optional", "sk_test_unknown", 401, `Bearer realm="custom", error="invalid_token"`, true},
+		{"GET", "/mux/optional", readerValue, 200, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.path+" "+tc.key, func(t *testing.T) {
+			handled = nil
+			req := httptest.NewRequest(tc.method, tc.path, nil)
+			if tc.key != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.key)
+			}
+			w := httptest.NewRecorder()
+			mux.ServeHTTP(w, req)
+			assert.Equal(t, tc.status, w.Code)
+			assert.Equal(t, tc.challenge, w.Header().Get("WWW-Authenticate"))
+			assert.Equal(t, tc.custom, w.Header().Get("X-Handled-By") == "custom")
+			assert.Equal(t, tc.custom, len(handled) == 1)
+			assertNoKeyValue(t, w)
+		})
+	}
+}
+
+// The format check answers a key that fails it as invalid, before the cache
+// or the validator sees it.
+func TestFormatCheck(t *testing.T) {
+	v := counting(testStatic())
+	m, err := New(v, WithFormatCheck(func(value string) bool { return strings.HasPrefix(value, "sk_test_") }))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		key    string
+		status int
+		calls  int64
+	}{
+		{"nope_" + writerValue, 401, 0},
+		{writerValue, 200, 1},
+		{"sk_test_unknown", 401, 2},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tc.key)
+		w := httptest.NewRecorder()
+		m.Handler(http.NotFoundHandler()).ServeHTTP(w, r)
+		assert.Equal(t, tc.status == 200, w.Code == 404, tc.key)
+		if tc.status != 200 {
+			assert.Equal(t, tc.status, w.Code)
+		}
+		assert.Equal(t, tc.calls, v.calls.Load())
+	}
+	assert.Zero(t, m.Cache().Stats().NegativeSize-1, "only the checked invalid key was cached")
 }

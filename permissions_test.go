@@ -54,10 +54,8 @@ func TestRequirePermission(t *testing.T) {
 		{"all: misses both", RequirePermission("posts:read", "posts:write"), &none, 403, `Bearer realm="api", error="insufficient_scope", scope="posts:read posts:write"`},
 		{"all: wildcard", RequirePermission("posts:read", "posts:write"), &wildcard, 200, ""},
 		{"all: star", RequirePermission("billing:admin"), &adminKey, 200, ""},
-		{"all: none required", RequirePermission(), &none, 200, ""},
 		{"any: has one", RequireAnyPermission("posts:write", "posts:read"), &readerKey, 200, ""},
 		{"any: has none", RequireAnyPermission("posts:write", "posts:delete"), &readerKey, 403, `Bearer realm="api", error="insufficient_scope", scope="posts:write posts:delete"`},
-		{"any: empty list lets nothing through", RequireAnyPermission(), &adminKey, 403, `Bearer realm="api", error="insufficient_scope", scope=""`},
 		{"no key in context", RequirePermission("posts:read"), nil, 401, `Bearer realm="api"`},
 		{"scope drops unsafe names", RequirePermission(`bad"name`, "posts:write"), &none, 403, `Bearer realm="api", error="insufficient_scope", scope="posts:write"`},
 	}
@@ -76,7 +74,29 @@ func TestRequirePermission(t *testing.T) {
 }
 
 func TestHasPermissionNilKey(t *testing.T) {
-	assert.False(t, HasPermission(nil, "posts:read"))
+	var key *Key
+	assert.False(t, key.HasPermission("posts:read"))
+}
+
+// A guard that requires nothing would let every key through (or none): it
+// is refused when the route is built, not when a request comes.
+func TestGuardsRequireSomething(t *testing.T) {
+	tests := map[string]func(){
+		"RequirePermission()":        func() { RequirePermission() },
+		"RequireAnyPermission()":     func() { RequireAnyPermission() },
+		"RequirePermission(\"\")":    func() { RequirePermission("posts:read", "") },
+		"RequireAnyPermission(\"\")": func() { RequireAnyPermission("") },
+		"Middleware.Require()":       func() { (&Middleware{}).Require() },
+	}
+	for name, build := range tests {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				assert.Contains(t, recover(), "needs at least one permission, and no empty one")
+			}()
+			build()
+			t.Error("no panic")
+		})
+	}
 }
 
 func TestGuardCopiesItsArguments(t *testing.T) {
@@ -101,10 +121,10 @@ func TestGuardErrorIsTheHandlersOwn(t *testing.T) {
 		w.WriteHeader(StatusCode(err))
 	}))
 	require.NoError(t, err)
-	guard := m.RequireAnyPermission("posts:write", "posts:delete")(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	guard := m.Handler(RequireAnyPermission("posts:write", "posts:delete")(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
 	for range 2 {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r = r.WithContext(NewContext(r.Context(), &readerKey))
+		r.Header.Set("Authorization", "Bearer "+readerValue)
 		w := httptest.NewRecorder()
 		guard.ServeHTTP(w, r)
 		assert.Equal(t, http.StatusForbidden, w.Code)

@@ -13,18 +13,20 @@ import (
 // ErrorHandler writes the response for a request that failed authentication
 // or authorization. err matches one of the package's sentinel errors
 // (errors.Is), or is a validator error the middleware could not classify,
-// which counts as ErrUnavailable. It never holds the key value.
+// which counts as ErrUnavailable (OutcomeOf tells which). It never holds
+// the key value. WriteError is the default; a handler may call it to keep
+// the default response and only log, count or add a header.
 type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
-// DefaultRealm is the realm of the WWW-Authenticate challenge unless
-// WithRealm says otherwise.
-const DefaultRealm = "api"
-
-// defaultRetryAfter is the Retry-After of a 503 whose cause gave none.
-const defaultRetryAfter = time.Second
+// defaultRetryAfter is the Retry-After of a 503 whose cause gave none, and
+// maxRetryAfter the longest one sent, whatever the cause asked.
+const (
+	defaultRetryAfter = time.Second
+	maxRetryAfter     = 24 * time.Hour
+)
 
 // responder answers failed requests: through the user's ErrorHandler if
-// there is one, else with the package's default responses.
+// there is one, else with the default responses.
 type responder struct {
 	realm   string // quoted for the challenge; New checks it needs no escaping
 	handler ErrorHandler
@@ -37,14 +39,26 @@ func newResponder(realm string, h ErrorHandler) *responder {
 }
 
 func (rs *responder) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if rs.handler != nil {
-		rs.handler(w, r, err)
+	if rs.handler == nil {
+		rs.write(w, err)
 		return
 	}
-	rs.writeError(w, err)
+	// The handler may call WriteError, which must find this realm.
+	if responderFrom(r.Context()) != rs {
+		r = r.WithContext(newAuthContext(r.Context(), nil, rs))
+	}
+	rs.handler(w, r, err)
 }
 
-// outcome is one row of the outcome table in DESIGN.md.
+// WriteError writes the default response for err: the status, body and
+// headers of its row in the outcome table (see the package doc), with the
+// realm of the Middleware that handled r, or DefaultRealm. Custom error
+// handlers call it to delegate; it never calls one itself.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	responderFrom(r.Context()).write(w, err)
+}
+
+// outcome is one row of the outcome table.
 type outcome struct {
 	status    int
 	code      string // the JSON error and, where one is sent, the challenge's error attribute
@@ -56,39 +70,29 @@ func newOutcome(status int, code string, challenge bool, description string) *ou
 	return &outcome{status, code, challenge, jsonBody(code, description)}
 }
 
-var (
-	outcomeMissing     = newOutcome(http.StatusUnauthorized, "missing_key", true, "The request carries no API key. Send it as: Authorization: Bearer <key>.")
-	outcomeMalformed   = newOutcome(http.StatusBadRequest, "invalid_request", true, "The API key is malformed.")
-	outcomeInvalid     = newOutcome(http.StatusUnauthorized, "invalid_token", true, "The API key is unknown, revoked or expired.")
-	outcomeForbidden   = newOutcome(http.StatusForbidden, "insufficient_scope", true, "The API key lacks a required permission.")
-	outcomeUnavailable = newOutcome(http.StatusServiceUnavailable, "temporarily_unavailable", false, "The API key cannot be checked right now. Try again later.")
-	outcomeServerError = newOutcome(http.StatusInternalServerError, "server_error", false, "The API key cannot be checked because of a server error.")
-)
+var outcomes = map[Outcome]*outcome{
+	OutcomeMissing:     newOutcome(http.StatusUnauthorized, "missing_key", true, "The request carries no API key. Send it as: Authorization: Bearer <key>."),
+	OutcomeMalformed:   newOutcome(http.StatusBadRequest, "invalid_request", true, "The API key is malformed."),
+	OutcomeInvalid:     newOutcome(http.StatusUnauthorized, "invalid_token", true, "The API key is unknown, revoked or expired."),
+	OutcomeForbidden:   newOutcome(http.StatusForbidden, "insufficient_scope", true, "The API key lacks a required permission."),
+	OutcomeUnavailable: newOutcome(http.StatusServiceUnavailable, "temporarily_unavailable", false, "The API key cannot be checked right now. Try again later."),
+	OutcomeError:       newOutcome(http.StatusInternalServerError, "server_error", false, "The API key cannot be checked because of a server error."),
+}
 
-// classify maps an error to its outcome. Anything unknown is "could not
-// decide", which fails closed as unavailable.
+// classify maps an error to its row. A nil error is a programming error
+// that fails closed too.
 func classify(err error) *outcome {
-	switch {
-	case errors.Is(err, ErrMissingKey):
-		return outcomeMissing
-	case errors.Is(err, ErrMalformedKey):
-		return outcomeMalformed
-	case errors.Is(err, ErrInvalidKey):
-		return outcomeInvalid
-	case errors.Is(err, ErrForbidden):
-		return outcomeForbidden
-	case errors.Is(err, ErrMisconfigured), errors.Is(err, ErrValidatorPanicked):
-		return outcomeServerError
-	default:
-		return outcomeUnavailable
+	if o, ok := outcomes[OutcomeOf(err)]; ok {
+		return o
 	}
+	return outcomes[OutcomeError]
 }
 
 // StatusCode returns the HTTP status the default responses give err, for
 // error handlers that want to keep the status and change only the body.
 func StatusCode(err error) int { return classify(err).status }
 
-func (rs *responder) writeError(w http.ResponseWriter, err error) {
+func (rs *responder) write(w http.ResponseWriter, err error) {
 	o := classify(err)
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
@@ -107,7 +111,7 @@ func (rs *responder) writeError(w http.ResponseWriter, err error) {
 // gets no error attribute, as §3.1 asks.
 func (rs *responder) challenge(o *outcome, err error) string {
 	c := `Bearer realm=` + rs.realm
-	if o == outcomeMissing {
+	if o == outcomes[OutcomeMissing] {
 		return c
 	}
 	c += `, error="` + o.code + `"`
@@ -131,11 +135,13 @@ func scopeValue(perms []string) string {
 	return strings.Join(clean, " ")
 }
 
+// retryAfterSeconds rounds the wait up to whole seconds, after clamping it:
+// a cause that asks for "forever" (math.MaxInt64) must not overflow.
 func retryAfterSeconds(err error) string {
 	d := defaultRetryAfter
 	var ue *UnavailableError
 	if errors.As(err, &ue) && ue.RetryAfter > 0 {
-		d = ue.RetryAfter
+		d = min(ue.RetryAfter, maxRetryAfter)
 	}
 	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
 }

@@ -3,8 +3,8 @@ package apikey
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
-	"fmt"
+	"maps"
+	"slices"
 )
 
 // Static is an in-memory Validator over a fixed set of keys, for demos,
@@ -16,30 +16,32 @@ import (
 // after construction. Its cost grows with the number of keys; put a Cache in
 // front of it (New does by default).
 type Static struct {
-	digests []digest
+	digests []Digest
 	keys    []*Key
 }
 
 // NewStatic returns a Static validator for keys, which maps each key value
 // to what validation returns for it. Every key needs a non-empty value and
 // ID, and a value that the default extractor would accept (token68). The
-// error names the offending key by ID, never by value.
+// error matches ErrMisconfigured and names the offending key by ID, never
+// by value.
 func NewStatic(keys map[string]Key) (*Static, error) {
 	s := &Static{}
 	ids := make(map[string]bool, len(keys))
 	for value, k := range keys {
 		if k.ID == "" {
-			return nil, errors.New("apikey: NewStatic: a key has an empty ID")
+			return nil, configError("NewStatic", "a key has an empty ID")
 		}
 		if ids[k.ID] {
-			return nil, fmt.Errorf("apikey: NewStatic: duplicate key ID %q", k.ID)
+			return nil, configError("NewStatic", "duplicate key ID %q", k.ID)
 		}
 		ids[k.ID] = true
 		if value == "" || !isToken68(value) {
-			return nil, fmt.Errorf("apikey: NewStatic: key %q has an empty value or one with bytes outside token68", k.ID)
+			return nil, configError("NewStatic", "key %q has an empty value or one with bytes outside token68", k.ID)
 		}
-		k.Permissions = append([]string(nil), k.Permissions...)
-		s.digests = append(s.digests, digestOf(value))
+		k.Permissions = slices.Clone(k.Permissions)
+		k.Metadata = maps.Clone(k.Metadata)
+		s.digests = append(s.digests, DigestOf(value))
 		s.keys = append(s.keys, &k)
 	}
 	return s, nil
@@ -49,7 +51,7 @@ func NewStatic(keys map[string]Key) (*Static, error) {
 // at every stored digest whatever the answer, so its timing does not depend
 // on which key, if any, matched.
 func (s *Static) Validate(ctx context.Context, value string) (*Key, error) {
-	d := digestOf(value)
+	d := DigestOf(value)
 	match := -1
 	for i := range s.digests {
 		if subtle.ConstantTimeCompare(d[:], s.digests[i][:]) == 1 {

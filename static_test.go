@@ -67,7 +67,8 @@ func TestNewStaticRejects(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := NewStatic(tc.keys)
 			assert.Nil(t, s)
-			require.Error(t, err)
+			require.ErrorIs(t, err, ErrMisconfigured)
+			assert.True(t, strings.HasPrefix(err.Error(), "apikey: NewStatic: "), err.Error())
 			assert.NotContains(t, err.Error(), "sk secret")
 			assert.False(t, strings.Contains(err.Error(), "sk_a") || strings.Contains(err.Error(), "sk_b"))
 		})

@@ -2,47 +2,8 @@ package apikey
 
 import (
 	"context"
-	"time"
+	"errors"
 )
-
-// Owner is whoever an API key belongs to: an organization, or a user within
-// an organization.
-type Owner struct {
-	// Type is "organization" or "user".
-	Type string `json:"type"`
-	// ID is the organization's ID for an organization key, the user's ID for
-	// a user key.
-	ID string `json:"id"`
-	// OrganizationID is set for a user key: the organization the user's key
-	// is scoped to.
-	OrganizationID string `json:"organization_id,omitempty"`
-}
-
-// Key is a validated API key: everything WorkOS returns about it, never its
-// value. A *Key is shared between requests and by the cache: treat it as
-// read-only.
-type Key struct {
-	// ID identifies the key, for example "api_key_01EHZNVPK3SFK441A1RGBFSHRT".
-	// Invalidation by ID relies on it.
-	ID string `json:"id"`
-	// Name is the human-readable name given at creation.
-	Name string `json:"name"`
-	// Owner is who the key belongs to.
-	Owner Owner `json:"owner"`
-	// ObfuscatedValue is a display form such as "sk_...3456": opaque text,
-	// safe to show and to log.
-	ObfuscatedValue string `json:"obfuscated_value,omitempty"`
-	// Permissions are the permission slugs granted to the key.
-	Permissions []string `json:"permissions"`
-	// LastUsedAt is when the key was last used; zero if never or unknown.
-	LastUsedAt time.Time `json:"last_used_at,omitzero"`
-	// ExpiresAt is when the key stops being valid; zero means never. The
-	// cache never serves a key past it.
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-	// CreatedAt and UpdatedAt are the key's timestamps; zero if unknown.
-	CreatedAt time.Time `json:"created_at,omitzero"`
-	UpdatedAt time.Time `json:"updated_at,omitzero"`
-}
 
 // Validator decides whether a key value is a valid API key.
 //
@@ -62,3 +23,20 @@ type ValidatorFunc func(ctx context.Context, value string) (*Key, error)
 func (f ValidatorFunc) Validate(ctx context.Context, value string) (*Key, error) {
 	return f(ctx, value)
 }
+
+// callValidator calls v, turning a panic into ErrValidatorPanicked, as well
+// as an error that panics when unwrapped (a typed nil whose Unwrap reads its
+// receiver), which would otherwise panic later in errors.Is, outside any
+// recover. The panic value is dropped: it may hold the key.
+func callValidator(ctx context.Context, v Validator, value string) (key *Key, err error) {
+	err = ErrValidatorPanicked // stays if anything below panics
+	defer func() { _ = recover() }()
+	k, e := v.Validate(ctx, value)
+	if e != nil {
+		_ = errors.Is(e, errMatchesNothing) // walks the whole chain
+	}
+	return k, e
+}
+
+// errMatchesNothing is never wrapped by anything.
+var errMatchesNothing = errors.New("apikey: matches nothing")

@@ -50,7 +50,7 @@ func (w *wireKey) partialKey() (*apikey.Key, error) {
 	k := &apikey.Key{
 		ID:              w.ID,
 		Name:            w.Name,
-		ObfuscatedValue: w.ObfuscatedValue,
+		DisplayValue: w.ObfuscatedValue,
 		Permissions:     w.Permissions,
 		LastUsedAt:      parseTime(w.LastUsedAt),
 		CreatedAt:       parseTime(w.CreatedAt),

@@ -7,10 +7,7 @@
 package main
 
 import (
-	"flag"
-	"log"
 	"net/http"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -18,18 +15,7 @@ import (
 	"github.com/apikeyauth/apikey/examples/internal/demo"
 )
 
-func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
-	flag.Parse()
-
-	handler, err := newRouter()
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv := &http.Server{Addr: *addr, Handler: handler, ReadHeaderTimeout: 5 * time.Second}
-	log.Printf("listening on http://%s (demo keys: sk_demo_reader, sk_demo_writer)", *addr)
-	log.Fatal(srv.ListenAndServe())
-}
+func main() { demo.Main(newRouter) }
 
 func newRouter() (http.Handler, error) {
 	keys, err := apikey.NewStatic(demo.Keys)

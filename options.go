@@ -1,0 +1,211 @@
+package apikey
+
+import (
+	"strings"
+	"time"
+)
+
+// Option configures a Middleware in New or a Cache in NewCache. Most options
+// belong to one of the two: New passes the cache's options on to the Cache
+// it builds, and NewCache refuses the middleware's, so that no option is
+// ever silently ignored.
+type Option func(*settings)
+
+// settings is what the options fill in; New and NewCache check it.
+type settings struct {
+	// The middleware's.
+	extract      Extractor
+	maxLen       int
+	realm        string
+	errorHandler ErrorHandler
+	formatCheck  func(string) bool
+	noCache      bool
+
+	// The cache's.
+	size, negSize                  int
+	ttl, negTTL, staleTTL, timeout time.Duration
+	now                            func() time.Time // nil: the real clock
+	clockSet                       bool             // WithClock was given, perhaps nil
+
+	// Both's.
+	hooks Hooks
+
+	// The names of the options given, by owner, for the errors of options
+	// that do not apply.
+	middlewareOpts, cacheOpts []string
+}
+
+func defaultSettings() settings {
+	return settings{
+		extract: FromAuthorizationBearer, maxLen: DefaultMaxKeyLength, realm: DefaultRealm,
+		size: DefaultCacheSize, negSize: DefaultNegativeCacheSize,
+		ttl: DefaultCacheTTL, negTTL: DefaultNegativeCacheTTL, timeout: DefaultValidationTimeout,
+	}
+}
+
+func middlewareOption(name string, set func(*settings)) Option {
+	return func(s *settings) { set(s); s.middlewareOpts = append(s.middlewareOpts, name) }
+}
+
+func cacheOption(name string, set func(*settings)) Option {
+	return func(s *settings) { set(s); s.cacheOpts = append(s.cacheOpts, name) }
+}
+
+// The defaults of the options.
+const (
+	// DefaultMaxKeyLength is the longest key, in bytes, that the middleware
+	// passes to its validator.
+	DefaultMaxKeyLength = 512
+	// DefaultRealm is the realm of the WWW-Authenticate challenge.
+	DefaultRealm = "api"
+
+	DefaultCacheSize         = 10_000
+	DefaultCacheTTL          = 30 * time.Second
+	DefaultNegativeCacheSize = 10_000
+	DefaultNegativeCacheTTL  = 5 * time.Second
+	// DefaultValidationTimeout bounds each validator call a Cache makes.
+	DefaultValidationTimeout = 5 * time.Second
+)
+
+// WithExtractor sets where the middleware looks for the key.
+// Default: FromAuthorizationBearer.
+func WithExtractor(e Extractor) Option {
+	return middlewareOption("WithExtractor", func(s *settings) { s.extract = e })
+}
+
+// WithMaxKeyLength sets the longest key, in bytes, that reaches the
+// validator; longer ones are malformed (400). Default: 512.
+func WithMaxKeyLength(n int) Option {
+	return middlewareOption("WithMaxKeyLength", func(s *settings) { s.maxLen = n })
+}
+
+// WithRealm sets the realm of the WWW-Authenticate challenge, for the
+// middleware's answers and for the permission guards behind it. It must be
+// printable ASCII without quotes or backslashes. Default: "api".
+func WithRealm(realm string) Option {
+	return middlewareOption("WithRealm", func(s *settings) { s.realm = realm })
+}
+
+// WithErrorHandler replaces the default error responses, the middleware's
+// and those of the permission guards behind it. The handler receives the
+// error (match it with errors.Is against the sentinels) and must write the
+// whole response; WriteError writes the default one, for a handler that
+// only wants to log or to add a header. Default: WriteError.
+func WithErrorHandler(h ErrorHandler) Option {
+	return middlewareOption("WithErrorHandler", func(s *settings) { s.errorHandler = h })
+}
+
+// WithFormatCheck makes the middleware refuse, as invalid (401), every key
+// for which check returns false, before the cache or the validator sees it:
+// a mistyped or random key costs no lookup. check must be fast, safe for
+// concurrent use, and must not keep or log the value; KeyFormat.Check is
+// one. Default: none, every well-formed key reaches the validator.
+func WithFormatCheck(check func(value string) bool) Option {
+	return middlewareOption("WithFormatCheck", func(s *settings) { s.formatCheck = check })
+}
+
+// WithoutCache makes New call its validator on every request. Use it only
+// with a validator that is fast and cheap, or that caches by itself.
+// Default: New puts a Cache in front of the validator.
+func WithoutCache() Option {
+	return middlewareOption("WithoutCache", func(s *settings) { s.noCache = true })
+}
+
+// WithHooks adds callbacks that observe requests, validations and
+// invalidations (see Hooks). Given several times, every set is called, in
+// order. Given to New, it applies to the middleware and to the Cache New
+// builds. Default: none.
+func WithHooks(h Hooks) Option {
+	return func(s *settings) { s.hooks = s.hooks.then(h) }
+}
+
+// WithCacheSize bounds the number of valid keys a Cache keeps; the least
+// recently used go first. The bound is kept per shard, so it holds
+// approximately. Default: 10,000.
+func WithCacheSize(n int) Option {
+	return cacheOption("WithCacheSize", func(s *settings) { s.size = n })
+}
+
+// WithCacheTTL sets how long a valid key is served from a Cache before it is
+// validated again: the longest a revocation that the cache is not told about
+// can go unnoticed. Default: 30s.
+func WithCacheTTL(d time.Duration) Option {
+	return cacheOption("WithCacheTTL", func(s *settings) { s.ttl = d })
+}
+
+// WithNegativeCacheSize bounds the number of invalid keys a Cache
+// remembers, in an LRU of their own. Default: 10,000.
+func WithNegativeCacheSize(n int) Option {
+	return cacheOption("WithNegativeCacheSize", func(s *settings) { s.negSize = n })
+}
+
+// WithNegativeCacheTTL sets how long an invalid key is remembered as
+// invalid; zero turns negative caching off. Default: 5s.
+func WithNegativeCacheTTL(d time.Duration) Option {
+	return cacheOption("WithNegativeCacheTTL", func(s *settings) { s.negTTL = d })
+}
+
+// WithStaleIfError lets a Cache serve a valid key up to d past its TTL
+// while the validator is unavailable (an error that matches neither
+// ErrInvalidKey, ErrMisconfigured nor ErrValidatorPanicked), never past the
+// key's own ExpiresAt and never once the validator has said the key is
+// invalid. Default: 0, off.
+func WithStaleIfError(d time.Duration) Option {
+	return cacheOption("WithStaleIfError", func(s *settings) { s.staleTTL = d })
+}
+
+// WithValidationTimeout bounds each validator call a Cache makes, which
+// runs detached from the requests waiting for it. When it passes, the
+// waiting requests get an error matching ErrUnavailable and
+// context.DeadlineExceeded, even if the validator ignores its context.
+// Default: 5s.
+func WithValidationTimeout(d time.Duration) Option {
+	return cacheOption("WithValidationTimeout", func(s *settings) { s.timeout = d })
+}
+
+// WithClock sets the clock a Cache reads for its TTLs and for keys'
+// ExpiresAt, so that tests can move time instead of sleeping.
+// Default: time.Now.
+func WithClock(now func() time.Time) Option {
+	return cacheOption("WithClock", func(s *settings) { s.now, s.clockSet = now, true })
+}
+
+// checkMiddleware reports the first middleware setting that cannot work.
+func (s *settings) checkMiddleware() error {
+	switch {
+	case s.extract == nil:
+		return configError("New", "the extractor is nil")
+	case s.maxLen <= 0:
+		return configError("New", "the maximum key length must be positive, not %d", s.maxLen)
+	case !validRealm(s.realm):
+		return configError("New", "the realm %q must be printable ASCII without quotes or backslashes", s.realm)
+	case s.noCache && len(s.cacheOpts) > 0:
+		return configError("New", "%s configures the cache, which WithoutCache turns off", strings.Join(s.cacheOpts, ", "))
+	}
+	return nil
+}
+
+// checkCache reports the first cache setting that cannot work.
+func (s *settings) checkCache(op string) error {
+	switch {
+	case s.size <= 0:
+		return configError(op, "the cache size must be positive, not %d", s.size)
+	case s.negSize <= 0:
+		return configError(op, "the negative cache size must be positive, not %d", s.negSize)
+	case s.ttl <= 0:
+		return configError(op, "the cache TTL must be positive, not %s", s.ttl)
+	case s.negTTL < 0:
+		return configError(op, "the negative cache TTL must not be negative, not %s", s.negTTL)
+	case s.staleTTL < 0:
+		return configError(op, "the stale-if-error window must not be negative, not %s", s.staleTTL)
+	case s.timeout <= 0:
+		return configError(op, "the validation timeout must be positive, not %s", s.timeout)
+	case s.clockSet && s.now == nil:
+		return configError(op, "the clock is nil")
+	}
+	return nil
+}
+
+func validRealm(realm string) bool {
+	return strings.IndexFunc(realm, func(c rune) bool { return c < 0x20 || c >= 0x7f || c == '"' || c == '\\' }) < 0
+}

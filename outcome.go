@@ -1,0 +1,48 @@
+package apikey
+
+import "errors"
+
+// Outcome names how a request ended, one value per row of the outcome
+// table. The values are short, stable and lowercase, so that they serve as
+// metric labels and log fields as they are.
+type Outcome string
+
+// The outcomes.
+const (
+	OutcomeAuthenticated Outcome = "authenticated" // a valid key, or an anonymous request let through by Optional
+	OutcomeMissing       Outcome = "missing"       // no key: 401
+	OutcomeMalformed     Outcome = "malformed"     // credentials that cannot be a key: 400
+	OutcomeInvalid       Outcome = "invalid"       // unknown, revoked or expired: 401
+	OutcomeForbidden     Outcome = "forbidden"     // lacks a permission: 403
+	OutcomeUnavailable   Outcome = "unavailable"   // the validator could not decide: 503
+	OutcomeError         Outcome = "error"         // misconfiguration or a validator panic: 500
+)
+
+// OutcomeOf returns the outcome of err: OutcomeAuthenticated for nil, and
+// OutcomeUnavailable for any error it does not know, which fails closed.
+// It never panics, even on an error whose Unwrap does: such an error is
+// OutcomeError.
+func OutcomeOf(err error) (o Outcome) {
+	if err == nil {
+		return OutcomeAuthenticated
+	}
+	defer func() {
+		if recover() != nil {
+			o = OutcomeError
+		}
+	}()
+	switch {
+	case errors.Is(err, ErrMissingKey):
+		return OutcomeMissing
+	case errors.Is(err, ErrMalformedKey):
+		return OutcomeMalformed
+	case errors.Is(err, ErrInvalidKey):
+		return OutcomeInvalid
+	case errors.Is(err, ErrForbidden):
+		return OutcomeForbidden
+	case errors.Is(err, ErrMisconfigured), errors.Is(err, ErrValidatorPanicked):
+		return OutcomeError
+	default:
+		return OutcomeUnavailable
+	}
+}
