@@ -48,13 +48,13 @@ func (w *wireKey) toKey() (*apikey.Key, error) {
 // lost over a field it does not need.
 func (w *wireKey) partialKey() (*apikey.Key, error) {
 	k := &apikey.Key{
-		ID:              w.ID,
-		Name:            w.Name,
+		ID:           w.ID,
+		Name:         w.Name,
 		DisplayValue: w.ObfuscatedValue,
-		Permissions:     w.Permissions,
-		LastUsedAt:      parseTime(w.LastUsedAt),
-		CreatedAt:       parseTime(w.CreatedAt),
-		UpdatedAt:       parseTime(w.UpdatedAt),
+		Permissions:  w.Permissions,
+		LastUsedAt:   parseTime(w.LastUsedAt),
+		CreatedAt:    parseTime(w.CreatedAt),
+		UpdatedAt:    parseTime(w.UpdatedAt),
 	}
 	if k.Permissions == nil {
 		k.Permissions = []string{}
