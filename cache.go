@@ -3,7 +3,6 @@ package apikey
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -55,6 +54,7 @@ type Cache struct {
 	epoch        atomic.Uint64
 
 	flights       flightGroup
+	budget        *budget
 	misses        atomic.Uint64
 	coalesced     atomic.Uint64
 	invalidations atomic.Uint64
@@ -89,8 +89,9 @@ func newCache(v Validator, s *settings, op string) (*Cache, error) {
 	c := &Cache{
 		validator: v,
 		ttl:       s.ttl, negTTL: s.negTTL, staleTTL: s.staleTTL, timeout: s.timeout,
-		clock: newCacheClock(s.now),
-		hooks: s.hooks,
+		clock:  newCacheClock(s.now),
+		hooks:  s.hooks,
+		budget: newBudget(s),
 	}
 	c.ids.digests = make(map[string][]Digest)
 	c.positive = newPositiveShards(s.size, shardCount(s.size), &c.ids)
@@ -131,10 +132,16 @@ func (c *Cache) miss(ctx context.Context, d Digest, value string) (*Key, error) 
 	c.misses.Add(1)
 	epoch := c.epoch.Load()
 	call, leader := c.flights.join(flightKey{d, epoch})
-	if leader {
-		go c.validate(context.WithoutCancel(ctx), call, d, value, epoch)
-	} else {
+	switch {
+	case !leader:
 		c.coalesced.Add(1)
+	case c.budget.take(d, c.clock.now(), c.clock.wall()) != nil:
+		// Over budget: no call upstream, and no queue; a known key may
+		// still be served stale.
+		call.key, call.err = c.staleOr(d, c.clock.now(), errOverBudget)
+		c.flights.finish(flightKey{d, epoch}, call)
+	default:
+		go c.validate(context.WithoutCancel(ctx), call, d, value, epoch)
 	}
 	select {
 	case <-call.done:
@@ -162,7 +169,7 @@ func (c *Cache) validate(ctx context.Context, call *flight, d Digest, value stri
 	now := c.clock.now()
 	switch {
 	case err == nil && key == nil:
-		err = fmt.Errorf("%w: the validator returned no key and no error", ErrMisconfigured)
+		err = configError("Validate", "the validator returned no key and no error")
 	case err == nil && c.expired(key):
 		key, err = nil, ErrInvalidKey
 	}
@@ -171,12 +178,21 @@ func (c *Cache) validate(ctx context.Context, call *flight, d Digest, value stri
 		c.storePositive(d, key, now, epoch)
 	case errors.Is(err, ErrInvalidKey):
 		c.storeNegative(d, now, epoch)
-	case c.staleTTL > 0 && isUnavailable(err):
-		if stale, ok := c.positiveShard(d).getStale(d, now); ok && !c.expired(stale) {
-			key, err = stale, nil
-		}
+	default:
+		key, err = c.staleOr(d, now, err)
 	}
 	call.key, call.err = key, err
+}
+
+// staleOr returns the key with digest d if stale-if-error allows serving it
+// after err, else err.
+func (c *Cache) staleOr(d Digest, now instant, err error) (*Key, error) {
+	if c.staleTTL > 0 && isUnavailable(err) {
+		if stale, ok := c.positiveShard(d).getStale(d, now); ok && !c.expired(stale) {
+			return stale, nil
+		}
+	}
+	return nil, err
 }
 
 // validateWithin calls the validator in a goroutine of its own, so that one
@@ -191,6 +207,7 @@ func (c *Cache) validateWithin(ctx context.Context, value string) (*Key, error) 
 	go func() {
 		a := answer{err: ErrValidatorPanicked} // stays if the validator calls runtime.Goexit
 		defer func() { answers <- a }()
+		defer c.budget.release() // when the call returns, however late
 		a.key, a.err = callValidator(ctx, c.validator, value)
 	}()
 	select {
@@ -210,6 +227,7 @@ func (c *Cache) storePositive(d Digest, key *Key, now instant, epoch uint64) {
 		end := c.clock.at(key.ExpiresAt)
 		e.expires, e.staleUntil = min(e.expires, end), min(e.staleUntil, end)
 	}
+	c.budget.known.remember(d, now)
 	c.invalidating.RLock()
 	defer c.invalidating.RUnlock()
 	if c.epoch.Load() != epoch {

@@ -547,7 +547,7 @@ func TestCacheStatsJSON(t *testing.T) {
 	c.InvalidateID(writerKey.ID)
 	b, err := json.Marshal(c.Stats())
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"hits":0,"negative_hits":0,"stale_hits":0,"misses":1,"coalesced":0,"evictions":0,"invalidations":1,"size":0,"negative_size":0}`, string(b))
+	assert.JSONEq(t, `{"hits":0,"negative_hits":0,"stale_hits":0,"misses":1,"coalesced":0,"evictions":0,"invalidations":1,"refused":0,"size":0,"negative_size":0}`, string(b))
 }
 
 // Invalidate applies every kind of invalidation, tells the hooks with its

@@ -24,6 +24,9 @@ type settings struct {
 	// The cache's.
 	size, negSize                  int
 	ttl, negTTL, staleTTL, timeout time.Duration
+	rate                           float64 // validator calls per second; 0: no bound
+	burst, maxInFlight             int
+	reserve                        float64          // the share of both kept for known keys
 	now                            func() time.Time // nil: the real clock
 	clockSet                       bool             // WithClock was given, perhaps nil
 
@@ -40,6 +43,7 @@ func defaultSettings() settings {
 		extract: FromAuthorizationBearer, maxLen: DefaultMaxKeyLength, realm: DefaultRealm,
 		size: DefaultCacheSize, negSize: DefaultNegativeCacheSize,
 		ttl: DefaultCacheTTL, negTTL: DefaultNegativeCacheTTL, timeout: DefaultValidationTimeout,
+		maxInFlight: DefaultMaxInFlight, reserve: DefaultKnownKeyReserve,
 	}
 }
 
@@ -170,6 +174,38 @@ func WithClock(now func() time.Time) Option {
 	return cacheOption("WithClock", func(s *settings) { s.now, s.clockSet = now, true })
 }
 
+// WithValidationRate bounds the validator calls a Cache makes: perSecond on
+// average, in bursts of at most burst. A miss over the budget is answered
+// at once as unavailable (503 with Retry-After), without calling the
+// validator and without waiting in a queue; with WithStaleIfError, a known
+// key is then served stale. Part of the budget is kept for known keys (see
+// WithKnownKeyReserve), so that a flood of keys never seen cannot spend
+// what the customers whose entries expire during it need. A valid key never
+// seen before competes with the flood: it may wait for the flood to pass.
+// Default: no bound per second.
+func WithValidationRate(perSecond float64, burst int) Option {
+	return cacheOption("WithValidationRate", func(s *settings) { s.rate, s.burst = perSecond, burst })
+}
+
+// WithMaxInFlight bounds the validator calls a Cache runs at once, so that
+// goroutines and sockets stay bounded however many distinct keys arrive
+// together; a miss beyond the bound is answered as unavailable, at once.
+// A call counts until the validator returns, even past the validation
+// timeout. The known keys' share of WithKnownKeyReserve applies here too.
+// Default: 256.
+func WithMaxInFlight(n int) Option {
+	return cacheOption("WithMaxInFlight", func(s *settings) { s.maxInFlight = n })
+}
+
+// WithKnownKeyReserve sets the share of the validation budget (both
+// WithValidationRate and WithMaxInFlight) that only known keys may use:
+// keys the validator said were valid within the last 24 hours, remembered
+// by digest, up to twice the cache size. Known keys use the rest too.
+// Default: 0.5.
+func WithKnownKeyReserve(share float64) Option {
+	return cacheOption("WithKnownKeyReserve", func(s *settings) { s.reserve = share })
+}
+
 // checkMiddleware reports the first middleware setting that cannot work.
 func (s *settings) checkMiddleware() error {
 	switch {
@@ -200,6 +236,12 @@ func (s *settings) checkCache(op string) error {
 		return configError(op, "the stale-if-error window must not be negative, not %s", s.staleTTL)
 	case s.timeout <= 0:
 		return configError(op, "the validation timeout must be positive, not %s", s.timeout)
+	case s.rate < 0 || s.rate > 0 && s.burst < 1:
+		return configError(op, "the validation rate must not be negative, and its burst must be at least 1 (rate %g, burst %d)", s.rate, s.burst)
+	case s.maxInFlight <= 0:
+		return configError(op, "the maximum of validations in flight must be positive, not %d", s.maxInFlight)
+	case !(s.reserve >= 0 && s.reserve < 1):
+		return configError(op, "the known keys' reserve must be at least 0 and less than 1, not %g", s.reserve)
 	case s.clockSet && s.now == nil:
 		return configError(op, "the clock is nil")
 	}

@@ -1,0 +1,252 @@
+package apikey
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// customers returns n valid keys by value, for a validator that knows them
+// and nothing else.
+func customers(n int) (map[string]Key, *countingValidator) {
+	keys := make(map[string]Key, n)
+	for i := range n {
+		keys[fmt.Sprintf("sk_customer_%05d", i)] = Key{ID: fmt.Sprintf("key_%05d", i)}
+	}
+	v := counting(ValidatorFunc(func(_ context.Context, value string) (*Key, error) {
+		if k, ok := keys[value]; ok {
+			return &k, nil
+		}
+		return nil, ErrInvalidKey
+	}))
+	return keys, v
+}
+
+func TestBudgetRate(t *testing.T) {
+	keys, v := customers(1)
+	c, clock := newTestCache(t, v, WithValidationRate(10, 10), WithCacheTTL(time.Second))
+	ctx := context.Background()
+	_, err := c.Validate(ctx, "sk_customer_00000")
+	require.NoError(t, err, "a burst token for the first customer")
+	require.Len(t, keys, 1)
+
+	// A flood of unknown keys spends the general half of the burst, then
+	// is refused at once, without a call.
+	refused := 0
+	for i := range 20 {
+		_, err := c.Validate(ctx, fmt.Sprintf("sk_random_%d", i))
+		if err == errOverBudget {
+			refused++
+		} else {
+			require.ErrorIs(t, err, ErrInvalidKey)
+		}
+	}
+	assert.Equal(t, 16, refused, "5 general tokens, one spent on the customer")
+	assert.EqualValues(t, 5, v.calls.Load())
+	assert.EqualValues(t, 16, c.Stats().Refused)
+
+	// The known customer, whose entry expired meanwhile, still gets in on
+	// the reserved half.
+	clock.Advance(2 * time.Second) // also refills 10 tokens: spend them
+	for i := range 10 {
+		c.Validate(ctx, fmt.Sprintf("sk_random_again_%d", i))
+	}
+	calls := v.calls.Load()
+	_, err = c.Validate(ctx, "sk_customer_00000")
+	require.NoError(t, err)
+	assert.Equal(t, calls+1, v.calls.Load())
+
+	// Time refills the general budget.
+	_, err = c.Validate(ctx, "sk_random_late")
+	assert.Equal(t, errOverBudget, err)
+	clock.Advance(time.Second)
+	_, err = c.Validate(ctx, "sk_random_late")
+	assert.ErrorIs(t, err, ErrInvalidKey)
+}
+
+// Over budget, the answer is a 503 with Retry-After, like any outage.
+func TestBudgetAnswers503(t *testing.T) {
+	_, v := customers(0)
+	m, err := New(v, WithValidationRate(1, 1), WithKnownKeyReserve(0))
+	require.NoError(t, err)
+	var codes []int
+	for i := range 2 {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", fmt.Sprintf("Bearer sk_random_%d", i))
+		w := httptest.NewRecorder()
+		m.Handler(http.NotFoundHandler()).ServeHTTP(w, r)
+		codes = append(codes, w.Code)
+		if w.Code == http.StatusServiceUnavailable {
+			assert.Equal(t, "1", w.Header().Get("Retry-After"))
+		}
+	}
+	assert.Equal(t, []int{401, 503}, codes)
+	assert.EqualValues(t, 1, v.calls.Load())
+}
+
+// With stale-if-error, a known key that the budget refuses is served stale,
+// within the same window as in an outage.
+func TestBudgetServesKnownKeysStale(t *testing.T) {
+	_, v := customers(1)
+	c, clock := newTestCache(t, v, WithValidationRate(2, 2), WithKnownKeyReserve(0.5),
+		WithCacheTTL(10*time.Second), WithStaleIfError(time.Minute))
+	ctx := context.Background()
+	_, err := c.Validate(ctx, "sk_customer_00000") // a general token
+	require.NoError(t, err)
+	clock.Advance(11 * time.Second) // past the TTL; the bucket refills
+	for _, value := range []string{"sk_random_1", "sk_random_2", "sk_random_3"} {
+		c.Validate(ctx, value) // spend the general tokens
+	}
+	_, err = c.Validate(ctx, "sk_customer_00000") // the reserved token
+	require.NoError(t, err)
+	clock.Advance(11 * time.Second)
+	for _, value := range []string{"sk_random_4", "sk_random_5", "sk_random_6", "sk_random_7"} {
+		c.Validate(ctx, value)
+	}
+	c.budget.reserved.AllowN(clock.Now(), 1) // nothing left for anyone
+	calls := v.calls.Load()
+	key, err := c.Validate(ctx, "sk_customer_00000")
+	require.NoError(t, err, "served stale")
+	assert.Equal(t, "key_00000", key.ID)
+	assert.Equal(t, calls, v.calls.Load(), "without a call")
+	assert.EqualValues(t, 1, c.Stats().StaleHits)
+
+	clock.Advance(2 * time.Minute) // past the stale window
+	for _, value := range []string{"sk_random_8", "sk_random_9", "sk_random_10", "sk_random_11"} {
+		c.Validate(ctx, value)
+	}
+	c.budget.reserved.AllowN(clock.Now(), 1)
+	_, err = c.Validate(ctx, "sk_customer_00000")
+	assert.ErrorIs(t, err, ErrUnavailable)
+}
+
+// However many distinct keys arrive at once, the validator calls in flight,
+// and the goroutines behind them, stay bounded; known keys keep their share.
+func TestBudgetBoundsInFlight(t *testing.T) {
+	_, v := customers(1)
+	g := newGate(v.Validate)
+	c, clock := newTestCache(t, g, WithMaxInFlight(8), WithKnownKeyReserve(0.5), WithCacheTTL(time.Second))
+	ctx := context.Background()
+	close(g.release)
+	_, err := c.Validate(ctx, "sk_customer_00000")
+	require.NoError(t, err)
+	clock.Advance(2 * time.Second)
+	g.release = make(chan struct{})
+	g.calls.Store(0)
+
+	before := runtime.NumGoroutine()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2000)
+	for i := range 2000 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.Validate(ctx, fmt.Sprintf("sk_flood_%d", i))
+			errs <- err
+		}()
+	}
+	// Wait until every flood request has been answered or is waiting on
+	// one of the 4 general slots.
+	require.Eventually(t, func() bool { return len(errs) == 2000-4 }, 10*time.Second, time.Millisecond)
+	assert.EqualValues(t, 4, g.calls.Load(), "the general share of 8")
+	assert.LessOrEqual(t, runtime.NumGoroutine()-before, 4*3+8, "request, flight and call goroutines of 4 calls")
+
+	// A known customer still gets one of the reserved slots.
+	done := make(chan error)
+	go func() { _, err := c.Validate(ctx, "sk_customer_00000"); done <- err }()
+	require.Eventually(t, func() bool { return g.calls.Load() == 5 }, 10*time.Second, time.Millisecond)
+	close(g.release)
+	require.NoError(t, <-done)
+	wg.Wait()
+	close(errs)
+	refused := 0
+	for err := range errs {
+		if err == errOverBudget {
+			refused++
+		}
+	}
+	assert.Equal(t, 2000-4, refused)
+	assert.Zero(t, c.budget.inFlight.Load(), "every slot given back")
+}
+
+// The flood of the issue: 100,000 random keys at full speed over a minute,
+// with 1,000 known customers whose entries expire during it. Upstream calls
+// stay within the budget, the customers are served, memory stays bounded.
+func TestBudgetFlood(t *testing.T) {
+	const (
+		perSecond = 100
+		burst     = 100
+		customerN = 1000
+		floodN    = 100_000
+		duration  = 60 * time.Second
+	)
+	keys, v := customers(customerN)
+	c, clock := newTestCache(t, v, WithValidationRate(perSecond, burst), WithCacheTTL(30*time.Second),
+		WithCacheSize(10_000), WithNegativeCacheSize(10_000))
+	ctx := context.Background()
+	values := make([]string, 0, customerN)
+	for value := range keys {
+		values = append(values, value)
+	}
+
+	// The customers come in over 30 s before the flood, as they would: their
+	// entries then expire all through it.
+	for i, value := range values {
+		clock.Advance(30 * time.Second / customerN)
+		_, err := c.Validate(ctx, value)
+		require.NoError(t, err, "customer %d", i)
+	}
+	calls := v.calls.Load()
+
+	step := duration / floodN
+	served, asked := 0, 0
+	for i := range floodN {
+		clock.Advance(step)
+		c.Validate(ctx, fmt.Sprintf("sk_flood_%08d", i))
+		if i%50 == 0 { // 2,000 customer requests, each customer twice
+			asked++
+			if _, err := c.Validate(ctx, values[(i/50)%customerN]); err == nil {
+				served++
+			}
+		}
+	}
+	upstream := v.calls.Load() - calls
+	t.Logf("flood: %d upstream calls in %s (budget %d/s, burst %d); customers served %d/%d; refused %d",
+		upstream, duration, perSecond, burst, served, asked, c.Stats().Refused)
+	assert.LessOrEqual(t, upstream, int64(perSecond*duration.Seconds()+burst))
+	assert.GreaterOrEqual(t, float64(served)/float64(asked), 0.99)
+	st := c.Stats()
+	assert.LessOrEqual(t, st.Size, 10_000)
+	assert.LessOrEqual(t, st.NegativeSize, 10_000)
+	assert.LessOrEqual(t, c.budget.known.lru.Len(), 20_000)
+
+	runtime.GC()
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	assert.Less(t, mem.HeapAlloc, uint64(64<<20), "heap after the flood")
+}
+
+func TestBudgetOptions(t *testing.T) {
+	for _, tc := range []struct {
+		opt  Option
+		want string
+	}{
+		{WithValidationRate(-1, 1), "apikey: NewCache: the validation rate must not be negative, and its burst must be at least 1 (rate -1, burst 1)"},
+		{WithValidationRate(10, 0), "apikey: NewCache: the validation rate must not be negative, and its burst must be at least 1 (rate 10, burst 0)"},
+		{WithMaxInFlight(0), "apikey: NewCache: the maximum of validations in flight must be positive, not 0"},
+		{WithKnownKeyReserve(1), "apikey: NewCache: the known keys' reserve must be at least 0 and less than 1, not 1"},
+		{WithKnownKeyReserve(-0.1), "apikey: NewCache: the known keys' reserve must be at least 0 and less than 1, not -0.1"},
+	} {
+		_, err := NewCache(testStatic(), tc.opt)
+		assert.ErrorIs(t, err, ErrMisconfigured)
+		assert.EqualError(t, err, tc.want)
+	}
+}
