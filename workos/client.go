@@ -2,7 +2,6 @@ package workos
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -21,9 +20,12 @@ const (
 	DefaultBaseURL = "https://api.workos.com"
 	// DefaultUserAgent is the User-Agent the client sends.
 	DefaultUserAgent = "apikey-workos/1 (+https://github.com/apikeyauth/apikey)"
-	// DefaultValidationTimeout is the whole budget of one validation,
-	// including its retry.
-	DefaultValidationTimeout = 2 * time.Second
+	// DefaultValidationBudget bounds one call of Validate, its quick retry
+	// included. It is shorter than apikey.DefaultValidationTimeout, the
+	// cache's own bound on a validator call, so that the client's answer
+	// (with WorkOS's Retry-After and request ID) arrives before the cache
+	// gives up.
+	DefaultValidationBudget = 2 * time.Second
 	// DefaultRequestTimeout bounds each attempt of a management call.
 	DefaultRequestTimeout = 10 * time.Second
 	// DefaultMaxRetries is how many times a management call is retried.
@@ -43,6 +45,9 @@ const (
 // but no absurd one from a broken header.
 const maxReportedRetryAfter = time.Hour
 
+// quickRetryDelay is the wait before Validate's one retry.
+const quickRetryDelay = 50 * time.Millisecond
+
 // Body limits: responses larger than these are malformed.
 const (
 	validationBodyLimit = 64 << 10
@@ -50,29 +55,36 @@ const (
 	errorBodyLimit      = 64 << 10
 )
 
-// Client talks to the WorkOS API keys API. Build one with New. It is safe
-// for concurrent use; the zero value is not usable.
+// Client talks to the WorkOS API keys API. Build one with New; the zero
+// value is not usable. It is safe for concurrent use.
 //
-// A Client implements apikey.Validator.
+// A Client implements apikey.Validator. Printing or logging it, by value
+// or by pointer, never shows the secret key.
 type Client struct {
-	secret            secret
-	baseURL           string // no trailing slash
-	httpClient        *http.Client
-	userAgent         string
-	validationTimeout time.Duration
-	requestTimeout    time.Duration
-	maxRetries        int
-	backoff           time.Duration
-	maxBackoff        time.Duration
-	maxRetryAfter     time.Duration
-	quickRetryDelay   time.Duration
-	now               func() time.Time
-	sleep             func(ctx context.Context, d time.Duration) error
-	logger            *slog.Logger
-
+	settings
+	// secret is behind a pointer so that printing a copy of the Client
+	// shows an address, not the key: fmt cannot call the methods of an
+	// unexported field.
+	secret       *secret
 	invalidator  atomic.Pointer[invalidatorBox]
 	misconfigLog sync.Once
-	err          error // the first invalid option, reported by New
+}
+
+// settings are what New's options fill; New checks them all.
+type settings struct {
+	baseURL          string // New removes a trailing slash
+	httpClient       *http.Client
+	userAgent        string
+	validationBudget time.Duration
+	requestTimeout   time.Duration
+	maxRetries       int
+	backoff          time.Duration
+	maxBackoff       time.Duration
+	maxRetryAfter    time.Duration
+	now              func() time.Time
+	logger           *slog.Logger
+	// sleep waits between retries; the package's tests replace it.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Invalidator is what the client tells about keys it deletes or expires,
@@ -84,162 +96,146 @@ type Invalidator interface {
 
 type invalidatorBox struct{ inv Invalidator }
 
-// Option configures a Client in New.
-type Option func(*Client)
+// An Option configures New. Options only record a setting; New checks
+// them all, so the order they are given in does not matter, and a bad one
+// is reported by New.
+type Option func(*settings)
 
 // WithBaseURL sets the API's base URL, for tests and local emulators. It
-// must be an absolute http or https URL without user info or a query.
-// Default: "https://api.workos.com".
+// must be an absolute http or https URL without user info, query or
+// fragment. Default: "https://api.workos.com".
 func WithBaseURL(base string) Option {
-	return func(c *Client) {
-		u, err := url.Parse(base)
-		switch {
-		case err != nil:
-			c.fail(errors.New("the base URL does not parse"))
-		case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
-			c.fail(fmt.Errorf("the base URL %q must be an absolute http or https URL", c.clean(u.Redacted(), 200)))
-		case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
-			c.fail(errors.New("the base URL must have no user info, query or fragment"))
-		default:
-			c.baseURL = strings.TrimRight(u.String(), "/")
-		}
-	}
+	return func(s *settings) { s.baseURL = base }
 }
 
 // WithHTTPClient sets the HTTP client. Its own Timeout, if any, applies on
-// top of the client's budgets. Default: a client with its own transport
-// that does not follow redirects.
+// top of the client's budgets. It must not be nil. Default: a client with
+// its own transport that does not follow redirects.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(c *Client) {
-		if hc == nil {
-			c.fail(errors.New("the HTTP client is nil"))
-			return
-		}
-		c.httpClient = hc
-	}
+	return func(s *settings) { s.httpClient = hc }
 }
 
-// WithUserAgent sets the User-Agent header. Default: DefaultUserAgent.
+// WithUserAgent sets the User-Agent header, non-empty and on one line.
+// Default: DefaultUserAgent.
 func WithUserAgent(ua string) Option {
-	return func(c *Client) {
-		if ua == "" || strings.ContainsAny(ua, "\r\n") {
-			c.fail(errors.New("the User-Agent must be non-empty and on one line"))
-			return
-		}
-		c.userAgent = ua
-	}
+	return func(s *settings) { s.userAgent = ua }
 }
 
-// WithValidationTimeout sets the whole budget of one validation, its quick
-// retry included. Default: 2s.
-func WithValidationTimeout(d time.Duration) Option {
-	return func(c *Client) { c.validationTimeout = d }
+// WithValidationBudget bounds one call of Validate, its quick retry
+// included; it must be positive. Default: 2s (DefaultValidationBudget).
+func WithValidationBudget(d time.Duration) Option {
+	return func(s *settings) { s.validationBudget = d }
 }
 
 // WithRequestTimeout bounds each attempt of a management call (delete,
-// list, create, expire). Default: 10s.
+// list, create, expire); it must be positive. Default: 10s.
 func WithRequestTimeout(d time.Duration) Option {
-	return func(c *Client) { c.requestTimeout = d }
+	return func(s *settings) { s.requestTimeout = d }
 }
 
 // WithRetries sets how many times a management call is retried after a
 // network error, 408, 429 or 5xx (0 turns retries off), the first backoff,
 // which doubles with each retry, with jitter of ±50 %, and the cap on the
-// computed backoff. Default: 3, 500ms, 8s.
+// computed backoff. None may be negative. Default: 3, 500ms, 8s.
 func WithRetries(max int, backoff, maxBackoff time.Duration) Option {
-	return func(c *Client) { c.maxRetries, c.backoff, c.maxBackoff = max, backoff, maxBackoff }
+	return func(s *settings) { s.maxRetries, s.backoff, s.maxBackoff = max, backoff, maxBackoff }
 }
 
 // WithMaxRetryAfter caps how long a management call sleeps for a
-// response's Retry-After before it retries. It does not change the
-// RetryAfter that errors report, which is what WorkOS sent (up to an hour),
-// so that a 503 passes the real wait on. Default: 30s.
+// response's Retry-After before it retries; it must not be negative. It
+// does not change the RetryAfter that errors report, which is what WorkOS
+// sent (up to an hour), so that a 503 passes the real wait on.
+// Default: 30s.
 func WithMaxRetryAfter(d time.Duration) Option {
-	return func(c *Client) { c.maxRetryAfter = d }
+	return func(s *settings) { s.maxRetryAfter = d }
 }
 
-// WithLogger sets where the client logs. It logs once, at Error level,
-// when WorkOS rejects the secret key, and never logs a key value or the
-// secret. Default: slog.Default().
+// WithLogger sets where the client logs, not nil. It logs once, at Error
+// level, when WorkOS rejects the secret key, and never logs a key value or
+// the secret. Default: slog.Default().
 func WithLogger(l *slog.Logger) Option {
-	return func(c *Client) {
-		if l == nil {
-			c.fail(errors.New("the logger is nil"))
-			return
-		}
-		c.logger = l
-	}
+	return func(s *settings) { s.logger = l }
 }
 
 // WithClock sets the clock used for expiry checks, HTTP-date Retry-After
-// and rotation grace periods, for tests. Default: time.Now.
+// and rotation grace periods, not nil: for tests of code that uses the
+// client. Default: time.Now.
 func WithClock(now func() time.Time) Option {
-	return func(c *Client) {
-		if now == nil {
-			c.fail(errors.New("the clock is nil"))
-			return
-		}
-		c.now = now
-	}
-}
-
-// WithInvalidator connects a cache (or anything with InvalidateID) that the
-// client tells about every key it deletes or expires. See SetInvalidator.
-// Default: none.
-func WithInvalidator(inv Invalidator) Option {
-	return func(c *Client) { c.SetInvalidator(inv) }
+	return func(s *settings) { s.now = now }
 }
 
 // New returns a Client that authenticates to WorkOS with secretKey (the
 // environment's "sk_..." API key). An empty secret or an invalid option is
-// an error wrapping apikey.ErrMisconfigured and ErrInvalidArgument; the
-// error never contains the secret.
+// an error wrapping apikey.ErrMisconfigured and ErrInvalidArgument, which
+// names the first problem found; it never contains the secret.
 func New(secretKey string, opts ...Option) (*Client, error) {
-	c := &Client{
-		secret:            secret(secretKey),
-		baseURL:           DefaultBaseURL,
-		userAgent:         DefaultUserAgent,
-		validationTimeout: DefaultValidationTimeout,
-		requestTimeout:    DefaultRequestTimeout,
-		maxRetries:        DefaultMaxRetries,
-		backoff:           DefaultBackoff,
-		maxBackoff:        DefaultMaxBackoff,
-		maxRetryAfter:     DefaultMaxRetryAfter,
-		quickRetryDelay:   50 * time.Millisecond,
-		now:               time.Now,
-		sleep:             sleepCtx,
-		logger:            slog.Default(),
-	}
-	if strings.TrimSpace(secretKey) == "" {
-		c.fail(errors.New("the WorkOS secret key is empty"))
-	} else if strings.IndexFunc(secretKey, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
-		c.fail(errors.New("the WorkOS secret key contains spaces or control characters"))
+	s := settings{
+		baseURL:          DefaultBaseURL,
+		userAgent:        DefaultUserAgent,
+		validationBudget: DefaultValidationBudget,
+		requestTimeout:   DefaultRequestTimeout,
+		maxRetries:       DefaultMaxRetries,
+		backoff:          DefaultBackoff,
+		maxBackoff:       DefaultMaxBackoff,
+		maxRetryAfter:    DefaultMaxRetryAfter,
+		now:              time.Now,
+		logger:           slog.Default(),
+		sleep:            sleepCtx,
+		httpClient:       defaultHTTPClient(),
 	}
 	for _, opt := range opts {
 		if opt != nil {
-			opt(c)
+			opt(&s)
 		}
 	}
-	switch {
-	case c.err != nil:
-	case c.validationTimeout <= 0, c.requestTimeout <= 0:
-		c.fail(errors.New("timeouts must be positive"))
-	case c.maxRetries < 0, c.backoff < 0, c.maxBackoff < 0, c.maxRetryAfter < 0:
-		c.fail(errors.New("retry settings must not be negative"))
-	}
-	if c.err != nil {
-		return nil, c.err
-	}
-	if c.httpClient == nil {
-		c.httpClient = defaultHTTPClient()
+	c := &Client{settings: s, secret: newSecret(secretKey)}
+	if problem := c.check(secretKey); problem != "" {
+		return nil, fmt.Errorf("%w: %w: workos.New: %s", apikey.ErrMisconfigured, ErrInvalidArgument, problem)
 	}
 	return c, nil
 }
 
-func (c *Client) fail(err error) {
-	if c.err == nil {
-		c.err = fmt.Errorf("%w: %w: workos.New: %w", apikey.ErrMisconfigured, ErrInvalidArgument, err)
+// check validates the secret and the settings, and normalizes the base
+// URL. It
+// returns the first problem, in words that never include the secret.
+func (c *Client) check(secretKey string) string {
+	switch {
+	case strings.TrimSpace(secretKey) == "":
+		return "the WorkOS secret key is empty"
+	case strings.IndexFunc(secretKey, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
+		return "the WorkOS secret key contains spaces or control characters"
 	}
+	u, err := url.Parse(c.baseURL)
+	switch {
+	case err != nil:
+		return "the base URL does not parse"
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+		return fmt.Sprintf("the base URL %q must be an absolute http or https URL", c.clean(u.Redacted(), 200))
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return "the base URL must have no user info, query or fragment"
+	}
+	c.baseURL = strings.TrimRight(u.String(), "/")
+	switch {
+	case c.userAgent == "" || strings.ContainsAny(c.userAgent, "\r\n"):
+		return "the User-Agent must be non-empty and on one line"
+	case c.validationBudget <= 0:
+		return fmt.Sprintf("the validation budget must be positive, not %v", c.validationBudget)
+	case c.requestTimeout <= 0:
+		return fmt.Sprintf("the request timeout must be positive, not %v", c.requestTimeout)
+	case c.maxRetries < 0, c.backoff < 0, c.maxBackoff < 0:
+		return "the retry count and backoffs must not be negative"
+	case c.maxRetryAfter < 0:
+		return fmt.Sprintf("the Retry-After cap must not be negative, not %v", c.maxRetryAfter)
+	case c.logger == nil:
+		return "the logger is nil"
+	case c.now == nil:
+		return "the clock is nil"
+	case c.sleep == nil:
+		return "the sleep function is nil"
+	case c.httpClient == nil:
+		return "the HTTP client is nil"
+	}
+	return ""
 }
 
 // SetInvalidator connects inv, replacing any earlier one (nil disconnects):

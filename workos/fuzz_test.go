@@ -17,12 +17,12 @@ func FuzzParseSignature(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, header string) {
-		sig, err := ParseSignature(header)
+		sig, err := parseSignature(header)
 		if err != nil {
 			return
 		}
 		// What parses formats to a header that parses to the same thing.
-		again, err := ParseSignature(sig.String())
+		again, err := parseSignature(sig.String())
 		if err != nil {
 			t.Fatalf("re-parse of %q: %v", sig.String(), err)
 		}

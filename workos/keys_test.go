@@ -3,6 +3,7 @@ package workos
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"testing"
 	"time"
 
@@ -166,7 +167,7 @@ func TestDeleteKey(t *testing.T) {
 	f := workostest.NewServer(t)
 	k := f.AddKey("sk_to_delete_000000000000001", "Doomed", "org_1")
 	inv := &recordingInvalidator{}
-	c := newClient(t, f, WithInvalidator(inv))
+	c := connect(newClient(t, f), inv)
 
 	t.Run("deletes and invalidates", func(t *testing.T) {
 		require.NoError(t, c.DeleteKey(context.Background(), k.ID))
@@ -201,7 +202,7 @@ func TestDeleteKey(t *testing.T) {
 			err := c.DeleteKey(context.Background(), id)
 			assert.ErrorIs(t, err, ErrNotFound, id)
 			reqs := f.Requests()
-			assert.Equal(t, "/api_keys/"+urlPathEscape(id), reqs[len(reqs)-1].Path)
+			assert.Equal(t, "/api_keys/"+url.PathEscape(id), reqs[len(reqs)-1].Path)
 		}
 	})
 	t.Run("bad IDs send nothing", func(t *testing.T) {
@@ -219,7 +220,7 @@ func TestExpireKey(t *testing.T) {
 		f := workostest.NewServer(t)
 		k := f.AddKey("sk_expire_me_0000000000000001", "Old", "org_1")
 		inv := &recordingInvalidator{}
-		c := newClient(t, f, WithInvalidator(inv))
+		c := connect(newClient(t, f), inv)
 		got, err := c.ExpireKey(context.Background(), k.ID)
 		require.NoError(t, err)
 		assert.Equal(t, k.ID, got.ID)
@@ -475,7 +476,7 @@ func TestInvalidateOnEveryOutcome(t *testing.T) {
 				f := workostest.NewServer(t)
 				k := f.AddKey("sk_invalidate_me_000000000001", "k", "org_1")
 				inv := &recordingInvalidator{}
-				c := newClient(t, f, WithRetries(0, 0, 0), WithInvalidator(inv))
+				c := connect(newClient(t, f, WithRetries(0, 0, 0)), inv)
 				f.Fail(tt.faults(f)...)
 				err := op(c, k.ID)
 				if tt.wantErr == nil {
@@ -489,7 +490,7 @@ func TestInvalidateOnEveryOutcome(t *testing.T) {
 		t.Run(name+": refused ID", func(t *testing.T) {
 			f := workostest.NewServer(t)
 			inv := &recordingInvalidator{}
-			c := newClient(t, f, WithInvalidator(inv))
+			c := connect(newClient(t, f), inv)
 			assert.ErrorIs(t, op(c, "a b"), ErrInvalidArgument)
 			assert.Empty(t, inv.all())
 			assert.Empty(t, f.Requests())

@@ -11,13 +11,19 @@ const redacted = "[redacted]"
 
 // secret holds a credential: the WorkOS secret key or a webhook secret.
 // Every way of printing it (fmt with any verb, slog, String, GoString,
-// encoding) gives "[redacted]", so that a value holding one can be dumped
-// or logged without leaking it. string(s) is for where the raw bytes are
+// encoding) gives "[redacted]"; reveal is for where the raw bytes are
 // needed: the Authorization header and the HMAC key.
 //
-// fmt does not call the methods of unexported fields, so the types that
-// hold a secret also format themselves (see Client and WebhookHandler).
+// The types that hold one keep a *secret: fmt does not call the methods of
+// an unexported field, but prints a nested pointer as an address, so a copy
+// of a Client or WebhookHandler printed by value still shows no secret. Both
+// also format themselves, to stay readable when printed by pointer.
 type secret string
+
+func newSecret(s string) *secret { return (*secret)(&s) }
+
+// reveal returns the credential itself.
+func (s *secret) reveal() string { return string(*s) }
 
 // String hides the secret.
 func (secret) String() string { return redacted }

@@ -25,8 +25,10 @@ type response struct {
 }
 
 // send makes one HTTP request and reads the response body up to limit
-// bytes (tooLarge reports more). body is JSON-encoded when non-nil.
-func (c *Client) send(ctx context.Context, method, path string, query url.Values, body []byte, idemKey string, limit int64) (*response, error) {
+// bytes (tooLarge reports more). body is JSON-encoded when non-nil. hide is
+// a key value the request carries, which the response's request ID must
+// not be allowed to echo into errors and logs; "" for none.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, body []byte, idemKey, hide string, limit int64) (*response, error) {
 	u := c.baseURL + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -39,7 +41,7 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot build the request", ErrInvalidArgument)
 	}
-	req.Header.Set("Authorization", "Bearer "+string(c.secret))
+	req.Header.Set("Authorization", "Bearer "+c.secret.reveal())
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
 	if body != nil {
@@ -55,7 +57,7 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	defer resp.Body.Close()
 	r := &response{
 		status:     resp.StatusCode,
-		requestID:  c.clean(resp.Header.Get("X-Request-ID"), 128),
+		requestID:  c.cleanRequestID(resp.Header.Get("X-Request-ID"), hide),
 		retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now(), maxReportedRetryAfter),
 	}
 	if resp.StatusCode >= 300 {
@@ -82,11 +84,40 @@ func scrubError(err error) error {
 	return err
 }
 
-// cleanHeader keeps a header value printable and short, for errors and logs.
-func cleanHeader(v string) string {
-	if len(v) > 128 {
-		v = v[:128]
+// requestIDLimit is the longest request ID put in errors and logs.
+const requestIDLimit = 128
+
+// cleanRequestID makes a response's X-Request-ID fit for errors and logs.
+// It drops one that echoes hide (the key value being validated), checking
+// the whole header before cutting it to requestIDLimit bytes: a cut echo
+// would otherwise leave the key's first bytes behind.
+func (c *Client) cleanRequestID(raw, hide string) string {
+	if hide != "" && echoes(raw, hide) {
+		return redacted
 	}
+	return c.clean(raw, requestIDLimit)
+}
+
+// echoes reports whether s holds value, or any 24 bytes in a row of it: a
+// part of a key is as much a leak as the whole, once it is long enough to
+// narrow a search. Windows of 16 bytes every 8 cover every run of 24.
+func echoes(s, value string) bool {
+	const window, step = 16, 8
+	if len(value) <= window {
+		return strings.Contains(s, value)
+	}
+	for i := 0; ; i += step {
+		if i+window >= len(value) {
+			return strings.Contains(s, value[len(value)-window:])
+		}
+		if strings.Contains(s, value[i:i+window]) {
+			return true
+		}
+	}
+}
+
+// printable drops control characters, for text put in errors and logs.
+func printable(v string) string {
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return -1
@@ -131,10 +162,10 @@ func (c *Client) apiError(method, path string, r *response) *APIError {
 }
 
 func (c *Client) clean(s string, max int) string {
-	if c.secret != "" {
-		s = strings.ReplaceAll(s, string(c.secret), redacted)
+	if v := c.secret.reveal(); v != "" {
+		s = strings.ReplaceAll(s, v, redacted)
 	}
-	s = cleanHeader(s)
+	s = printable(s)
 	if len(s) > max {
 		s = s[:max] + "…"
 	}

@@ -95,7 +95,7 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	lost := false
 	for attempt := 0; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, c.requestTimeout)
-		r, err := c.send(actx, method, path, query, body, idemKey, managementBodyLimit)
+		r, err := c.send(actx, method, path, query, body, idemKey, "", managementBodyLimit)
 		cancel()
 		var wait time.Duration
 		switch {

@@ -2,6 +2,7 @@ package workos
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"testing"
 	"time"
@@ -202,8 +203,12 @@ func TestNewOptions(t *testing.T) {
 		{"unparsable base URL", testSecret, []Option{WithBaseURL("http://[::1")}},
 		{"nil HTTP client", testSecret, []Option{WithHTTPClient(nil)}},
 		{"bad user agent", testSecret, []Option{WithUserAgent("a\r\nb")}},
-		{"zero timeout", testSecret, []Option{WithValidationTimeout(0)}},
+		{"zero validation budget", testSecret, []Option{WithValidationBudget(0)}},
+		{"zero request timeout", testSecret, []Option{WithRequestTimeout(0)}},
 		{"negative retries", testSecret, []Option{WithRetries(-1, 0, 0)}},
+		{"negative backoff", testSecret, []Option{WithRetries(1, -time.Second, 0)}},
+		{"negative Retry-After cap", testSecret, []Option{WithMaxRetryAfter(-1)}},
+		{"a bad option before good ones", testSecret, []Option{WithValidationBudget(-time.Second), WithBaseURL("https://x"), WithLogger(slog.Default())}},
 		{"nil logger", testSecret, []Option{WithLogger(nil)}},
 		{"nil clock", testSecret, []Option{WithClock(nil)}},
 	}
@@ -223,8 +228,18 @@ func TestNewOptions(t *testing.T) {
 		c, err := New(testSecret, nil)
 		require.NoError(t, err)
 		assert.Equal(t, DefaultBaseURL, c.baseURL)
-		assert.Equal(t, 2*time.Second, c.validationTimeout)
+		assert.Equal(t, 2*time.Second, c.validationBudget)
 		assert.Equal(t, 3, c.maxRetries)
+	})
+	t.Run("options only record: the last of each wins, whatever came before", func(t *testing.T) {
+		c, err := New(testSecret, WithBaseURL("not a URL"), WithValidationBudget(0), WithBaseURL("https://x/"), WithValidationBudget(time.Second))
+		require.NoError(t, err)
+		assert.Equal(t, "https://x", c.baseURL)
+		assert.Equal(t, time.Second, c.validationBudget)
+	})
+	t.Run("the error names the problem", func(t *testing.T) {
+		_, err := New(testSecret, WithValidationBudget(-time.Second))
+		assert.EqualError(t, err, "apikey: validator misconfigured: workos: invalid argument: workos.New: the validation budget must be positive, not -1s")
 	})
 	t.Run("trailing slash", func(t *testing.T) {
 		c, err := New(testSecret, WithBaseURL("http://127.0.0.1:1/prefix/"))

@@ -22,7 +22,7 @@ func TestRotateKey(t *testing.T) {
 		f.SetClock(clock)
 		old := f.AddKey(oldValue, "Billing", "org_1", "posts:read", "posts:write")
 		inv := &recordingInvalidator{}
-		c := newClient(t, f, WithClock(clock), WithInvalidator(inv))
+		c := connect(newClient(t, f, WithClock(clock)), inv)
 		rot, err := c.RotateKey(context.Background(), oldValue, RotateOptions{})
 		require.NoError(t, err)
 		assert.Equal(t, old.ID, rot.Old.ID)

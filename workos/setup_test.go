@@ -25,7 +25,7 @@ func noSleep(ctx context.Context, d time.Duration) error { return ctx.Err() }
 
 // withSleep replaces how the client waits between retries.
 func withSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
-	return func(c *Client) { c.sleep = sleep }
+	return func(s *settings) { s.sleep = sleep }
 }
 
 // recordingSleep records the waits it is asked for, without waiting.
@@ -70,4 +70,10 @@ func serverKey(t testing.TB, srv *workostest.Server, id string) workostest.Key {
 	k, ok := srv.Key(id)
 	require.True(t, ok, "the server knows no key %s", id)
 	return k
+}
+
+// connect connects inv to c, and returns c.
+func connect(c *Client, inv Invalidator) *Client {
+	c.SetInvalidator(inv)
+	return c
 }

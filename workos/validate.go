@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/apikeyauth/apikey"
@@ -29,7 +28,7 @@ const minRetryBudget = 100 * time.Millisecond
 // X-Request-ID: for 429, 5xx, network errors, timeouts and malformed or
 // oversized bodies.
 //
-// The whole call is bounded by the validation timeout (default 2s) and
+// The whole call is bounded by the validation budget (default 2s, see WithValidationBudget) and
 // ctx. After a network error or a 5xx it retries once, quickly, if at least
 // 100ms of the budget is left; never after a 429. It is safe for
 // concurrent use, and the value appears in no error or log.
@@ -47,17 +46,17 @@ func (c *Client) Validate(ctx context.Context, value string) (*apikey.Key, error
 		// Only invalid UTF-8 is escaped, never refused; keep failing closed.
 		return nil, apikey.ErrInvalidKey
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.validationTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.validationBudget)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
 		key, retry, err := c.validateOnce(ctx, value, body)
 		if !retry || attempt > 0 {
 			return key, err
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < c.quickRetryDelay+minRetryBudget {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < quickRetryDelay+minRetryBudget {
 			return key, err
 		}
-		if c.sleep(ctx, c.quickRetryDelay) != nil {
+		if c.sleep(ctx, quickRetryDelay) != nil {
 			return key, err
 		}
 	}
@@ -65,17 +64,12 @@ func (c *Client) Validate(ctx context.Context, value string) (*apikey.Key, error
 
 // validateOnce makes one attempt, and says whether a retry may help.
 func (c *Client) validateOnce(ctx context.Context, value string, body []byte) (key *apikey.Key, retry bool, err error) {
-	r, err := c.send(ctx, http.MethodPost, validatePath, nil, body, "", validationBodyLimit)
+	r, err := c.send(ctx, http.MethodPost, validatePath, nil, body, "", value, validationBodyLimit)
 	if err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
 		return nil, ctx.Err() == nil, &apikey.UnavailableError{Err: fmt.Errorf("workos: validation: %w", err)}
-	}
-	// The request ID is echoed into errors: make sure it cannot carry the
-	// value, whatever the server put in it.
-	if strings.Contains(r.requestID, value) {
-		r.requestID = "[redacted]"
 	}
 	unavailable := func(cause error) error {
 		return &apikey.UnavailableError{RetryAfter: r.retryAfter, RequestID: r.requestID, Err: cause}

@@ -1,158 +1,16 @@
 package workos
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/apikeyauth/apikey"
 )
-
-// SignatureHeader is the header that carries a webhook's signature.
-const SignatureHeader = "WorkOS-Signature"
-
-// DefaultWebhookTolerance is how far a webhook's timestamp may be from now,
-// in the past or the future.
-const DefaultWebhookTolerance = 3 * time.Minute
-
-// DefaultWebhookMaxBody is the largest webhook body the handler reads.
-const DefaultWebhookMaxBody = 1 << 20
-
-// Signature is a parsed WorkOS-Signature header: "t=<unix ms>, v1=<hex>".
-type Signature struct {
-	// Timestamp is the t field as sent, which the signature covers.
-	Timestamp string
-	// Time is Timestamp read as Unix milliseconds.
-	Time time.Time
-	// V1 are the v1 signatures, HMAC-SHA256 digests; at least one.
-	V1 [][]byte
-}
-
-// ParseSignature parses a WorkOS-Signature header: comma-separated
-// key=value fields, with or without spaces after the commas, exactly one t
-// (decimal Unix milliseconds) and one or more v1 (64 hex digits). Unknown
-// fields are ignored. Errors match ErrInvalidSignature.
-func ParseSignature(header string) (Signature, error) {
-	var sig Signature
-	if len(header) > 4096 {
-		return sig, fmt.Errorf("%w: the header is too long", ErrInvalidSignature)
-	}
-	for field := range strings.SplitSeq(header, ",") {
-		field = strings.TrimSpace(field)
-		if field == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(field, "=")
-		if !ok {
-			return Signature{}, fmt.Errorf("%w: a field has no '='", ErrInvalidSignature)
-		}
-		switch strings.TrimSpace(k) {
-		case "t":
-			if sig.Timestamp != "" {
-				return Signature{}, fmt.Errorf("%w: more than one t", ErrInvalidSignature)
-			}
-			ms, err := parseMillis(v)
-			if err != nil {
-				return Signature{}, err
-			}
-			sig.Timestamp, sig.Time = v, time.UnixMilli(ms)
-		case "v1":
-			if len(v) != 2*sha256.Size {
-				return Signature{}, fmt.Errorf("%w: v1 is not %d hex digits", ErrInvalidSignature, 2*sha256.Size)
-			}
-			mac, err := hex.DecodeString(v)
-			if err != nil {
-				return Signature{}, fmt.Errorf("%w: v1 is not hex", ErrInvalidSignature)
-			}
-			sig.V1 = append(sig.V1, mac)
-		}
-	}
-	switch {
-	case sig.Timestamp == "":
-		return Signature{}, fmt.Errorf("%w: no t", ErrInvalidSignature)
-	case len(sig.V1) == 0:
-		return Signature{}, fmt.Errorf("%w: no v1", ErrInvalidSignature)
-	}
-	return sig, nil
-}
-
-func parseMillis(v string) (int64, error) {
-	if v == "" || len(v) > 16 || strings.TrimLeft(v, "0123456789") != "" {
-		return 0, fmt.Errorf("%w: t is not a Unix time in milliseconds", ErrInvalidSignature)
-	}
-	ms, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: t is not a Unix time in milliseconds", ErrInvalidSignature)
-	}
-	return ms, nil
-}
-
-// String formats the signature as a WorkOS-Signature header.
-func (s Signature) String() string {
-	var b strings.Builder
-	b.WriteString("t=" + s.Timestamp)
-	for _, mac := range s.V1 {
-		b.WriteString(", v1=" + hex.EncodeToString(mac))
-	}
-	return b.String()
-}
-
-// Sign returns the WorkOS-Signature header for body sent at t, signed with
-// secret: "t=<ms>, v1=<hex HMAC-SHA256 of "<ms>.<body>">". For tests and
-// for relaying events.
-func Sign(body []byte, secret string, t time.Time) string {
-	ts := strconv.FormatInt(t.UnixMilli(), 10)
-	return Signature{Timestamp: ts, V1: [][]byte{mac(secret, ts, body)}}.String()
-}
-
-func mac(secret, ts string, body []byte) []byte {
-	h := hmac.New(sha256.New, []byte(secret))
-	h.Write([]byte(ts))
-	h.Write([]byte{'.'})
-	h.Write(body)
-	return h.Sum(nil)
-}
-
-// VerifySignature checks that header is a valid WorkOS-Signature for body
-// under secret (the endpoint's webhook secret, as UTF-8 bytes), made within
-// tolerance of now in either direction (tolerance ≤ 0 means
-// DefaultWebhookTolerance). The comparison is constant-time. Errors match
-// ErrInvalidSignature, and ErrStaleSignature for a timestamp out of range;
-// they never contain the secret or the body.
-func VerifySignature(header string, body []byte, secret string, now time.Time, tolerance time.Duration) error {
-	if secret == "" {
-		return fmt.Errorf("%w: the webhook secret is empty", ErrInvalidSignature)
-	}
-	if tolerance <= 0 {
-		tolerance = DefaultWebhookTolerance
-	}
-	sig, err := ParseSignature(header)
-	if err != nil {
-		return err
-	}
-	if d := now.Sub(sig.Time); d > tolerance || d < -tolerance {
-		return ErrStaleSignature
-	}
-	want := mac(secret, sig.Timestamp, body)
-	ok := 0
-	for _, got := range sig.V1 {
-		ok |= subtle.ConstantTimeCompare(got, want) // every v1 is checked
-	}
-	if ok == 0 {
-		return fmt.Errorf("%w: no v1 matches", ErrInvalidSignature)
-	}
-	return nil
-}
 
 // Event is a WorkOS webhook event. Only event and data are relied on;
 // object and context are not required.
@@ -173,8 +31,16 @@ type Event struct {
 // are acknowledged and ignored. Handling is idempotent, so WorkOS's
 // redeliveries, which repeat the timestamp and signature, are harmless.
 type WebhookHandler struct {
-	secret    secret
-	inv       Invalidator
+	webhookSettings
+	// secret is behind a pointer so that printing a copy of the handler
+	// shows an address, not the secret.
+	secret *secret
+	inv    Invalidator
+}
+
+// webhookSettings are what WebhookOptions fill; NewWebhookHandler checks
+// them all.
+type webhookSettings struct {
 	now       func() time.Time
 	tolerance time.Duration
 	maxBody   int64
@@ -182,52 +48,51 @@ type WebhookHandler struct {
 	onEvent   func(Event)
 }
 
-// WebhookOption configures a WebhookHandler.
-type WebhookOption func(*WebhookHandler)
+// A WebhookOption configures NewWebhookHandler. Options only record a
+// setting; NewWebhookHandler checks them all and reports a bad one.
+type WebhookOption func(*webhookSettings)
 
-// WithWebhookClock sets the clock the tolerance is measured against, for
-// tests. Default: time.Now.
+// WithWebhookClock sets the clock the tolerance is measured against, not
+// nil: for tests of a webhook route. Default: time.Now.
 func WithWebhookClock(now func() time.Time) WebhookOption {
-	return func(h *WebhookHandler) { h.now = now }
+	return func(s *webhookSettings) { s.now = now }
 }
 
 // WithWebhookTolerance sets how far a timestamp may be from now, either
-// way. Default: 3m.
+// way; it must be positive. Default: 3m (DefaultWebhookTolerance).
 func WithWebhookTolerance(d time.Duration) WebhookOption {
-	return func(h *WebhookHandler) { h.tolerance = d }
+	return func(s *webhookSettings) { s.tolerance = d }
 }
 
-// WithWebhookMaxBody sets the largest body read. Default: 1 MiB.
+// WithWebhookMaxBody sets the largest body read, in bytes; it must be
+// positive. Default: 1 MiB (DefaultWebhookMaxBody).
 func WithWebhookMaxBody(n int64) WebhookOption {
-	return func(h *WebhookHandler) { h.maxBody = n }
+	return func(s *webhookSettings) { s.maxBody = n }
 }
 
 // WithWebhookLogger sets where rejected deliveries and invalidations are
-// logged, without secrets or bodies. Default: slog.Default().
+// logged, without secrets or bodies; not nil. Default: slog.Default().
 func WithWebhookLogger(l *slog.Logger) WebhookOption {
-	return func(h *WebhookHandler) { h.logger = l }
+	return func(s *webhookSettings) { s.logger = l }
 }
 
 // WithEventHook calls f with every verified event, after any invalidation,
 // before the handler answers. f must be quick and safe for concurrent use.
 // Default: none.
 func WithEventHook(f func(Event)) WebhookOption {
-	return func(h *WebhookHandler) { h.onEvent = f }
+	return func(s *webhookSettings) { s.onEvent = f }
 }
 
 // NewWebhookHandler returns a handler that verifies events with secretKey
 // (the webhook endpoint's secret from the WorkOS dashboard) and invalidates
 // revoked and updated keys in inv, typically the middleware's Cache. An
 // empty secret, a nil inv or an invalid option is an error wrapping
-// apikey.ErrMisconfigured and ErrInvalidArgument.
+// apikey.ErrMisconfigured and ErrInvalidArgument, naming the first problem.
 func NewWebhookHandler(secretKey string, inv Invalidator, opts ...WebhookOption) (*WebhookHandler, error) {
-	h := &WebhookHandler{
-		secret: secret(secretKey), inv: inv, now: time.Now, tolerance: DefaultWebhookTolerance,
-		maxBody: DefaultWebhookMaxBody, logger: slog.Default(),
-	}
+	s := webhookSettings{now: time.Now, tolerance: DefaultWebhookTolerance, maxBody: DefaultWebhookMaxBody, logger: slog.Default()}
 	for _, opt := range opts {
 		if opt != nil {
-			opt(h)
+			opt(&s)
 		}
 	}
 	var problem string
@@ -236,15 +101,19 @@ func NewWebhookHandler(secretKey string, inv Invalidator, opts ...WebhookOption)
 		problem = "the webhook secret is empty"
 	case inv == nil || isNilInterface(inv):
 		problem = "the invalidator is nil"
-	case h.now == nil, h.logger == nil:
-		problem = "the clock or logger is nil"
-	case h.tolerance <= 0, h.maxBody <= 0:
-		problem = "the tolerance and body limit must be positive"
+	case s.now == nil:
+		problem = "the clock is nil"
+	case s.logger == nil:
+		problem = "the logger is nil"
+	case s.tolerance <= 0:
+		problem = fmt.Sprintf("the tolerance must be positive, not %v", s.tolerance)
+	case s.maxBody <= 0:
+		problem = fmt.Sprintf("the body limit must be positive, not %d", s.maxBody)
 	}
 	if problem != "" {
 		return nil, fmt.Errorf("%w: %w: workos.NewWebhookHandler: %s", apikey.ErrMisconfigured, ErrInvalidArgument, problem)
 	}
-	return h, nil
+	return &WebhookHandler{webhookSettings: s, secret: newSecret(secretKey), inv: inv}, nil
 }
 
 // ServeHTTP handles one delivery.
@@ -265,7 +134,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cannot read body", http.StatusBadRequest)
 		return
 	}
-	if err := VerifySignature(r.Header.Get(SignatureHeader), body, string(h.secret), h.now(), h.tolerance); err != nil {
+	if err := VerifySignature(r.Header.Get(SignatureHeader), body, h.secret.reveal(), h.now(), h.tolerance); err != nil {
 		h.logger.Warn("workos: webhook rejected", "reason", err.Error())
 		http.Error(w, "invalid signature", http.StatusBadRequest)
 		return

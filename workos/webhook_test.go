@@ -176,9 +176,13 @@ func TestWebhookHandler(t *testing.T) {
 			{webhookSecret, &recordingInvalidator{}, []WebhookOption{WithWebhookClock(nil)}},
 			{webhookSecret, &recordingInvalidator{}, []WebhookOption{WithWebhookTolerance(0)}},
 			{webhookSecret, &recordingInvalidator{}, []WebhookOption{WithWebhookMaxBody(0)}},
+			{webhookSecret, &recordingInvalidator{}, []WebhookOption{WithWebhookLogger(nil)}},
+			{webhookSecret, &recordingInvalidator{}, []WebhookOption{WithWebhookTolerance(-time.Second), WithWebhookMaxBody(10)}},
 		} {
-			_, err := NewWebhookHandler(tt.secret, tt.inv, tt.opts...)
+			h, err := NewWebhookHandler(tt.secret, tt.inv, tt.opts...)
+			assert.Nil(t, h)
 			assert.ErrorIs(t, err, apikey.ErrMisconfigured)
+			assert.ErrorIs(t, err, ErrInvalidArgument)
 		}
 	})
 }
