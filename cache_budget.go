@@ -10,13 +10,6 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// DefaultMaxInFlight bounds the validator calls a Cache runs at once.
-const DefaultMaxInFlight = 256
-
-// DefaultKnownKeyReserve is the share of the validation budget kept for
-// keys that were valid recently.
-const DefaultKnownKeyReserve = 0.5
-
 // knownFor is how long a key validated as valid counts as known.
 const knownFor = 24 * time.Hour
 

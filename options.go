@@ -69,6 +69,11 @@ const (
 	DefaultNegativeCacheTTL  = 5 * time.Second
 	// DefaultValidationTimeout bounds each validator call a Cache makes.
 	DefaultValidationTimeout = 5 * time.Second
+	// DefaultMaxInFlight bounds the validator calls a Cache runs at once.
+	DefaultMaxInFlight = 256
+	// DefaultKnownKeyReserve is the share of the validation budget kept
+	// for keys that were valid recently.
+	DefaultKnownKeyReserve = 0.5
 )
 
 // WithExtractor sets where the middleware looks for the key.

@@ -22,10 +22,14 @@ const (
 // OutcomeUnavailable for any error it does not know, which fails closed.
 // It never panics, even on an error whose Unwrap does: such an error is
 // OutcomeError.
-func OutcomeOf(err error) (o Outcome) {
+func OutcomeOf(err error) Outcome {
 	if err == nil {
 		return OutcomeAuthenticated
 	}
+	return outcomeOfError(err)
+}
+
+func outcomeOfError(err error) (o Outcome) {
 	defer func() {
 		if recover() != nil {
 			o = OutcomeError
