@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/apikeyauth/apikey"
+	"github.com/apikeyauth/apikey/internal/nilcheck"
 )
 
 // The defaults of New's options.
@@ -87,11 +88,12 @@ type settings struct {
 	sleep func(ctx context.Context, d time.Duration) error
 }
 
-// Invalidator is what the client tells about keys it deletes or expires,
-// and what the webhook handler tells about revoked or updated keys.
-// *apikey.Cache satisfies it. InvalidateID must be safe for concurrent use.
+// Invalidator is what the client tells about keys it deletes or expires
+// (with Origin apikey.OriginLocal), and what the webhook handler tells
+// about revoked or updated keys (apikey.OriginWebhook), always by ID.
+// *apikey.Cache satisfies it. Invalidate must be safe for concurrent use.
 type Invalidator interface {
-	InvalidateID(id string)
+	Invalidate(apikey.Invalidation)
 }
 
 type invalidatorBox struct{ inv Invalidator }
@@ -190,7 +192,7 @@ func New(secretKey string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{settings: s, secret: newSecret(secretKey)}
 	if problem := c.check(secretKey); problem != "" {
-		return nil, fmt.Errorf("%w: %w: workos.New: %s", apikey.ErrMisconfigured, ErrInvalidArgument, problem)
+		return nil, &configError{"New", problem}
 	}
 	return c, nil
 }
@@ -244,7 +246,7 @@ func (c *Client) check(secretKey string) string {
 // client.SetInvalidator(m.Cache()) after m, _ := apikey.New(client).
 // It is safe to call concurrently with anything else.
 func (c *Client) SetInvalidator(inv Invalidator) {
-	if inv == nil || isNilInterface(inv) {
+	if nilcheck.Is(inv) {
 		c.invalidator.Store(nil)
 		return
 	}
@@ -253,7 +255,7 @@ func (c *Client) SetInvalidator(inv Invalidator) {
 
 func (c *Client) invalidate(id string) {
 	if b := c.invalidator.Load(); b != nil {
-		b.inv.InvalidateID(id)
+		b.inv.Invalidate(apikey.Invalidation{ID: id, Origin: apikey.OriginLocal})
 	}
 }
 

@@ -144,6 +144,16 @@ func sentinelsFor(status int, code string) []error {
 	return nil
 }
 
+// configError is the error of a constructor given something unusable: it
+// matches apikey.ErrMisconfigured and ErrInvalidArgument, and says what is
+// wrong in the constructor's own words.
+type configError struct{ op, problem string }
+
+func (e *configError) Error() string { return "workos: " + e.op + ": " + e.problem }
+
+// Unwrap returns apikey.ErrMisconfigured and ErrInvalidArgument.
+func (e *configError) Unwrap() []error { return []error{apikey.ErrMisconfigured, ErrInvalidArgument} }
+
 // noAnswerError is a management call whose last attempt got no answer from
 // WorkOS: a network error or a timeout. It matches apikey.ErrUnavailable,
 // and reads as what happened rather than as apikey's "validator

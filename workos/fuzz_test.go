@@ -72,7 +72,7 @@ func FuzzDecodeValidation(f *testing.F) {
 		}
 		// Round trip: the key re-encoded in the wire form decodes the same.
 		w := map[string]any{
-			"id": key.ID, "name": key.Name, "obfuscated_value": key.ObfuscatedValue, "permissions": key.Permissions,
+			"id": key.ID, "name": key.Name, "obfuscated_value": key.DisplayValue, "permissions": key.Permissions,
 			"owner": map[string]any{"type": key.Owner.Type, "id": key.Owner.ID, "organization_id": key.Owner.OrganizationID},
 		}
 		if !key.ExpiresAt.IsZero() {

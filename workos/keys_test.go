@@ -229,6 +229,7 @@ func TestExpireKey(t *testing.T) {
 		assert.Equal(t, "/api_keys/"+k.ID+"/expire", reqs[0].Path)
 		assert.JSONEq(t, `{}`, string(reqs[0].Body))
 		assert.Equal(t, []string{k.ID}, inv.all())
+		assert.Equal(t, []apikey.Origin{apikey.OriginLocal}, inv.origins())
 		_, err = c.Validate(context.Background(), "sk_expire_me_0000000000000001")
 		assert.ErrorIs(t, err, apikey.ErrInvalidKey)
 

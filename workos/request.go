@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"reflect"
 	"strings"
 	"time"
 )
@@ -194,13 +193,4 @@ func checkID(what, id string) error {
 		return fmt.Errorf("%w: the %s contains spaces or control characters", ErrInvalidArgument, what)
 	}
 	return nil
-}
-
-func isNilInterface(v any) bool {
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Interface, reflect.Chan:
-		return rv.IsNil()
-	}
-	return false
 }

@@ -239,7 +239,7 @@ func TestNewOptions(t *testing.T) {
 	})
 	t.Run("the error names the problem", func(t *testing.T) {
 		_, err := New(testSecret, WithValidationBudget(-time.Second))
-		assert.EqualError(t, err, "apikey: validator misconfigured: workos: invalid argument: workos.New: the validation budget must be positive, not -1s")
+		assert.EqualError(t, err, "workos: New: the validation budget must be positive, not -1s")
 	})
 	t.Run("trailing slash", func(t *testing.T) {
 		c, err := New(testSecret, WithBaseURL("http://127.0.0.1:1/prefix/"))

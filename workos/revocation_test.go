@@ -33,7 +33,7 @@ func TestWebhookRevocationBeatsTheCache(t *testing.T) {
 	key := f.AddKey(value, "Production", "org_1", "posts:read")
 
 	client := newClient(t, f)
-	m, err := apikey.New(client, apikey.WithCacheOptions(apikey.WithClock(clock.now), apikey.WithCacheTTL(time.Hour)))
+	m, err := apikey.New(client, apikey.WithClock(clock.now), apikey.WithCacheTTL(time.Hour))
 	require.NoError(t, err)
 	client.SetInvalidator(m.Cache())
 	hooks, err := NewWebhookHandler(webhookSecret, m.Cache(), WithWebhookClock(clock.now))
@@ -79,7 +79,7 @@ func TestDeleteThroughClientRevokesAtOnce(t *testing.T) {
 	const value = "sk_live_delete_me_000000000001"
 	key := f.AddKey(value, "Production", "org_1")
 	client := newClient(t, f)
-	m, err := apikey.New(client, apikey.WithCacheOptions(apikey.WithCacheTTL(time.Hour)))
+	m, err := apikey.New(client, apikey.WithCacheTTL(time.Hour))
 	require.NoError(t, err)
 	client.SetInvalidator(m.Cache())
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apikeyauth/apikey"
 	"github.com/apikeyauth/apikey/workos/workostest"
 	"github.com/stretchr/testify/require"
 )
@@ -47,22 +48,38 @@ func (s *recordingSleep) all() []time.Duration {
 	return append([]time.Duration(nil), s.waits...)
 }
 
-// recordingInvalidator records the IDs it is told to invalidate.
+// recordingInvalidator records the invalidations it is told of.
 type recordingInvalidator struct {
-	mu  sync.Mutex
-	ids []string
+	mu   sync.Mutex
+	invs []apikey.Invalidation
 }
 
-func (r *recordingInvalidator) InvalidateID(id string) {
+func (r *recordingInvalidator) Invalidate(inv apikey.Invalidation) {
 	r.mu.Lock()
-	r.ids = append(r.ids, id)
+	r.invs = append(r.invs, inv)
 	r.mu.Unlock()
 }
 
+// all returns the IDs invalidated, in order.
 func (r *recordingInvalidator) all() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]string(nil), r.ids...)
+	var ids []string
+	for _, inv := range r.invs {
+		ids = append(ids, inv.ID)
+	}
+	return ids
+}
+
+// origins returns the origins of the invalidations, in order.
+func (r *recordingInvalidator) origins() []apikey.Origin {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var o []apikey.Origin
+	for _, inv := range r.invs {
+		o = append(o, inv.Origin)
+	}
+	return o
 }
 
 // serverKey is the key as the fake server now holds it.

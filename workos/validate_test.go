@@ -34,19 +34,19 @@ func TestValidateFixtures(t *testing.T) {
 		want    *apikey.Key
 	}{
 		{"organization owner", fixtureValidateOrg, &apikey.Key{
-			ID: "api_key_01H5JQDV7R7ATEYZDEG0W5PRYS", Name: "Test Api Key", ObfuscatedValue: "sk_…PRYS",
+			ID: "api_key_01H5JQDV7R7ATEYZDEG0W5PRYS", Name: "Test Api Key", DisplayValue: "sk_…PRYS",
 			Owner:       apikey.Owner{Type: "organization", ID: "org_01H5JQDV7R7ATEYZDEG0W5PRYS"},
 			Permissions: []string{"read", "write"},
 			CreatedAt:   mustTime("2023-07-18T02:07:19.911Z"), UpdatedAt: mustTime("2023-07-18T02:07:19.911Z"),
 		}},
 		{"user owner", fixtureValidateUser, &apikey.Key{
-			ID: "api_key_01H5JQDV7R7ATEYZDEG0W5PRYS", Name: "Test User Api Key", ObfuscatedValue: "sk_…PRYS",
+			ID: "api_key_01H5JQDV7R7ATEYZDEG0W5PRYS", Name: "Test User Api Key", DisplayValue: "sk_…PRYS",
 			Owner:       apikey.Owner{Type: "user", ID: "user_01H5JQDV7R7ATEYZDEG0W5PRYS", OrganizationID: "org_01H5JQDV7R7ATEYZDEG0W5PRYS"},
 			Permissions: []string{"read", "write"},
 			CreatedAt:   mustTime("2023-07-18T02:07:19.911Z"), UpdatedAt: mustTime("2023-07-18T02:07:19.911Z"),
 		}},
 		{"current spec with expires_at and agent_registration_id", fixtureValidateSpec, &apikey.Key{
-			ID: "api_key_01EHZNVPK3SFK441A1RGBFSHRT", Name: "Production API Key", ObfuscatedValue: "sk_...3456",
+			ID: "api_key_01EHZNVPK3SFK441A1RGBFSHRT", Name: "Production API Key", DisplayValue: "sk_...3456",
 			Owner:       apikey.Owner{Type: "organization", ID: "org_01EHZNVPK3SFK441A1RGBFSHRT"},
 			Permissions: []string{"posts:read", "posts:write"},
 			CreatedAt:   mustTime("2026-01-15T12:00:00.000Z"), UpdatedAt: mustTime("2026-01-15T12:00:00.000Z"),

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apikeyauth/apikey"
+	"github.com/apikeyauth/apikey/internal/nilcheck"
 )
 
 // Event is a WorkOS webhook event. Only event and data are relied on;
@@ -99,7 +100,7 @@ func NewWebhookHandler(secretKey string, inv Invalidator, opts ...WebhookOption)
 	switch {
 	case secretKey == "":
 		problem = "the webhook secret is empty"
-	case inv == nil || isNilInterface(inv):
+	case nilcheck.Is(inv):
 		problem = "the invalidator is nil"
 	case s.now == nil:
 		problem = "the clock is nil"
@@ -111,7 +112,7 @@ func NewWebhookHandler(secretKey string, inv Invalidator, opts ...WebhookOption)
 		problem = fmt.Sprintf("the body limit must be positive, not %d", s.maxBody)
 	}
 	if problem != "" {
-		return nil, fmt.Errorf("%w: %w: workos.NewWebhookHandler: %s", apikey.ErrMisconfigured, ErrInvalidArgument, problem)
+		return nil, &configError{"NewWebhookHandler", problem}
 	}
 	return &WebhookHandler{webhookSettings: s, secret: newSecret(secretKey), inv: inv}, nil
 }
@@ -155,7 +156,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "event data has no id", http.StatusBadRequest)
 			return
 		}
-		h.inv.InvalidateID(data.ID)
+		h.inv.Invalidate(apikey.Invalidation{ID: data.ID, Origin: apikey.OriginWebhook})
 		h.logger.Info("workos: key invalidated by webhook", "event", ev.Event, "event_id", ev.ID, "key_id", data.ID)
 	}
 	if h.onEvent != nil {

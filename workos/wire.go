@@ -45,7 +45,8 @@ func (w *wireKey) toKey() (*apikey.Key, error) {
 // key, with the error toKey would fail with, if any. The key's ExpiresAt is
 // zero when expires_at is unreadable, so it must not be used without
 // handling the error; it is for a created key, whose value must not be
-// lost over a field it does not need.
+// lost over a field it does not need. WorkOS's obfuscated_value becomes
+// DisplayValue; Metadata stays nil, since WorkOS keys carry none.
 func (w *wireKey) partialKey() (*apikey.Key, error) {
 	k := &apikey.Key{
 		ID:           w.ID,
