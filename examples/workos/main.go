@@ -102,8 +102,8 @@ func newRouter(cfg config, logger *slog.Logger) (http.Handler, error) {
 	r.Group(func(r chi.Router) {
 		r.Use(auth.Handler)
 		r.Get("/me", demo.Me)
-		r.With(auth.RequirePermission("posts:read")).Get("/posts", posts.List)
-		r.With(auth.RequirePermission("posts:write")).Post("/posts", posts.Create)
+		r.With(apikey.RequirePermission("posts:read")).Get("/posts", posts.List)
+		r.With(apikey.RequirePermission("posts:write")).Post("/posts", posts.Create)
 	})
 	return r, nil
 }
