@@ -19,7 +19,10 @@ func ExampleKeyFormat() {
 	_ = digest
 
 	typo := []byte(value) // one character mistyped
-	typo[20] = map[bool]byte{true: 'x', false: 'y'}[typo[20] != 'x']
+	typo[20] = 'x'
+	if value[20] == 'x' {
+		typo[20] = 'y'
+	}
 	fmt.Println(len(value), strings.HasPrefix(value, "acme_live_"))
 	fmt.Println(format.Check(value), format.Check(string(typo)))
 	fmt.Println(strings.HasPrefix(format.DisplayValue(value), "acme_live_..."))
