@@ -57,8 +57,8 @@ func (f KeyFormat) Validate() error {
 		ok = p[i] == '_' || isBase62(p[i])
 	}
 	if !ok {
-		return fmt.Errorf("%w: KeyFormat: the prefix %q must be 1 to %d ASCII letters, digits or underscores, ending with an underscore",
-			ErrMisconfigured, p, maxPrefixLen)
+		return configError("KeyFormat", "the prefix %q must be 1 to %d ASCII letters, digits or underscores, ending with an underscore",
+			p, maxPrefixLen)
 	}
 	return nil
 }
@@ -165,8 +165,8 @@ const MinPepperLength = 32
 // stored digest unknown: every key must then be issued again.
 func NewHMACHasher(pepper []byte) (Hasher, error) {
 	if len(pepper) < MinPepperLength {
-		return Hasher{}, fmt.Errorf("%w: NewHMACHasher: the pepper must be at least %d bytes, not %d",
-			ErrMisconfigured, MinPepperLength, len(pepper))
+		return Hasher{}, configError("NewHMACHasher", "the pepper must be at least %d bytes, not %d",
+			MinPepperLength, len(pepper))
 	}
 	return Hasher{pepper: append([]byte(nil), pepper...)}, nil
 }
@@ -174,7 +174,7 @@ func NewHMACHasher(pepper []byte) (Hasher, error) {
 // Sum returns the digest of value to store and to look the key up by.
 func (h Hasher) Sum(value string) [sha256.Size]byte {
 	if h.pepper == nil {
-		return sha256.Sum256([]byte(value)) // TODO(ownkeys): DigestOf once landed
+		return DigestOf(value)
 	}
 	m := hmac.New(sha256.New, h.pepper)
 	io.WriteString(m, value)

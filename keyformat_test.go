@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
@@ -8,6 +9,8 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -260,4 +263,69 @@ func FuzzKeyFormatCheck(f *testing.F) {
 		b[i] = base62[(strings.IndexByte(base62, b[i])+1+int(pos)%61)%62]
 		require.False(t, testFormat.Check(string(b)), "one character changed at %d", i)
 	})
+}
+
+// With WithFormatCheck, a key that fails the check is answered 401
+// invalid_token without asking the cache or the validator; a well-formed
+// key goes on to them.
+func TestWithFormatCheckAnswersWithoutLookup(t *testing.T) {
+	valid := seededKeys(t, testFormat, 2)
+	var calls int
+	v := ValidatorFunc(func(ctx context.Context, value string) (*Key, error) {
+		calls++
+		if value == valid[0] {
+			return &Key{ID: "key_1"}, nil
+		}
+		return nil, ErrInvalidKey
+	})
+	m, err := New(v, WithFormatCheck(testFormat.Check))
+	require.NoError(t, err)
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+
+	typo := []byte(valid[0])
+	typo[len(typo)-1] ^= 1
+	tests := []struct {
+		name, value string
+		status      int
+		calls       int
+	}{
+		{"random", "acme_live_" + strings.Repeat("x", 42), 401, 0},
+		{"mistyped", string(typo), 401, 0},
+		{"other prefix", "sk_live_" + valid[0][len("acme_live_"):], 401, 0},
+		{"well-formed, unknown", valid[1], 401, 1},
+		{"well-formed, valid", valid[0], 200, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			calls = 0
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Authorization", "Bearer "+tc.value)
+			h.ServeHTTP(w, r)
+			assert.Equal(t, tc.status, w.Code)
+			assert.Equal(t, tc.calls, calls, "validator calls")
+			if tc.status == 401 {
+				assert.Contains(t, w.Header().Get("WWW-Authenticate"), `error="invalid_token"`)
+			}
+		})
+	}
+	assert.Equal(t, 1, m.Cache().Stats().NegativeSize, "only the well-formed unknown key reached the cache")
+}
+
+func BenchmarkKeyFormatCheck(b *testing.B) {
+	valid := seededKeys(b, testFormat, 1)[0]
+	typo := []byte(valid)
+	typo[20] ^= 1
+	for _, bc := range []struct{ name, value string }{
+		{"valid", valid},
+		{"mistyped", string(typo)},
+		{"random", "acme_live_" + strings.Repeat("x", 42)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				testFormat.Check(bc.value)
+			}
+		})
+	}
 }
