@@ -15,7 +15,7 @@ const knownFor = 24 * time.Hour
 
 // errOverBudget is the answer to a miss that the budget refuses: 503, and
 // never a call upstream.
-var errOverBudget = &UnavailableError{RetryAfter: time.Second, Err: errors.New("the validation budget is spent")}
+var errOverBudget = &UnavailableError{RetryAfter: time.Second, Err: errors.New("the upstream budget is spent")}
 
 // budget bounds the validator calls a Cache makes: per second (a token
 // bucket) and at once (a count of calls in flight). Part of both is kept

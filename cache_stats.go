@@ -9,7 +9,7 @@ type CacheStats struct {
 	Coalesced     uint64 `json:"coalesced"`     // misses that joined a validation already in flight
 	Evictions     uint64 `json:"evictions"`     // entries dropped to make room, valid and invalid
 	Invalidations uint64 `json:"invalidations"` // calls to Invalidate, whatever their origin
-	Refused       uint64 `json:"refused"`       // misses refused by the validation budget, without a validator call
+	Refused       uint64 `json:"refused"`       // misses refused by the upstream budget, without a validator call
 	Size          int    `json:"size"`          // valid keys held, including expired ones not yet dropped
 	NegativeSize  int    `json:"negative_size"` // invalid keys held
 }

@@ -71,7 +71,7 @@ const (
 	DefaultValidationTimeout = 5 * time.Second
 	// DefaultMaxInFlight bounds the validator calls a Cache runs at once.
 	DefaultMaxInFlight = 256
-	// DefaultKnownKeyReserve is the share of the validation budget kept
+	// DefaultKnownKeyReserve is the share of the upstream budget kept
 	// for keys that were valid recently.
 	DefaultKnownKeyReserve = 0.5
 )
@@ -202,7 +202,7 @@ func WithMaxInFlight(n int) Option {
 	return cacheOption("WithMaxInFlight", func(s *settings) { s.maxInFlight = n })
 }
 
-// WithKnownKeyReserve sets the share of the validation budget (both
+// WithKnownKeyReserve sets the share of the upstream budget (both
 // WithValidationRate and WithMaxInFlight) that only known keys may use:
 // keys the validator said were valid within the last 24 hours, remembered
 // by digest, up to twice the cache size. Known keys use the rest too.
