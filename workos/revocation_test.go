@@ -128,3 +128,5 @@ func TestMiddlewareOutcomes(t *testing.T) {
 		})
 	}
 }
+
+func (c *fakeClock) advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
