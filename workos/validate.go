@@ -28,9 +28,9 @@ const minRetryBudget = 100 * time.Millisecond
 // X-Request-ID: for 429, 5xx, network errors, timeouts and malformed or
 // oversized bodies.
 //
-// The whole call is bounded by the validation budget (default 2s, see WithValidationBudget) and
-// ctx. After a network error or a 5xx it retries once, quickly, if at least
-// 100ms of the budget is left; never after a 429. It is safe for
+// The whole call is bounded by ctx and by the validation budget (default
+// 2s, see WithValidationBudget). After a network error or a 5xx it retries
+// once, quickly, if at least 100ms of the budget is left; never after a 429. It is safe for
 // concurrent use, and the value appears in no error or log.
 func (c *Client) Validate(ctx context.Context, value string) (*apikey.Key, error) {
 	if ctx == nil {

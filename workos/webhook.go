@@ -31,6 +31,8 @@ type Event struct {
 // a signed body that is not an event, and 200 otherwise: other event types
 // are acknowledged and ignored. Handling is idempotent, so WorkOS's
 // redeliveries, which repeat the timestamp and signature, are harmless.
+// The zero value is not usable. Printing or logging a handler, by value or
+// by pointer, never shows the webhook secret.
 type WebhookHandler struct {
 	webhookSettings
 	// secret is behind a pointer so that printing a copy of the handler
