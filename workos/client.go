@@ -98,9 +98,9 @@ type Invalidator interface {
 
 type invalidatorBox struct{ inv Invalidator }
 
-// An Option configures New. Options only record a setting; New checks
-// them all, so the order they are given in does not matter, and a bad one
-// is reported by New.
+// An Option configures New. Options only record a setting, the last one
+// given for each counting; New then checks them all and reports the first
+// problem. They never change a Client that exists.
 type Option func(*settings)
 
 // WithBaseURL sets the API's base URL, for tests and local emulators. It

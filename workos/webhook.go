@@ -52,7 +52,8 @@ type webhookSettings struct {
 }
 
 // A WebhookOption configures NewWebhookHandler. Options only record a
-// setting; NewWebhookHandler checks them all and reports a bad one.
+// setting, the last one given for each counting; NewWebhookHandler then
+// checks them all and reports the first problem.
 type WebhookOption func(*webhookSettings)
 
 // WithWebhookClock sets the clock the tolerance is measured against, not
