@@ -1,0 +1,52 @@
+// Package redisfleet carries a Cache's invalidations to every replica of a
+// service through one Redis, so that a key revoked on one replica is refused
+// by all of them within milliseconds, not after their caches' TTL. It can
+// also share validation results between the replicas, so that they make one
+// upstream call per key instead of one each.
+//
+//	opt, err := redis.ParseURL("redis://127.0.0.1:6379/0")
+//	fleet, err := redisfleet.New(opt, redisfleet.WithSharedCache(20*time.Second))
+//	defer fleet.Close()
+//	auth, err := apikey.New(fleet.Validator(upstream), apikey.WithHooks(fleet.Hooks()))
+//	err = fleet.Attach(auth.Cache())
+//
+// # Delivery
+//
+// Every invalidation the cache applies, whatever its source, is appended to
+// a Redis Stream (key IDs and digests of values, never a value), and every
+// replica reads the stream from the last entry it applied and applies what
+// the others published, with apikey.OriginReplica, which it never publishes
+// again. A replica that loses Redis resumes where it stopped. When it cannot
+// show that it saw everything, because it was away longer than the stream
+// keeps (WithMaxLen), or Redis lost the stream (a flush, a restart without
+// persistence), it purges its local cache instead: entries carry a
+// sequence number without gaps and the epoch of the fleet's state in Redis,
+// so what was lost is always noticed.
+//
+// # Redis trouble
+//
+// Redis is never needed to answer a request. Every call is bounded by
+// WithTimeout; publications are queued and retried in the background; while
+// Redis is away each local cache answers alone, and its TTL bounds how long
+// a revocation it was not told about is missed. Stats and the logger show
+// the state.
+//
+// # Shared cache
+//
+// With WithSharedCache, Validator keeps valid keys in Redis by digest, for a
+// TTL never past the key's ExpiresAt. An invalidation removes them in the
+// same script that publishes it, and leaves a tombstone: a validation that
+// started before it, on any replica, cannot write the key back.
+//
+// # Other sources of invalidation
+//
+// The fleet publishes what the cache applies, so every source reaches every
+// replica as long as it goes through the cache: a WorkOS webhook handled by
+// any one replica (workos.NewWebhookHandler with the cache), a key deleted
+// through a client with the cache as its invalidator, a store's change feed
+// applied with Origin apikey.OriginStore, or a plain cache.InvalidateID. Let
+// one replica, or each of them, feed the cache: an invalidation published
+// twice is applied twice, which is harmless. A source that already reaches
+// every replica by itself (a change feed each one reads) needs no fleet for
+// its invalidations, but the fleet still covers the others.
+package redisfleet

@@ -1,0 +1,158 @@
+package redisfleet
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/apikeyauth/apikey"
+)
+
+// ErrAttached is returned by Attach when the Fleet already serves a cache,
+// or has been closed.
+var ErrAttached = errors.New("redisfleet: the fleet is already attached or closed")
+
+// Fleet shares a Cache's invalidations with the other replicas on one Redis,
+// applies theirs, and optionally shares validation results between them.
+//
+// Build one with New, put Hooks in the cache's options and Validator around
+// its validator, then Attach the cache. A Fleet is safe for concurrent use.
+// It runs two goroutines, a publisher from New and a reader from Attach,
+// which Close stops. It never fails a request because of Redis: every call
+// is bounded by the timeout, and a Redis that does not answer leaves the
+// local cache and the upstream validator to answer alone. It never sends,
+// stores or logs a key value: only key IDs, digests and validated keys.
+type Fleet struct {
+	s      settings
+	p      string        // "{prefix}:", the start of every Redis key
+	self   string        // this replica's random name, to skip its own entries
+	client *redis.Client // publications and the shared cache
+	reader *redis.Client // the reader's blocking wait, on a connection of its own
+
+	queue    chan pending
+	overflow atomic.Bool // the queue dropped some: publish a purge instead
+
+	attached  atomic.Bool
+	stop      context.CancelFunc
+	stopped   context.Context
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+
+	// sharedDownUntil holds back shared-cache calls for a moment after one
+	// failed, so that a Redis that does not answer costs one timeout now
+	// and then rather than one per validation.
+	sharedDownUntil atomic.Int64
+
+	st stats
+}
+
+// New returns a Fleet that talks to the Redis that opt describes (see
+// redis.ParseURL), with clients of its own: their timeouts are bounded by
+// WithTimeout and honour contexts, whatever opt says. A nil opt or an
+// invalid option is an error matching apikey.ErrMisconfigured. New does not
+// contact Redis: a Redis that is down at start is retried like one lost
+// later.
+func New(opt *redis.Options, opts ...Option) (*Fleet, error) {
+	if opt == nil {
+		return nil, misconfigured("the Redis options are nil")
+	}
+	s := defaultSettings()
+	for _, o := range opts {
+		o(&s)
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	f := &Fleet{
+		s: s, p: "{" + s.prefix + "}:", self: randomToken(),
+		client: redis.NewClient(boundedOptions(opt, s.timeout, 0)),
+		reader: redis.NewClient(boundedOptions(opt, s.timeout, 1)),
+		queue:  make(chan pending, s.queue),
+		stop:   stop, stopped: ctx,
+	}
+	f.wg.Add(1)
+	go f.publishLoop(ctx)
+	return f, nil
+}
+
+// boundedOptions copies opt with every timeout at most timeout and
+// contexts honoured, so that the deadline of each call is the one the Fleet
+// gives it. poolSize 0 keeps opt's.
+func boundedOptions(opt *redis.Options, timeout time.Duration, poolSize int) *redis.Options {
+	o := *opt
+	o.ContextTimeoutEnabled = true
+	for _, d := range []*time.Duration{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout} {
+		if *d <= 0 || *d > timeout {
+			*d = timeout
+		}
+	}
+	if poolSize > 0 {
+		o.PoolSize, o.MinIdleConns = poolSize, 0
+	}
+	return &o
+}
+
+// Hooks returns the hooks that publish the invalidations a cache applies,
+// but for those it received from the other replicas. Give them to the
+// cache with apikey.WithHooks. Publishing is asynchronous and never blocks
+// or fails the invalidation: the local cache has already forgotten the key.
+func (f *Fleet) Hooks() apikey.Hooks { return apikey.Hooks{Invalidation: f.enqueue} }
+
+// Attach starts applying the other replicas' invalidations to cache, from
+// the stream's current end. Attach a cache once, before it serves requests.
+func (f *Fleet) Attach(cache *apikey.Cache) error {
+	if cache == nil {
+		return misconfigured("Attach: the cache is nil")
+	}
+	if f.stopped.Err() != nil || !f.attached.CompareAndSwap(false, true) {
+		return ErrAttached
+	}
+	f.wg.Add(1)
+	go f.readLoop(f.stopped, cache)
+	return nil
+}
+
+// Close stops the Fleet's goroutines, after one last attempt to publish
+// what is queued, and closes its Redis connections. It waits for them, and
+// is safe to call more than once.
+func (f *Fleet) Close() error {
+	var err error
+	f.closeOnce.Do(func() {
+		f.stop()
+		// Closing the reader's connection ends its blocking wait at once.
+		err = f.reader.Close()
+		f.wg.Wait()
+		err = errors.Join(err, f.client.Close())
+	})
+	return err
+}
+
+// call returns a context bounded by the Fleet's timeout, for one Redis call.
+func (f *Fleet) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, f.s.timeout)
+}
+
+func randomToken() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // never fails, as documented
+	return hex.EncodeToString(b[:])
+}
+
+func digestHex(d apikey.Digest) string { return hex.EncodeToString(d[:]) }
+
+func parseDigest(s string) (apikey.Digest, error) {
+	var d apikey.Digest
+	if len(s) != 2*len(d) {
+		return d, fmt.Errorf("a digest is %d hex digits, not %d", 2*len(d), len(s))
+	}
+	_, err := hex.Decode(d[:], []byte(s))
+	return d, err
+}

@@ -1,0 +1,139 @@
+package redisfleet
+
+import (
+	"context"
+	"time"
+
+	"github.com/apikeyauth/apikey"
+)
+
+// pending is an invalidation waiting to be published.
+type pending struct {
+	inv apikey.Invalidation
+	at  time.Time
+}
+
+// maxBatch is the most invalidations published in one round trip.
+const maxBatch = 256
+
+// enqueue is the Invalidation hook: it queues what this replica's cache
+// applied for the publisher, and never blocks. What came from the other
+// replicas is not sent back.
+func (f *Fleet) enqueue(inv apikey.Invalidation) {
+	if inv.Origin == apikey.OriginReplica {
+		return
+	}
+	select {
+	case f.queue <- pending{inv: inv, at: time.Now()}:
+	default:
+		f.st.dropped.Add(1)
+		f.overflow.Store(true)
+	}
+}
+
+// publishLoop publishes the queue in batches, retrying a failed batch with
+// backoff until it succeeds or grows older than the retry window. When ctx
+// ends it makes one last attempt with what is queued.
+func (f *Fleet) publishLoop(ctx context.Context) {
+	defer f.wg.Done()
+	var batch []pending
+	backoff := newBackoff()
+	for {
+		if len(batch) == 0 {
+			select {
+			case p := <-f.queue:
+				batch = append(batch, p)
+			case <-ctx.Done():
+				f.publish(context.Background(), f.drain(batch))
+				return
+			}
+		}
+		batch = f.drain(batch)
+		if err := f.publish(ctx, batch); err == nil {
+			batch, backoff = batch[:0], newBackoff()
+			continue
+		}
+		batch = f.expire(batch)
+		select {
+		case <-time.After(backoff.next()):
+		case <-ctx.Done():
+			f.publish(context.Background(), f.drain(batch))
+			return
+		}
+	}
+}
+
+// drain adds what is queued to batch, up to maxBatch, and a purge if the
+// queue overflowed.
+func (f *Fleet) drain(batch []pending) []pending {
+loop:
+	for len(batch) < maxBatch {
+		select {
+		case p := <-f.queue:
+			batch = append(batch, p)
+		default:
+			break loop
+		}
+	}
+	if f.overflow.Swap(false) {
+		batch = append(batch, pending{inv: apikey.Invalidation{All: true, Origin: apikey.OriginLocal}, at: time.Now()})
+	}
+	return batch
+}
+
+// expire drops from batch what has waited longer than the retry window.
+func (f *Fleet) expire(batch []pending) []pending {
+	kept := batch[:0]
+	for _, p := range batch {
+		if time.Since(p.at) < f.s.retryFor {
+			kept = append(kept, p)
+		} else {
+			f.st.dropped.Add(1)
+		}
+	}
+	return kept
+}
+
+// publish sends batch in one round trip. A batch that fails in part is
+// retried whole: applying an invalidation twice is harmless.
+func (f *Fleet) publish(ctx context.Context, batch []pending) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	ctx, cancel := f.call(ctx)
+	defer cancel()
+	pipe := f.client.Pipeline()
+	epoch := randomToken()
+	for _, p := range batch {
+		var digest, all string
+		if !p.inv.Digest.IsZero() {
+			digest = digestHex(p.inv.Digest)
+		}
+		if p.inv.All {
+			all = "1"
+		}
+		origin := p.inv.Origin
+		if origin == "" {
+			origin = apikey.OriginLocal
+		}
+		publishScript.Eval(ctx, pipe, nil, f.p, epoch, f.s.maxLen, tombstoneTTL.Milliseconds(),
+			f.self, string(origin), p.inv.ID, digest, all)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		f.st.publishErrors.Add(1)
+		return err
+	}
+	f.st.published.Add(uint64(len(batch)))
+	return nil
+}
+
+// backoff doubles a delay from 50ms up to 2s.
+type backoff struct{ d time.Duration }
+
+func newBackoff() *backoff { return &backoff{d: 50 * time.Millisecond} }
+
+func (b *backoff) next() time.Duration {
+	d := b.d
+	b.d = min(2*b.d, 2*time.Second)
+	return d
+}

@@ -1,0 +1,176 @@
+package redisfleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/apikeyauth/apikey"
+)
+
+// readCount is the most entries one read returns.
+const readCount = 512
+
+// cursor is where the reader stands in the stream: the fleet's epoch, the
+// last entry's ID and sequence number. Entries are numbered without gaps,
+// so a jump in the sequence, or another epoch, means something was missed.
+type cursor struct {
+	epoch string
+	id    string
+	seq   int64
+}
+
+// readLoop applies the other replicas' invalidations to cache until ctx
+// ends. Before each blocking read it checks that Redis still holds
+// everything after its cursor; when it cannot, it purges the cache and
+// starts again from the stream's end.
+func (f *Fleet) readLoop(ctx context.Context, cache *apikey.Cache) {
+	defer f.wg.Done()
+	var cur *cursor
+	backoff := newBackoff()
+	for ctx.Err() == nil {
+		err := f.sync(ctx, cache, &cur)
+		if err == nil {
+			err = f.read(ctx, cache, cur)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			f.setConnected(false, err)
+			select {
+			case <-time.After(backoff.next()):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		backoff = newBackoff()
+		f.setConnected(true, nil)
+	}
+}
+
+// sync checks the stream against cur, purging cache if anything may have
+// been missed, and sets cur (the stream's end, on the first call).
+func (f *Fleet) sync(ctx context.Context, cache *apikey.Cache, cur **cursor) error {
+	last := ""
+	if *cur != nil {
+		last = (*cur).id
+	}
+	cctx, cancel := f.call(ctx)
+	defer cancel()
+	r, err := syncScript.Run(cctx, f.reader, nil, f.p, randomToken(), last).StringSlice()
+	if err != nil {
+		return err
+	}
+	if len(r) != 4 {
+		return fmt.Errorf("redisfleet: sync answered %d values, not 4", len(r))
+	}
+	gen, err := strconv.ParseInt(r[1], 10, 64)
+	if err != nil {
+		return fmt.Errorf("redisfleet: sequence number %q: %w", r[1], err)
+	}
+	end := &cursor{epoch: r[0], id: r[2], seq: gen}
+	c := *cur
+	switch {
+	case c == nil:
+		*cur = end
+	case c.epoch != end.epoch:
+		f.purge(cache, "Redis lost the fleet's state (flushed or restarted empty)")
+		*cur = end
+	case gen < c.seq:
+		f.purge(cache, "the stream's sequence number went back")
+		*cur = end
+	case gen > c.seq && r[3] != strconv.FormatInt(c.seq+1, 10):
+		f.purge(cache, "invalidations were trimmed from the stream before this replica read them")
+		*cur = end
+	}
+	f.setLastID((*cur).id)
+	return nil
+}
+
+// read waits for entries after cur and applies them.
+func (f *Fleet) read(ctx context.Context, cache *apikey.Cache, cur *cursor) error {
+	rctx, cancel := context.WithTimeout(ctx, f.s.block+f.s.timeout)
+	defer cancel()
+	streams, err := f.reader.XRead(rctx, &redis.XReadArgs{
+		Streams: []string{f.p + "stream", cur.id}, Count: readCount, Block: f.s.block,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, s := range streams {
+		for _, m := range s.Messages {
+			f.apply(cache, cur, m)
+		}
+	}
+	f.setLastID(cur.id)
+	return nil
+}
+
+// apply applies one entry unless this replica published it, or purges the
+// cache if the entry shows that others were missed.
+func (f *Fleet) apply(cache *apikey.Cache, cur *cursor, m redis.XMessage) {
+	field := func(name string) string { s, _ := m.Values[name].(string); return s }
+	seq, err := strconv.ParseInt(field("seq"), 10, 64)
+	epoch := field("epoch")
+	next := cur.seq + 1
+	cur.id, cur.seq = m.ID, seq
+	switch {
+	case epoch != cur.epoch:
+		cur.epoch = epoch
+		f.purge(cache, "Redis lost the fleet's state (flushed or restarted empty)")
+		return
+	case err != nil || seq != next:
+		f.purge(cache, "the stream skipped invalidations")
+		return
+	case field("from") == f.self:
+		return
+	}
+	inv := apikey.Invalidation{ID: field("id"), All: field("all") == "1", Origin: apikey.OriginReplica}
+	if d := field("digest"); d != "" {
+		if inv.Digest, err = parseDigest(d); err != nil {
+			f.purge(cache, "an entry's digest is unreadable")
+			return
+		}
+	}
+	if inv.ID == "" && inv.Digest.IsZero() && !inv.All {
+		return
+	}
+	cache.Invalidate(inv)
+	f.st.received.Add(1)
+}
+
+// purge forgets everything cache holds, because the reader cannot show that
+// it saw every invalidation.
+func (f *Fleet) purge(cache *apikey.Cache, why string) {
+	cache.Invalidate(apikey.Invalidation{All: true, Origin: apikey.OriginReplica})
+	f.st.purges.Add(1)
+	f.s.logger.Warn("redisfleet: purged the local cache: "+why, "prefix", f.s.prefix)
+}
+
+func (f *Fleet) setConnected(connected bool, err error) {
+	f.st.mu.Lock()
+	was := f.st.connected
+	f.st.connected = connected
+	f.st.mu.Unlock()
+	switch {
+	case was && !connected:
+		f.s.logger.Warn("redisfleet: lost Redis; the local cache and the validator answer alone until it is back",
+			"prefix", f.s.prefix, "error", err)
+	case !was && connected:
+		f.s.logger.Info("redisfleet: reading invalidations from Redis", "prefix", f.s.prefix)
+	}
+}
+
+func (f *Fleet) setLastID(id string) {
+	f.st.mu.Lock()
+	f.st.lastID = id
+	f.st.mu.Unlock()
+}

@@ -1,0 +1,166 @@
+package redisfleet
+
+import (
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The fleet's state in Redis, under the prefix P = "{prefix}:":
+//
+//	P stream        the invalidations, one entry each, trimmed to MaxLen
+//	P gen           a counter: the sequence number of the last entry
+//	P epoch         a random value that changes when Redis loses the above
+//	P key:<digest>  a shared validation result: "<gen when read>:<json>"
+//	P id:<id>       the digests stored for a key ID
+//	P tomb:...      tombstones: the sequence number of the last
+//	                invalidation of a digest, an ID, or everything
+//	P lease:<digest> a replica is validating this key
+//
+// Every change happens inside one script, so no replica sees half of one.
+// The scripts name keys they build themselves; the common hash tag keeps
+// them in one slot.
+
+// tombstoneTTL is how long a tombstone outlives its invalidation. It must
+// exceed the longest shared TTL plus the longest validation (writeWindow),
+// so that nothing written before it can still be read or written after it.
+const tombstoneTTL = time.Hour
+
+// writeWindow is the longest a validation may take and still write its
+// result to the shared cache.
+const writeWindow = time.Minute
+
+// maxSharedTTL keeps the shared TTL within what tombstones cover.
+const maxSharedTTL = tombstoneTTL - writeWindow
+
+// publishScript appends one invalidation to the stream, and removes what it
+// names from the shared cache, leaving tombstones that refuse the writes of
+// validations started before it. It creates the epoch if Redis lost it.
+//
+// ARGV: prefix, new epoch, maxlen, tombstone TTL (ms), replica, origin, id,
+// digest (hex), all ("1" or ""). Returns the entry's sequence number.
+var publishScript = redis.NewScript(`
+local p = ARGV[1]
+local epoch = redis.call('GET', p..'epoch')
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('SET', p..'epoch', epoch)
+end
+local seq = redis.call('INCR', p..'gen')
+local ttl = ARGV[4]
+if ARGV[9] == '1' then
+  redis.call('SET', p..'tomb:all', seq, 'PX', ttl)
+end
+if ARGV[8] ~= '' then
+  redis.call('SET', p..'tomb:key:'..ARGV[8], seq, 'PX', ttl)
+  redis.call('DEL', p..'key:'..ARGV[8])
+end
+if ARGV[7] ~= '' then
+  redis.call('SET', p..'tomb:id:'..ARGV[7], seq, 'PX', ttl)
+  local ids = p..'id:'..ARGV[7]
+  for _, d in ipairs(redis.call('SMEMBERS', ids)) do
+    redis.call('DEL', p..'key:'..d)
+  end
+  redis.call('DEL', ids)
+end
+redis.call('XADD', p..'stream', 'MAXLEN', '~', ARGV[3], '*',
+  'epoch', epoch, 'seq', seq, 'from', ARGV[5], 'origin', ARGV[6],
+  'id', ARGV[7], 'digest', ARGV[8], 'all', ARGV[9])
+return seq
+`)
+
+// syncScript tells the reader where the stream stands: the epoch (created
+// if Redis lost it), the last sequence number, the last entry's ID, and the
+// sequence number of the first entry after the reader's last ID ("" if none).
+//
+// ARGV: prefix, new epoch, the reader's last ID ("" for none).
+var syncScript = redis.NewScript(`
+local p = ARGV[1]
+local epoch = redis.call('GET', p..'epoch')
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('SET', p..'epoch', epoch)
+end
+local gen = redis.call('GET', p..'gen') or '0'
+local lastID = '0-0'
+local last = redis.call('XREVRANGE', p..'stream', '+', '-', 'COUNT', 1)
+if #last > 0 then lastID = last[1][1] end
+local nextSeq = ''
+if ARGV[3] ~= '' then
+  local nx = redis.call('XRANGE', p..'stream', '('..ARGV[3], '+', 'COUNT', 1)
+  if #nx > 0 then
+    local f = nx[1][2]
+    for i = 1, #f, 2 do
+      if f[i] == 'seq' then nextSeq = f[i+1] end
+    end
+  end
+end
+return {epoch, gen, lastID, nextSeq}
+`)
+
+// readScript looks a digest up in the shared cache and, on a miss, takes
+// the lease on validating it if no other replica holds it. An entry written
+// before the last purge counts as a miss. It also returns the sequence
+// number and epoch to hand to writeScript.
+//
+// ARGV: prefix, digest (hex), lease token ("" for no lease), lease TTL (ms).
+// Returns {entry or "", gen, epoch or "", 1 if the lease was taken}.
+var readScript = redis.NewScript(`
+local p = ARGV[1]
+local entry = redis.call('GET', p..'key:'..ARGV[2])
+local all = redis.call('GET', p..'tomb:all')
+if entry and all then
+  local g = tonumber(string.match(entry, '^(%d+):'))
+  if not g or g < tonumber(all) then entry = false end
+end
+local gen = redis.call('GET', p..'gen') or '0'
+local epoch = redis.call('GET', p..'epoch') or ''
+local lease = 0
+if not entry and ARGV[3] ~= '' then
+  if redis.call('SET', p..'lease:'..ARGV[2], ARGV[3], 'NX', 'PX', ARGV[4]) then lease = 1 end
+end
+return {entry or '', gen, epoch, lease}
+`)
+
+// writeScript stores a validation result unless an invalidation of its
+// digest, its ID or everything came after the read that started the
+// validation (sequence number gen), or Redis lost the fleet's state since
+// (epoch). It releases the lease if it holds it.
+//
+// ARGV: prefix, digest (hex), key ID, gen, epoch, entry, TTL (ms), lease token.
+// Returns 1 if stored, 0 if refused.
+var writeScript = redis.NewScript(`
+local p = ARGV[1]
+local g0 = tonumber(ARGV[4])
+local ok = redis.call('GET', p..'epoch') == ARGV[5]
+  and tonumber(redis.call('GET', p..'gen') or '0') >= g0
+if ok then
+  for _, t in ipairs({p..'tomb:all', p..'tomb:key:'..ARGV[2], p..'tomb:id:'..ARGV[3]}) do
+    local v = redis.call('GET', t)
+    if v and tonumber(v) > g0 then ok = false end
+  end
+end
+if ok then
+  redis.call('SET', p..'key:'..ARGV[2], ARGV[6], 'PX', ARGV[7])
+  if ARGV[3] ~= '' then
+    local ids = p..'id:'..ARGV[3]
+    redis.call('SADD', ids, ARGV[2])
+    if redis.call('PTTL', ids) < tonumber(ARGV[7]) then redis.call('PEXPIRE', ids, ARGV[7]) end
+  end
+end
+if ARGV[8] ~= '' and redis.call('GET', p..'lease:'..ARGV[2]) == ARGV[8] then
+  redis.call('DEL', p..'lease:'..ARGV[2])
+end
+if ok then return 1 end
+return 0
+`)
+
+// releaseScript gives a lease back, if it is still the caller's.
+//
+// ARGV: prefix, digest (hex), lease token.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', ARGV[1]..'lease:'..ARGV[2]) == ARGV[3] then
+  return redis.call('DEL', ARGV[1]..'lease:'..ARGV[2])
+end
+return 0
+`)

@@ -1,0 +1,202 @@
+package redisfleet
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apikeyauth/apikey"
+)
+
+// sharedDownFor is how long shared-cache calls are skipped after one failed.
+const sharedDownFor = time.Second
+
+// leasePoll is how often a replica waiting for another's validation looks
+// for its result.
+const leasePoll = 5 * time.Millisecond
+
+// Validator returns next behind the shared cache: a key another replica
+// validated is answered from Redis, and a valid key validated here is stored
+// for the others. Without WithSharedCache it returns next itself.
+//
+// When several replicas miss the same key at once, one validates it and the
+// others wait for its result, up to WithLeaseWait. Only valid keys are
+// shared. A Redis that fails or does not answer in time is skipped: the
+// validation goes upstream, as it would without a shared cache. The
+// returned Validator is safe for concurrent use.
+func (f *Fleet) Validator(next apikey.Validator) apikey.Validator {
+	if f.s.sharedTTL == 0 {
+		return next
+	}
+	return &sharedValidator{f: f, next: next}
+}
+
+type sharedValidator struct {
+	f    *Fleet
+	next apikey.Validator
+}
+
+// snapshot is what readScript answered.
+type snapshot struct {
+	key   *apikey.Key // nil on a miss
+	gen   string      // the sequence number when read
+	epoch string
+	lease bool // this validation holds the lease
+}
+
+func (v *sharedValidator) Validate(ctx context.Context, value string) (*apikey.Key, error) {
+	f := v.f
+	if f.sharedDown() {
+		return v.next.Validate(ctx, value)
+	}
+	start := time.Now()
+	digest := digestHex(apikey.DigestOf(value))
+	token := ""
+	if f.s.leaseWait > 0 {
+		token = randomToken()
+	}
+	snap, err := f.sharedRead(ctx, digest, token)
+	if err != nil {
+		return v.next.Validate(ctx, value)
+	}
+	if snap.key == nil && token != "" && !snap.lease {
+		snap, err = f.awaitShared(ctx, digest, token, snap)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if snap.key != nil {
+		f.st.sharedHits.Add(1)
+		return snap.key, nil
+	}
+	f.st.sharedMisses.Add(1)
+	key, err := v.next.Validate(ctx, value)
+	switch {
+	case err == nil && key != nil:
+		f.sharedWrite(ctx, digest, key, snap, token, start)
+	case snap.lease:
+		f.releaseLease(ctx, digest, token)
+	}
+	return key, err
+}
+
+// sharedRead looks digest up, taking the lease on a miss if token is set.
+func (f *Fleet) sharedRead(ctx context.Context, digest, token string) (snapshot, error) {
+	cctx, cancel := f.call(ctx)
+	defer cancel()
+	r, err := readScript.Run(cctx, f.client, nil, f.p, digest, token, f.s.leaseWait.Milliseconds()).Slice()
+	if err == nil && len(r) != 4 {
+		err = fmt.Errorf("redisfleet: read answered %d values, not 4", len(r))
+	}
+	if err != nil {
+		f.sharedFailed()
+		return snapshot{}, err
+	}
+	entry, _ := r[0].(string)
+	snap := snapshot{}
+	snap.gen, _ = r[1].(string)
+	snap.epoch, _ = r[2].(string)
+	lease, _ := r[3].(int64)
+	snap.lease = lease == 1
+	if entry != "" {
+		if snap.key, err = decodeEntry(entry); err != nil {
+			f.st.sharedErrors.Add(1) // an entry this version cannot read: validate again
+		}
+	}
+	return snap, nil
+}
+
+// awaitShared waits while another replica holds the lease on digest, until
+// its result is in the shared cache, the lease is free (then this replica
+// takes it), or the lease wait is over. Its answer is the last snapshot.
+// It returns an error only when ctx ends.
+func (f *Fleet) awaitShared(ctx context.Context, digest, token string, snap snapshot) (snapshot, error) {
+	f.st.sharedWaits.Add(1)
+	deadline := time.NewTimer(f.s.leaseWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(leasePoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return snap, ctx.Err()
+		case <-deadline.C:
+			return snap, nil
+		case <-tick.C:
+		}
+		next, err := f.sharedRead(ctx, digest, token)
+		if err != nil {
+			return snap, nil
+		}
+		if next.key != nil || next.lease {
+			return next, nil
+		}
+	}
+}
+
+// sharedWrite stores key for the other replicas, unless it was invalidated
+// since snap was read, the validation took too long to be sure of that, or
+// snap was never read (gen is empty).
+func (f *Fleet) sharedWrite(ctx context.Context, digest string, key *apikey.Key, snap snapshot, token string, start time.Time) {
+	ttl := f.s.sharedTTL
+	if !key.ExpiresAt.IsZero() {
+		ttl = min(ttl, time.Until(key.ExpiresAt))
+	}
+	if ttl < time.Millisecond || snap.gen == "" || time.Since(start) > writeWindow {
+		if snap.lease {
+			f.releaseLease(ctx, digest, token)
+		}
+		return
+	}
+	body, err := json.Marshal(key)
+	if err != nil {
+		f.st.sharedErrors.Add(1)
+		return
+	}
+	if !snap.lease {
+		token = ""
+	}
+	cctx, cancel := f.call(ctx)
+	defer cancel()
+	stored, err := writeScript.Run(cctx, f.client, nil, f.p, digest, key.ID, snap.gen, snap.epoch,
+		snap.gen+":"+string(body), ttl.Milliseconds(), token).Int()
+	switch {
+	case err != nil:
+		f.sharedFailed()
+	case stored == 1:
+		f.st.sharedStored.Add(1)
+	default:
+		f.st.sharedRefused.Add(1)
+	}
+}
+
+func (f *Fleet) releaseLease(ctx context.Context, digest, token string) {
+	cctx, cancel := f.call(ctx)
+	defer cancel()
+	if err := releaseScript.Run(cctx, f.client, nil, f.p, digest, token).Err(); err != nil {
+		f.sharedFailed()
+	}
+}
+
+func (f *Fleet) sharedFailed() {
+	f.st.sharedErrors.Add(1)
+	f.sharedDownUntil.Store(time.Now().Add(sharedDownFor).UnixNano())
+}
+
+func (f *Fleet) sharedDown() bool { return time.Now().UnixNano() < f.sharedDownUntil.Load() }
+
+// decodeEntry reads "<gen>:<json>".
+func decodeEntry(entry string) (*apikey.Key, error) {
+	gen, body, ok := strings.Cut(entry, ":")
+	if _, err := strconv.ParseUint(gen, 10, 64); !ok || err != nil {
+		return nil, fmt.Errorf("redisfleet: a shared entry has no sequence number")
+	}
+	var key apikey.Key
+	if err := json.Unmarshal([]byte(body), &key); err != nil {
+		return nil, fmt.Errorf("redisfleet: a shared entry is unreadable: %w", err)
+	}
+	return &key, nil
+}
