@@ -68,7 +68,7 @@ func WithBlock(d time.Duration) Option { return func(s *settings) { s.block = d 
 // that the replicas make one upstream call per key per ttl between them.
 // Keep ttl at most the local cache's TTL: a key revoked without any
 // invalidation can be served for up to the two added together.
-// Default: 0, off.
+// At most 59 minutes. Default: 0, off.
 func WithSharedCache(ttl time.Duration) Option { return func(s *settings) { s.sharedTTL = ttl } }
 
 // WithLeaseWait sets how long a replica that finds another one already
@@ -103,6 +103,8 @@ func (s *settings) check() error {
 		return misconfigured(fmt.Sprintf("the block time must be at least 1ms, not %v", s.block))
 	case s.sharedTTL < 0:
 		return misconfigured(fmt.Sprintf("the shared cache TTL must not be negative, not %v", s.sharedTTL))
+	case s.sharedTTL > maxSharedTTL:
+		return misconfigured(fmt.Sprintf("the shared cache TTL must be at most %v, not %v", maxSharedTTL, s.sharedTTL))
 	case s.leaseWait < 0:
 		return misconfigured(fmt.Sprintf("the lease wait must not be negative, not %v", s.leaseWait))
 	case s.queue <= 0:

@@ -1,0 +1,116 @@
+package redisfleet
+
+import (
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apikeyauth/apikey"
+)
+
+func TestNewRefusesBadOptions(t *testing.T) {
+	opt := &redis.Options{Addr: redisAddr()}
+	for _, tc := range []struct {
+		name string
+		opt  *redis.Options
+		opts []Option
+		want string
+	}{
+		{"nil options", nil, nil, "the Redis options are nil"},
+		{"empty prefix", opt, []Option{WithPrefix("")}, "prefix is empty"},
+		{"zero max len", opt, []Option{WithMaxLen(0)}, "MaxLen must be positive, not 0"},
+		{"zero timeout", opt, []Option{WithTimeout(0)}, "timeout must be positive, not 0s"},
+		{"tiny block", opt, []Option{WithBlock(time.Microsecond)}, "at least 1ms"},
+		{"negative shared TTL", opt, []Option{WithSharedCache(-time.Second)}, "must not be negative, not -1s"},
+		{"shared TTL too long", opt, []Option{WithSharedCache(2 * time.Hour)}, "at most 59m0s"},
+		{"negative lease wait", opt, []Option{WithLeaseWait(-time.Second)}, "lease wait"},
+		{"zero queue", opt, []Option{WithQueue(0)}, "queue size"},
+		{"negative retry", opt, []Option{WithRetryFor(-time.Second)}, "retry window"},
+		{"nil logger", opt, []Option{WithLogger(nil)}, "logger is nil"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := New(tc.opt, tc.opts...)
+			assert.Nil(t, f)
+			assert.ErrorIs(t, err, apikey.ErrMisconfigured)
+			assert.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestAttach(t *testing.T) {
+	f, err := New(&redis.Options{Addr: redisAddr()}, WithLogger(discard))
+	require.NoError(t, err)
+	cache, err := apikey.NewCache(newUpstream(), apikey.WithHooks(f.Hooks()))
+	require.NoError(t, err)
+
+	assert.ErrorIs(t, f.Attach(nil), apikey.ErrMisconfigured)
+	require.NoError(t, f.Attach(cache))
+	assert.ErrorIs(t, f.Attach(cache), ErrAttached, "a second cache")
+	require.NoError(t, f.Close())
+	require.NoError(t, f.Close(), "Close twice")
+
+	g, err := New(&redis.Options{Addr: redisAddr()}, WithLogger(discard))
+	require.NoError(t, err)
+	require.NoError(t, g.Close())
+	assert.ErrorIs(t, g.Attach(cache), ErrAttached, "after Close")
+}
+
+func TestValidatorWithoutSharedCacheIsUpstream(t *testing.T) {
+	f, err := New(&redis.Options{Addr: redisAddr()}, WithLogger(discard))
+	require.NoError(t, err)
+	defer f.Close()
+	up := newUpstream()
+	assert.Same(t, up, f.Validator(up))
+}
+
+// TestThreeReplicas revokes a key on one of three replicas and watches the
+// other two refuse it, for each kind of invalidation.
+func TestThreeReplicas(t *testing.T) {
+	const value = "sk_test_three_replicas"
+	for _, tc := range []struct {
+		name string
+		inv  apikey.Invalidation
+	}{
+		{"by id", apikey.Invalidation{ID: "key_0"}},
+		{"by digest", apikey.Invalidation{Digest: apikey.DigestOf(value)}},
+		{"purge", apikey.Invalidation{All: true}},
+		{"from a webhook", apikey.Invalidation{ID: "key_0", Origin: apikey.OriginWebhook}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opt, prefix := testRedis(t)
+			up := newUpstream(value)
+			rs := []*replica{
+				newReplica(t, opt, up, testOptions(prefix)...),
+				newReplica(t, opt, up, testOptions(prefix)...),
+				newReplica(t, opt, up, testOptions(prefix)...),
+			}
+			for _, r := range rs {
+				require.NoError(t, r.validate(value))
+			}
+			up.revoke("key_0")
+			for _, r := range rs {
+				require.NoError(t, r.validate(value), "cached: the upstream is not asked")
+			}
+
+			rs[0].cache.Invalidate(tc.inv)
+
+			assert.ErrorIs(t, rs[0].validate(value), apikey.ErrInvalidKey, "refused where revoked")
+			for _, r := range rs[1:] {
+				require.Eventually(t, func() bool { return r.fleet.Stats().Received == 1 }, 5*time.Second, time.Millisecond)
+				assert.ErrorIs(t, r.validate(value), apikey.ErrInvalidKey, "refused by the others")
+			}
+			time.Sleep(100 * time.Millisecond) // two block times: anything sent back would have arrived
+			assert.Equal(t, uint64(1), rs[0].fleet.Stats().Published)
+			assert.Zero(t, rs[0].fleet.Stats().Received, "a replica skips what it published")
+			for _, r := range rs[1:] {
+				st := r.fleet.Stats()
+				assert.Zero(t, st.Published, "what a replica received is never sent back")
+				assert.Equal(t, uint64(1), st.Received)
+				assert.Zero(t, st.Purges)
+			}
+		})
+	}
+}
