@@ -35,6 +35,8 @@ func (f *Fleet) readLoop(ctx context.Context, cache *apikey.Cache) {
 	for ctx.Err() == nil {
 		err := f.sync(ctx, cache, &cur)
 		if err == nil {
+			f.setConnected(true, nil)
+			backoff = newBackoff()
 			err = f.read(ctx, cache, cur)
 		}
 		if ctx.Err() != nil {
@@ -46,10 +48,7 @@ func (f *Fleet) readLoop(ctx context.Context, cache *apikey.Cache) {
 			case <-time.After(backoff.next()):
 			case <-ctx.Done():
 			}
-			continue
 		}
-		backoff = newBackoff()
-		f.setConnected(true, nil)
 	}
 }
 
