@@ -1,0 +1,130 @@
+package redisfleet
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apikeyauth/apikey"
+)
+
+// TestSharedCacheOneUpstreamCall warms one key on five replicas at once:
+// one upstream call between them. A revocation then removes it from the
+// shared cache too.
+func TestSharedCacheOneUpstreamCall(t *testing.T) {
+	opt, prefix := testRedis(t)
+	const value = "sk_test_shared"
+	up := newUpstream(value)
+	up.delay = 50 * time.Millisecond // the others arrive while it is validated
+	opts := append(testOptions(prefix), WithSharedCache(10*time.Second))
+	var rs []*replica
+	for range 5 {
+		rs = append(rs, newReplica(t, opt, up, opts...))
+	}
+
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Go(func() { assert.NoError(t, r.validate(value)) })
+	}
+	wg.Wait()
+	assert.Equal(t, int64(1), up.calls.Load(), "one upstream call for five replicas")
+	var hits, stored uint64
+	for _, r := range rs {
+		hits += r.fleet.Stats().SharedHits
+		stored += r.fleet.Stats().SharedStored
+	}
+	assert.Equal(t, uint64(4), hits)
+	assert.Equal(t, uint64(1), stored)
+
+	late := newReplica(t, opt, up, opts...)
+	require.NoError(t, late.validate(value))
+	assert.Equal(t, int64(1), up.calls.Load(), "a replica that comes later finds it too")
+
+	up.revoke("key_0")
+	rs[0].cache.InvalidateID("key_0")
+	require.Eventually(t, func() bool { return rs[0].fleet.Stats().Published == 1 }, 5*time.Second, time.Millisecond)
+	assert.Zero(t, sharedEntries(t, opt, prefix), "the revocation removed the shared entry")
+	fresh := newReplica(t, opt, up, opts...)
+	assert.ErrorIs(t, fresh.validate(value), apikey.ErrInvalidKey, "not served from the shared cache")
+}
+
+// TestSharedCacheTTL keeps a shared entry no longer than the shared TTL,
+// and never past the key's expiry.
+func TestSharedCacheTTL(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		expires time.Duration // from now; 0 for never
+		want    time.Duration
+	}{
+		{"the shared TTL", 0, 10 * time.Second},
+		{"the key's expiry", 3 * time.Second, 3 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opt, prefix := testRedis(t)
+			up := newUpstream("sk_test_ttl")
+			if tc.expires > 0 {
+				up.keys["sk_test_ttl"].ExpiresAt = time.Now().Add(tc.expires)
+			}
+			r := newReplica(t, opt, up, append(testOptions(prefix), WithSharedCache(10*time.Second))...)
+			require.NoError(t, r.validate("sk_test_ttl"))
+			admin := redis.NewClient(opt)
+			defer admin.Close()
+			ttl, err := admin.PTTL(context.Background(), "{"+prefix+"}:key:"+digestHex(apikey.DigestOf("sk_test_ttl"))).Result()
+			require.NoError(t, err)
+			assert.LessOrEqual(t, ttl, tc.want)
+			assert.Greater(t, ttl, tc.want-time.Second)
+		})
+	}
+}
+
+// TestSharedCacheRevocationWinsInFlight revokes a key on one replica while
+// another is validating it: the answer that comes back valid must not be
+// written to the shared cache, where the others would find it.
+func TestSharedCacheRevocationWinsInFlight(t *testing.T) {
+	const value = "sk_test_in_flight"
+	for _, tc := range []struct {
+		name string
+		inv  apikey.Invalidation
+	}{
+		{"by id", apikey.Invalidation{ID: "key_0"}},
+		{"by digest", apikey.Invalidation{Digest: apikey.DigestOf(value)}},
+		{"purge", apikey.Invalidation{All: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opt, prefix := testRedis(t)
+			opts := append(testOptions(prefix), WithSharedCache(10*time.Second))
+			slow := newUpstream(value)
+			slow.gate = make(chan struct{})
+			validating := newReplica(t, opt, slow, opts...)
+			revoking := newReplica(t, opt, newUpstream(value), opts...)
+
+			done := make(chan error)
+			go func() { done <- validating.validate(value) }()
+			require.Eventually(t, func() bool { return slow.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+			revoking.cache.Invalidate(tc.inv)
+			require.Eventually(t, func() bool { return revoking.fleet.Stats().Published == 1 }, 5*time.Second, time.Millisecond)
+			slow.gate <- struct{}{} // the upstream answers "valid": it was asked before the revocation
+			require.NoError(t, <-done, "the request that asked first gets its answer")
+
+			st := validating.fleet.Stats()
+			assert.Equal(t, uint64(1), st.SharedRefused)
+			assert.Zero(t, st.SharedStored)
+			assert.Zero(t, sharedEntries(t, opt, prefix), "nothing written back")
+		})
+	}
+}
+
+// sharedEntries counts the shared cache's entries under prefix.
+func sharedEntries(t *testing.T, opt *redis.Options, prefix string) int {
+	t.Helper()
+	admin := redis.NewClient(opt)
+	defer admin.Close()
+	keys, err := admin.Keys(context.Background(), "{"+prefix+"}:key:*").Result()
+	require.NoError(t, err)
+	return len(keys)
+}
