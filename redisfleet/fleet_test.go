@@ -114,3 +114,20 @@ func TestThreeReplicas(t *testing.T) {
 		})
 	}
 }
+
+// TestPublishAfterScriptFlush publishes after Redis forgot the fleet's
+// scripts, as after a restart: the publisher loads it again.
+func TestPublishAfterScriptFlush(t *testing.T) {
+	opt, prefix := testRedis(t)
+	up := newUpstream()
+	a := newReplica(t, opt, up, testOptions(prefix)...)
+	b := newReplica(t, opt, up, testOptions(prefix)...)
+	admin := redis.NewClient(opt)
+	defer admin.Close()
+	require.NoError(t, admin.ScriptFlush(t.Context()).Err())
+
+	a.cache.InvalidateID("key_0")
+	require.Eventually(t, func() bool { return b.fleet.Stats().Received == 1 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, uint64(1), a.fleet.Stats().Published)
+	assert.Zero(t, a.fleet.Stats().PublishErrors)
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/apikeyauth/apikey"
 )
 
@@ -102,6 +104,24 @@ func (f *Fleet) publish(ctx context.Context, batch []pending) error {
 	}
 	ctx, cancel := f.call(ctx)
 	defer cancel()
+	err := f.publishPipeline(ctx, batch)
+	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// Redis restarted, or its scripts were flushed: load it again.
+		if err = publishScript.Load(ctx, f.client).Err(); err == nil {
+			err = f.publishPipeline(ctx, batch)
+		}
+	}
+	if err != nil {
+		f.st.publishErrors.Add(1)
+		return err
+	}
+	f.st.published.Add(uint64(len(batch)))
+	return nil
+}
+
+// publishPipeline runs the publish script once for each of batch, by its
+// hash: a batch is one round trip of a few hundred bytes per invalidation.
+func (f *Fleet) publishPipeline(ctx context.Context, batch []pending) error {
 	pipe := f.client.Pipeline()
 	epoch := randomToken()
 	for _, p := range batch {
@@ -116,15 +136,11 @@ func (f *Fleet) publish(ctx context.Context, batch []pending) error {
 		if origin == "" {
 			origin = apikey.OriginLocal
 		}
-		publishScript.Eval(ctx, pipe, nil, f.p, epoch, f.s.maxLen, tombstoneTTL.Milliseconds(),
+		publishScript.EvalSha(ctx, pipe, nil, f.p, epoch, f.s.maxLen, tombstoneTTL.Milliseconds(),
 			f.self, string(origin), p.inv.ID, digest, all)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		f.st.publishErrors.Add(1)
-		return err
-	}
-	f.st.published.Add(uint64(len(batch)))
-	return nil
+	_, err := pipe.Exec(ctx)
+	return err
 }
 
 // backoff doubles a delay from 50ms up to 2s.
