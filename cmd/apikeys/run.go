@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/apikeyauth/apikey/workos"
+)
+
+// The exit statuses, the same for every command.
+const (
+	exitOK        = 0 // done; the key is valid; the audit flagged nothing
+	exitNo        = 1 // the key is invalid, unknown or already expired; the audit flagged keys
+	exitUndecided = 2 // no answer: outage, misconfiguration, usage error, timeout, interrupt, half-done rotation
+)
+
+// defaultTimeout bounds a command's calls to WorkOS, prompts excluded.
+const defaultTimeout = 2 * time.Minute
+
+const exitCodesHelp = `Exit status:
+  0  done; the key is valid; the audit flagged nothing
+  1  the key is invalid, unknown or already expired; the audit flagged keys
+  2  no answer: WorkOS unreachable or rate limiting, the secret key refused,
+     a usage error, --timeout reached, interrupted, or a rotation left half done
+`
+
+const connectionHelp = `Connection (every command):
+  WORKOS_API_KEY       the WorkOS secret key (sk_...); --api-key-file overrides it
+  WORKOS_BASE_URL      the API's base URL; --base-url overrides it
+  --timeout D          give up on WorkOS after D, prompts excluded (default 2m)
+`
+
+// app is one run of the command: its streams, environment and the seams
+// tests use.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	env            func(string) string
+	now            func() time.Time
+	// clientOptions are appended to the WorkOS client's, for tests.
+	clientOptions []workos.Option
+	// secrets are key values this run has seen: they are cut out of
+	// every error it prints, whatever produced the error.
+	secrets []string
+}
+
+// command is a subcommand: its name, a one-line summary for the overview,
+// and its help text (synopsis, description, examples).
+type command struct {
+	name, summary, help string
+	run                 func(a *app, c *command, ctx context.Context, args []string) int
+}
+
+var commands = []*command{
+	validateCommand, listCommand, auditCommand, createCommand,
+	rotateCommand, expireCommand, deleteCommand,
+}
+
+// run runs the command line args (without the program name) and returns
+// the exit status. Interrupting ctx stops it cleanly.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, env: env, now: time.Now}
+	return a.run(ctx, args)
+}
+
+func (a *app) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		a.overview(a.stderr)
+		return exitUndecided
+	}
+	switch name := args[0]; name {
+	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && name == "help" {
+			if c := lookup(args[1]); c != nil {
+				fmt.Fprint(a.stdout, c.help+"\n"+connectionHelp+"\n"+exitCodesHelp)
+				return exitOK
+			}
+		}
+		a.overview(a.stdout)
+		return exitOK
+	default:
+		c := lookup(name)
+		if c == nil {
+			fmt.Fprintf(a.stderr, "apikeys: unknown command %q; run 'apikeys --help'\n", clean(name))
+			return exitUndecided
+		}
+		return c.run(a, c, ctx, args[1:])
+	}
+}
+
+func lookup(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (a *app) overview(w io.Writer) {
+	var b strings.Builder
+	b.WriteString("apikeys runs the life of an API key held by WorkOS.\n\nUsage:\n  apikeys COMMAND [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
+	}
+	b.WriteString("\nRun 'apikeys COMMAND --help' for a command's flags and examples.\n")
+	b.WriteString("Key values are read from stdin or a hidden prompt, never from the command line.\n\n")
+	b.WriteString(connectionHelp + "\n" + exitCodesHelp)
+	fmt.Fprint(w, b.String())
+}
+
+// connection holds the flags every command has.
+type connection struct {
+	baseURL, apiKeyFile string
+	timeout             time.Duration
+}
+
+// flags returns c's flag set, with the connection flags on it.
+func (a *app) flags(c *command) (*flag.FlagSet, *connection) {
+	fs := flag.NewFlagSet("apikeys "+c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported on one line by parse
+	conn := &connection{timeout: defaultTimeout}
+	fs.StringVar(&conn.baseURL, "base-url", "", "the WorkOS API's base `URL` (default $WORKOS_BASE_URL, else https://api.workos.com)")
+	fs.StringVar(&conn.apiKeyFile, "api-key-file", "", "read the WorkOS secret key from `FILE` instead of $WORKOS_API_KEY")
+	fs.DurationVar(&conn.timeout, "timeout", defaultTimeout, "give up on WorkOS after `D`, prompts excluded")
+	return fs, conn
+}
+
+// parse parses args with fs, accepting flags after positional arguments
+// too ("expire ID --in 24h"), and returns the positional arguments. done
+// is true when the command must stop with code: after --help (0) or a
+// usage error (2), both already reported.
+func (a *app) parse(c *command, fs *flag.FlagSet, conn *connection, args []string, positional int) (pos []string, code int, done bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				a.help(c, fs)
+				return nil, exitOK, true
+			}
+			return nil, a.usage(c, err.Error()), true
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	switch {
+	case len(pos) != positional:
+		want := "no arguments"
+		if positional == 1 {
+			want = "one argument"
+		}
+		return nil, a.usage(c, fmt.Sprintf("takes %s, got %d", want, len(pos))), true
+	case conn.timeout <= 0:
+		return nil, a.usage(c, "--timeout must be positive"), true
+	}
+	return pos, 0, false
+}
+
+func (a *app) help(c *command, fs *flag.FlagSet) {
+	var b strings.Builder
+	b.WriteString(c.help + "\nFlags:\n")
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	b.WriteString("\n" + connectionHelp + "\n" + exitCodesHelp)
+	fmt.Fprint(a.stdout, b.String())
+}
+
+// usage reports a usage error on one line and returns exitUndecided.
+func (a *app) usage(c *command, msg string) int {
+	fmt.Fprintf(a.stderr, "apikeys %s: %s (see 'apikeys %s --help')\n", c.name, a.redact(msg), c.name)
+	return exitUndecided
+}
