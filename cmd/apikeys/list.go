@@ -125,7 +125,7 @@ func (a *app) printTable(keys []*apikey.Key) {
 	fmt.Fprintln(tw, "ID\tNAME\tOWNER\tDISPLAY\tPERMISSIONS\tCREATED\tLAST USED\tEXPIRES")
 	for _, k := range keys {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			clean(k.ID), orDash(clean(k.Name)), clean(k.Owner.Type+":"+k.Owner.ID), orDash(clean(k.ObfuscatedValue)),
+			clean(k.ID), orDash(clean(k.Name)), clean(k.Owner.Type+":"+k.Owner.ID), orDash(clean(k.DisplayValue)),
 			orDash(clean(strings.Join(k.Permissions, ","))),
 			when(k.CreatedAt, "-"), when(k.LastUsedAt, "never"), when(k.ExpiresAt, "never"))
 	}

@@ -68,7 +68,7 @@ func (a *app) printKey(k *apikey.Key) {
 		{"id", k.ID},
 		{"name", k.Name},
 		{"owner", owner},
-		{"display", k.ObfuscatedValue},
+		{"display", k.DisplayValue},
 		{"permissions", strings.Join(k.Permissions, " ")},
 		{"expires", when(k.ExpiresAt, "never")},
 		{"last used", when(k.LastUsedAt, "never")},
