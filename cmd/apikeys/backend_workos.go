@@ -86,10 +86,12 @@ func (b *workosBackend) Create(ctx context.Context, req createRequest) (*apikey.
 	created, err := b.c.CreateOrganizationKey(ctx, req.Owner.ID, workos.CreateKeyParams{
 		Name: req.Name, Permissions: req.Permissions, ExpiresAt: req.ExpiresAt,
 	})
+	// Not marked: an unknown organization is a usage error here, not a
+	// "no" about a key.
 	if created == nil {
-		return nil, "", mark(err)
+		return nil, "", err
 	}
-	return created.Key, created.Value, mark(err)
+	return created.Key, created.Value, err
 }
 
 func (b *workosBackend) Expire(ctx context.Context, id string, at time.Time) (*apikey.Key, error) {

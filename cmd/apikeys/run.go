@@ -70,15 +70,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 func (a *app) run(ctx context.Context, args []string) int {
 	if len(args) == 0 {
-		a.overview(a.stderr)
+		names := make([]string, len(commands))
+		for i, c := range commands {
+			names[i] = c.name
+		}
+		fmt.Fprintf(a.stderr, "apikeys: a command is needed (%s); run 'apikeys --help'\n", strings.Join(names, ", "))
 		return exitUndecided
 	}
 	switch name := args[0]; name {
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 && name == "help" {
 			if c := lookup(args[1]); c != nil {
-				fmt.Fprint(a.stdout, c.help+"\n"+connectionHelp+"\n"+exitCodesHelp)
-				return exitOK
+				return c.run(a, c, ctx, []string{"--help"})
 			}
 		}
 		a.overview(a.stdout)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -47,6 +48,9 @@ func runValidate(a *app, c *command, ctx context.Context, args []string) int {
 	ctx, cancel := withTimeout(ctx, conn)
 	defer cancel()
 	key, err := b.Validate(ctx, value)
+	if errors.Is(err, apikey.ErrInvalidKey) {
+		err = fmt.Errorf("not a valid key: unknown, deleted or expired (%w)", err)
+	}
 	if err != nil {
 		return a.fail(c, ctx, err)
 	}
