@@ -29,6 +29,9 @@ type harness struct {
 	env map[string]string
 	// clock, when set, replaces the fixed now.
 	clock func() time.Time
+	// handed are key values a test's faults hand over, which the fake
+	// does not know: the scan treats them as created values.
+	handed []string
 	runs  []result
 }
 
@@ -83,7 +86,7 @@ func in(s string) io.Reader { return strings.NewReader(s) }
 // keyValues returns every key value the fake knows, created ones included,
 // and the WorkOS secret key.
 func (h *harness) keyValues() []string {
-	values := []string{workostest.SecretKey}
+	values := append([]string{workostest.SecretKey}, h.handed...)
 	for i := 1; ; i++ {
 		k, ok := h.srv.Key(fmt.Sprintf("api_key_%04d", i))
 		if !ok {
