@@ -32,7 +32,7 @@ type harness struct {
 	// handed are key values a test's faults hand over, which the fake
 	// does not know: the scan treats them as created values.
 	handed []string
-	runs  []result
+	runs   []result
 }
 
 // result is one run of the command.
