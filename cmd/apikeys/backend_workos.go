@@ -35,7 +35,7 @@ func (a *app) openWorkOS(conn *connection) (*workosBackend, error) {
 		base = a.env("WORKOS_BASE_URL")
 	}
 	opts := []workos.Option{
-		workos.WithValidationTimeout(conn.timeout),
+		workos.WithValidationBudget(conn.timeout),
 		workos.WithUserAgent("apikeys/1 (+https://github.com/apikeyauth/apikey)"),
 		// Errors are reported once, on one line, by the command itself.
 		workos.WithLogger(slog.New(slog.DiscardHandler)),

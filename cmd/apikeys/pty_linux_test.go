@@ -63,6 +63,15 @@ func ioctl(fd uintptr, req uintptr, arg unsafe.Pointer) error {
 	return nil
 }
 
+// finish closes the tty end, once the command has exited, and returns all
+// that was written to the screen: the master end reads to the end only
+// when no tty end is open.
+func (term *terminal) finish() string {
+	term.tty.Close()
+	<-term.done
+	return term.text()
+}
+
 func (term *terminal) text() string {
 	term.mu.Lock()
 	defer term.mu.Unlock()
@@ -92,12 +101,14 @@ func TestTerminal(t *testing.T) {
 		term.typeAfter(t, "API key (not echoed): ", aliceValue+"\n")
 		require.Equal(t, exitOK, exitCode(t, cmd.Wait()), term.text())
 		assert.Contains(t, stdout.String(), "id           "+k.ID)
-		assert.NotContains(t, term.text(), aliceValue, "the key was echoed")
-		assert.NotContains(t, term.text(), aliceValue[:8])
-
 		after, err := termios(int(term.tty.Fd()), ioctlGetTermios, nil)
 		require.NoError(t, err)
 		assert.Equal(t, before.Lflag, after.Lflag, "the terminal's settings are restored")
+
+		screen := term.finish()
+		assert.Contains(t, screen, "API key (not echoed): \r\n", "the newline is written for the one not echoed")
+		assert.NotContains(t, screen, aliceValue, "the key was echoed")
+		assert.NotContains(t, screen, aliceValue[:8])
 	})
 
 	t.Run("delete asks on a terminal", func(t *testing.T) {
@@ -110,13 +121,15 @@ func TestTerminal(t *testing.T) {
 			cmd.Stdin, cmd.Stdout, cmd.Stderr = term.tty, &stdout, term.tty
 			require.NoError(t, cmd.Start())
 			term.typeAfter(t, "Delete "+k.ID+" for good? Requests with it will fail; this cannot be undone. [y/N] ", answer)
-			assert.Equal(t, want, exitCode(t, cmd.Wait()), "%q: %s", answer, term.text())
+			code := exitCode(t, cmd.Wait())
+			screen := term.finish()
+			assert.Equal(t, want, code, "%q: %s", answer, screen)
 			got, _ := srv.Key(k.ID)
 			assert.Equal(t, want == exitOK, got.Deleted, "%q", answer)
 			if want == exitOK {
 				assert.Equal(t, k.ID+" deleted\n", stdout.String())
 			} else {
-				assert.Contains(t, term.text(), "apikeys delete: not deleted")
+				assert.Contains(t, screen, "apikeys delete: not deleted")
 				assert.Empty(t, srv.Requests())
 			}
 		}
