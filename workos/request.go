@@ -160,9 +160,12 @@ func (c *Client) apiError(method, path string, r *response) *APIError {
 	return e
 }
 
+// clean makes text from WorkOS fit for errors and logs: printable, at most
+// max bytes, and without the secret key, whole or in part (as a server
+// that echoes a cut copy of it would leave).
 func (c *Client) clean(s string, max int) string {
-	if v := c.secret.reveal(); v != "" {
-		s = strings.ReplaceAll(s, v, redacted)
+	if v := c.secret.reveal(); v != "" && echoes(s, v) {
+		return redacted
 	}
 	s = printable(s)
 	if len(s) > max {

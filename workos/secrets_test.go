@@ -194,3 +194,19 @@ func TestPrintingHidesSecrets(t *testing.T) {
 		assert.Equal(t, testSecret, client.secret.reveal())
 	})
 }
+
+// TestPartialSecretEchoIsRedacted: a server that echoes a cut copy of the
+// secret key (its first 24 bytes, say) into a message, code or request ID
+// leaves none of it in the error.
+func TestPartialSecretEchoIsRedacted(t *testing.T) {
+	part := testSecret[:24]
+	f := workostest.NewServer(t)
+	f.Fail(workostest.Reply(400, `{"message":"bad key `+part+`…","code":"`+part+`"}`, "X-Request-ID", "req_"+part))
+	err := newClient(t, f).DeleteKey(context.Background(), "api_key_1")
+	var ae *APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, redacted, ae.Message)
+	assert.Equal(t, redacted, ae.Code)
+	assert.Equal(t, redacted, ae.RequestID)
+	assert.NotContains(t, err.Error(), part[8:])
+}

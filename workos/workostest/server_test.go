@@ -2,9 +2,12 @@ package workostest_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -133,4 +136,67 @@ func TestFaults(t *testing.T) {
 		assert.GreaterOrEqual(t, time.Since(start), 20*time.Millisecond)
 		assert.JSONEq(t, `{"api_key":null}`, body)
 	})
+}
+
+// recordingTB is a testing.TB that records the failures reported to it.
+type recordingTB struct {
+	testing.TB
+	mu     sync.Mutex
+	errors []string
+}
+
+func (r *recordingTB) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errors = append(r.errors, fmt.Sprintf(format, args...))
+}
+
+func (r *recordingTB) failures() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.errors)
+}
+
+// TestRequestShapeChecks: a request shaped unlike the client's fails the
+// test that runs the server, and gets WorkOS's answer to it.
+func TestRequestShapeChecks(t *testing.T) {
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		body   string
+		header map[string]string
+		status int
+		fails  string
+	}{
+		{"no Accept", "POST", "/api_keys/validations", `{"value":"x"}`, map[string]string{"Accept": ""}, 200, "Accept"},
+		{"no User-Agent", "POST", "/api_keys/validations", `{"value":"x"}`, map[string]string{"User-Agent": ""}, 200, "User-Agent"},
+		{"unknown field", "POST", "/api_keys/validations", `{"value":"x","extra":1}`, nil, 400, "bad request body"},
+		{"a GET with a body", "GET", "/organizations/org_1/api_keys", `{}`, nil, 200, "has a body"},
+		{"a list limit over 100", "GET", "/organizations/org_1/api_keys?limit=500", ``, nil, 422, "limit"},
+		{"text POST", "POST", "/api_keys/validations", `{"value":"x"}`, map[string]string{"Content-Type": "text/plain"}, 200, "Content-Type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recordingTB{TB: t}
+			srv := workostest.NewServer(rec)
+			srv.AddKey("sk_live_x_0123456789", "x", "org_1")
+			req, err := http.NewRequest(tt.method, srv.URL+tt.path, strings.NewReader(tt.body))
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+workostest.SecretKey)
+			req.Header.Set("Accept", "application/json")
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("User-Agent", "workostest-test")
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+			resp, err := c.Do(req)
+			require.NoError(t, err)
+			status, _, _ := readAll(t, resp)
+			assert.Equal(t, tt.status, status)
+			require.Len(t, rec.failures(), 1)
+			assert.Contains(t, rec.failures()[0], tt.fails)
+		})
+	}
 }
