@@ -221,7 +221,8 @@ func (s *Server) create(w http.ResponseWriter, org string, body []byte, idem str
 	}
 	s.nextID++
 	k := &Key{Value: fmt.Sprintf("sk_created_%04d_secretvalue", s.nextID), ID: fmt.Sprintf("api_key_%04d", s.nextID),
-		Name: *req.Name, OwnerType: "organization", OwnerID: org, OrganizationID: org, Permissions: req.Permissions}
+		Name: *req.Name, OwnerType: "organization", OwnerID: org, OrganizationID: org, Permissions: req.Permissions,
+		CreatedAt: s.now(), UpdatedAt: s.now()}
 	if req.ExpiresAt != nil {
 		t, err := time.Parse(time.RFC3339Nano, *req.ExpiresAt)
 		if err != nil {
@@ -249,10 +250,7 @@ func wire(k *Key) map[string]any {
 	if k.OwnerType == "user" {
 		owner["organization_id"] = k.OrganizationID
 	}
-	var exp any
-	if !k.ExpiresAt.IsZero() {
-		exp = k.ExpiresAt.UTC().Format(time.RFC3339Nano)
-	}
+	exp, lastUsed := wireTime(k.ExpiresAt), wireTime(k.LastUsedAt)
 	perms := k.Permissions
 	if perms == nil {
 		perms = []string{}
@@ -263,9 +261,18 @@ func wire(k *Key) map[string]any {
 	}
 	return map[string]any{
 		"object": "api_key", "id": k.ID, "owner": owner, "name": k.Name,
-		"obfuscated_value": obf, "last_used_at": nil, "expires_at": exp,
-		"permissions": perms, "created_at": "2026-01-15T12:00:00.000Z", "updated_at": "2026-01-15T12:00:00.000Z",
+		"obfuscated_value": obf, "last_used_at": lastUsed, "expires_at": exp,
+		"permissions": perms, "created_at": wireTime(k.CreatedAt), "updated_at": wireTime(k.UpdatedAt),
 	}
+}
+
+// wireTime is t as WorkOS sends timestamps, UTC to the millisecond, or
+// null for the zero time.
+func wireTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
 }
 
 // writeJSON answers as WorkOS does, with a request ID naming the status.

@@ -31,7 +31,14 @@ type Key struct {
 	ExpiresAt time.Time
 	// Deleted keys validate as null and are left out of lists.
 	Deleted bool
+	// CreatedAt and UpdatedAt are sent as created_at and updated_at; AddKey
+	// sets both to 2026-01-15T12:00:00Z. LastUsedAt is sent as last_used_at,
+	// null when zero.
+	CreatedAt, UpdatedAt, LastUsedAt time.Time
 }
+
+// addedAt is when AddKey says a key was created and last updated.
+var addedAt = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
 
 // Request is a request a Server received.
 type Request struct {
@@ -91,6 +98,7 @@ func (s *Server) AddUserKey(value, name, user, org string, perms ...string) Key 
 func (s *Server) add(k *Key) Key {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	k.CreatedAt, k.UpdatedAt = addedAt, addedAt
 	s.nextID++
 	k.ID = fmt.Sprintf("api_key_%04d", s.nextID)
 	s.keys = append(s.keys, k)
@@ -116,6 +124,20 @@ func (s *Server) Revoke(id string) bool {
 	k := s.find(id)
 	if k != nil {
 		k.Deleted = true
+	}
+	return k != nil
+}
+
+// UpdateKey calls change with the key, under the server's lock, so that a
+// test can set any of its fields (LastUsedAt, Permissions...) between
+// requests. It reports whether the key was known. The ID must not change.
+func (s *Server) UpdateKey(id string, change func(k *Key)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.find(id)
+	if k != nil {
+		change(k)
+		k.ID = id
 	}
 	return k != nil
 }

@@ -1,6 +1,7 @@
 package workostest_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -199,4 +200,28 @@ func TestRequestShapeChecks(t *testing.T) {
 			assert.Contains(t, rec.failures()[0], tt.fails)
 		})
 	}
+}
+
+func TestUpdateKeyTimestamps(t *testing.T) {
+	srv := workostest.NewServer(t)
+	k := srv.AddKey("sk_live_bob_0123456789", "Bob", "org_1")
+	used := time.Date(2026, 3, 1, 8, 30, 0, 123456789, time.UTC)
+	require.True(t, srv.UpdateKey(k.ID, func(k *workostest.Key) {
+		k.LastUsedAt = used
+		k.CreatedAt = used.Add(-time.Hour)
+		k.ID = "changed"
+	}))
+	assert.False(t, srv.UpdateKey("api_key_9999", func(*workostest.Key) { t.Error("called for an unknown key") }))
+	resp, err := post(t, srv.URL, workostest.SecretKey, `{"value":"sk_live_bob_0123456789"}`)
+	require.NoError(t, err)
+	_, body, err := readAll(t, resp)
+	require.NoError(t, err)
+	var got struct {
+		APIKey map[string]any `json:"api_key"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &got))
+	assert.Equal(t, k.ID, got.APIKey["id"], "the ID stays")
+	assert.Equal(t, "2026-03-01T08:30:00.123Z", got.APIKey["last_used_at"])
+	assert.Equal(t, "2026-03-01T07:30:00.123Z", got.APIKey["created_at"])
+	assert.Equal(t, "2026-01-15T12:00:00.000Z", got.APIKey["updated_at"])
 }
