@@ -54,6 +54,7 @@ func upstreamFaults() []upstreamFault {
 		{name: "none (the key is valid)", class: classValid},
 		{name: "none (`api_key: null`: revoked or unknown)", class: classInvalid, fault: workostest.Reply(200, `{"api_key":null}`)},
 		{name: "slow beyond the validation budget", class: classUnavailable, fault: workostest.Slow(time.Minute), retryAfter: "1", budget: 300 * time.Millisecond},
+		{name: "200, body stalls beyond the validation budget", class: classUnavailable, fault: workostest.SlowBody(200, okBody, time.Minute), retryAfter: "1", budget: 300 * time.Millisecond},
 		{name: "500", class: classUnavailable, fault: workostest.Reply(500, `{"message":"Internal Server Error"}`), retryAfter: "1"},
 		{name: "502", class: classUnavailable, fault: workostest.Reply(502, `<html>Bad Gateway</html>`), retryAfter: "1"},
 		{name: "503 with Retry-After: 30", class: classUnavailable, fault: workostest.Reply(503, ``, "Retry-After", "30"), retryAfter: "30"},
@@ -77,13 +78,15 @@ func upstreamFaults() []upstreamFault {
 // key when the request arrives.
 type cacheState struct {
 	name  string
-	stale bool // WithStaleIfError on
+	fresh bool // the key was validated as valid, and its entry is within its TTL
 	warm  bool // the key was validated as valid, and its entry is past its TTL
+	stale bool // WithStaleIfError on
 	neg   bool // the key was validated as invalid, and is in the negative cache
 }
 
 var cacheStates = []cacheState{
 	{name: "cold"},
+	{name: "warm, within TTL", fresh: true},
 	{name: "warm, past TTL", warm: true},
 	{name: "warm, past TTL, stale-if-error", warm: true, stale: true},
 	{name: "negative-cached", neg: true},
@@ -109,8 +112,8 @@ func (c cell) String() string {
 // while the fake WorkOS suffers each upstream fault, in each cache state,
 // and checks each answer against the validator contract:
 //
-//   - a 2xx only for a key WorkOS said was valid: now, or before, when
-//     stale-if-error serves it through an outage;
+//   - a 2xx only for a key WorkOS said was valid: now, within the cache's
+//     TTL, or before, when stale-if-error serves it through an outage;
 //   - a 401 only for a key WorkOS said was not valid (null, 400, 422), now
 //     or within the negative cache's TTL: never for an upstream fault;
 //   - a 500 when WorkOS rejects our secret key, stale or not: a deployment
@@ -132,7 +135,7 @@ func TestFaultMatrix(t *testing.T) {
 				got[i][j] = c
 				want, wantCalls := expectCell(f, st)
 				assert.Equal(t, want, c.status, "body %s", c.body)
-				if c.status/100 == 2 && f.class != classValid && !(st.stale && f.class == classUnavailable) {
+				if c.status/100 == 2 && f.class != classValid && !st.fresh && !(st.stale && f.class == classUnavailable) {
 					t.Errorf("2xx for a key not validated as valid")
 				}
 				if c.status == http.StatusUnauthorized && f.class != classInvalid && !st.neg {
@@ -163,6 +166,8 @@ func TestFaultMatrix(t *testing.T) {
 // attempts it takes (-1: at least one, as the retry policy decides).
 func expectCell(f upstreamFault, st cacheState) (status int, calls int) {
 	switch {
+	case st.fresh:
+		return http.StatusOK, 0 // served from the cache: WorkOS is not asked
 	case st.neg:
 		return http.StatusUnauthorized, 0 // WorkOS is not asked again
 	case f.class == classValid:
@@ -237,6 +242,9 @@ func runCell(t *testing.T, value string, f upstreamFault, st cacheState) cell {
 	}
 
 	switch {
+	case st.fresh:
+		require.Equal(t, http.StatusOK, get().status, "warming the cache")
+		clock.advance(time.Second)
 	case st.warm:
 		require.Equal(t, http.StatusOK, get().status, "warming the cache")
 		clock.advance(31 * time.Second)

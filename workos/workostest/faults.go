@@ -72,6 +72,28 @@ func Truncated(status int, body string) Fault {
 	}
 }
 
+// SlowBody answers status with the headers and the first half of body at
+// once, then holds the rest back for d, or until the client gives up.
+func SlowBody(status int, body string, d time.Duration) Fault {
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body[:len(body)/2])
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			_, _ = io.WriteString(w, body[len(body)/2:])
+		case <-r.Context().Done():
+		}
+		return true
+	}
+}
+
 // HangUp closes the connection without answering, as a proxy that drops
 // it would.
 func HangUp() Fault {
