@@ -80,7 +80,7 @@ func (p auditPolicy) check(k *apikey.Key, now time.Time) []finding {
 	return fs
 }
 
-func runAudit(a *app, c *command, ctx context.Context, args []string) int {
+func runAudit(ctx context.Context, a *app, c *command, args []string) int {
 	fs, conn := a.flags(c)
 	org := fs.String("org", "", "the organization's `ID` (required)")
 	p := auditPolicy{maxAge: 90 * 24 * time.Hour, unused: 30 * 24 * time.Hour}
@@ -94,15 +94,15 @@ func runAudit(a *app, c *command, ctx context.Context, args []string) int {
 	if *org == "" {
 		return a.usage(c, "--org is required")
 	}
-	b, err := a.openWorkOS(conn)
+	b, err := a.open(conn)
 	if err != nil {
-		return a.fail(c, ctx, err)
+		return a.fail(ctx, c, err)
 	}
 	ctx, cancel := withTimeout(ctx, conn)
 	defer cancel()
 	keys, err := a.allKeys(ctx, b, *org)
 	if err != nil {
-		return a.fail(c, ctx, err)
+		return a.fail(ctx, c, err)
 	}
 	now := a.now()
 	flagged := []flaggedKey{}

@@ -35,6 +35,13 @@ type backend interface {
 	Delete(ctx context.Context, id string) error
 }
 
+// open returns the backend the flags and the environment name. Today that
+// is WorkOS; a --store flag can choose another here, and nothing else in
+// the commands changes.
+func (a *app) open(conn *connection) (backend, error) {
+	return a.openWorkOS(conn)
+}
+
 // createRequest describes a key to create.
 type createRequest struct {
 	Owner       apikey.Owner

@@ -18,17 +18,17 @@ import (
 type workosBackend struct{ c *workos.Client }
 
 // openWorkOS builds the WorkOS client from the flags and the environment.
-func (a *app) openWorkOS(conn *connection) (*workosBackend, error) {
+func (a *app) openWorkOS(conn *connection) (backend, error) {
 	secret := a.env("WORKOS_API_KEY")
 	if conn.apiKeyFile != "" {
 		b, err := os.ReadFile(conn.apiKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("%w: reading --api-key-file: %w", apikey.ErrMisconfigured, err)
+			return nil, fmt.Errorf("reading --api-key-file: %w", err)
 		}
 		secret = strings.TrimSpace(string(b))
 	}
 	if secret == "" {
-		return nil, fmt.Errorf("%w: WORKOS_API_KEY is not set (or use --api-key-file)", apikey.ErrMisconfigured)
+		return nil, errors.New("WORKOS_API_KEY is not set (or use --api-key-file)")
 	}
 	base := conn.baseURL
 	if base == "" {

@@ -39,7 +39,7 @@ func (p *permissions) Set(s string) error {
 	return nil
 }
 
-func runCreate(a *app, c *command, ctx context.Context, args []string) int {
+func runCreate(ctx context.Context, a *app, c *command, args []string) int {
 	fs, conn := a.flags(c)
 	org := fs.String("org", "", "the organization's `ID` (required)")
 	name := fs.String("name", "", "the key's `NAME` (required)")
@@ -56,9 +56,9 @@ func runCreate(a *app, c *command, ctx context.Context, args []string) int {
 	case strings.TrimSpace(*name) == "":
 		return a.usage(c, "--name is required")
 	}
-	b, err := a.openWorkOS(conn)
+	b, err := a.open(conn)
 	if err != nil {
-		return a.fail(c, ctx, err)
+		return a.fail(ctx, c, err)
 	}
 	req := createRequest{
 		Owner:       apikey.Owner{Type: "organization", ID: *org},
@@ -75,7 +75,7 @@ func runCreate(a *app, c *command, ctx context.Context, args []string) int {
 		if err == nil {
 			err = errors.New("the key was created without a value")
 		}
-		return a.fail(c, ctx, err)
+		return a.fail(ctx, c, err)
 	}
 	if code := a.handOver(c, key, value); code != exitOK {
 		return code
@@ -95,7 +95,11 @@ func runCreate(a *app, c *command, ctx context.Context, args []string) int {
 func (a *app) handOver(c *command, key *apikey.Key, value string) int {
 	a.noteSecret(value)
 	if _, err := fmt.Fprintln(a.stdout, value); err != nil {
-		a.errorf(c, "the key was created but its value could not be written to stdout: %v; delete the key and create another", err)
+		id := "the new key"
+		if key != nil {
+			id = clean(key.ID)
+		}
+		a.errorf(c, "the key was created but its value could not be written to stdout (%v): delete %s and try again", err, id)
 		return exitUndecided
 	}
 	desc := "the new key"

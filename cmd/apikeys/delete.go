@@ -22,7 +22,7 @@ Examples:
 	run: runDelete,
 }
 
-func runDelete(a *app, c *command, ctx context.Context, args []string) int {
+func runDelete(ctx context.Context, a *app, c *command, args []string) int {
 	fs, conn := a.flags(c)
 	yes := fs.Bool("yes", false, "delete without asking")
 	pos, code, done := a.parse(c, fs, conn, args, 1)
@@ -30,9 +30,9 @@ func runDelete(a *app, c *command, ctx context.Context, args []string) int {
 		return code
 	}
 	id := pos[0]
-	b, err := a.openWorkOS(conn)
+	b, err := a.open(conn)
 	if err != nil {
-		return a.fail(c, ctx, err)
+		return a.fail(ctx, c, err)
 	}
 	if !*yes {
 		if _, ok := terminalFd(a.stdin); !ok {
@@ -40,7 +40,7 @@ func runDelete(a *app, c *command, ctx context.Context, args []string) int {
 		}
 		ok, err := a.confirm(ctx, fmt.Sprintf("Delete %s for good? Requests with it will fail; this cannot be undone.", clean(id)))
 		if err != nil {
-			return a.fail(c, ctx, err)
+			return a.fail(ctx, c, err)
 		}
 		if !ok {
 			fmt.Fprintf(a.stderr, "apikeys %s: not deleted\n", c.name)
@@ -50,7 +50,7 @@ func runDelete(a *app, c *command, ctx context.Context, args []string) int {
 	ctx, cancel := withTimeout(ctx, conn)
 	defer cancel()
 	if err := b.Delete(ctx, id); err != nil {
-		return a.fail(c, ctx, err)
+		return a.fail(ctx, c, err)
 	}
 	fmt.Fprintf(a.stdout, "%s deleted\n", clean(id))
 	return exitOK

@@ -25,7 +25,7 @@ Examples:
 	run: runExpire,
 }
 
-func runExpire(a *app, c *command, ctx context.Context, args []string) int {
+func runExpire(ctx context.Context, a *app, c *command, args []string) int {
 	fs, conn := a.flags(c)
 	atFlag := fs.String("at", "", "expire at `TIME` (RFC 3339, or a date YYYY-MM-DD in UTC)")
 	var in time.Duration
@@ -54,15 +54,15 @@ func runExpire(a *app, c *command, ctx context.Context, args []string) int {
 	case inSet:
 		at = a.now().Add(in)
 	}
-	b, err := a.openWorkOS(conn)
+	b, err := a.open(conn)
 	if err != nil {
-		return a.fail(c, ctx, err)
+		return a.fail(ctx, c, err)
 	}
 	ctx, cancel := withTimeout(ctx, conn)
 	defer cancel()
 	key, err := b.Expire(ctx, pos[0], at)
 	if err != nil {
-		return a.fail(c, ctx, err)
+		return a.fail(ctx, c, err)
 	}
 	exp := at
 	if key != nil && !key.ExpiresAt.IsZero() {

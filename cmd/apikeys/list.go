@@ -33,7 +33,7 @@ Examples:
 // often it is updated.
 const progressEvery = 2 * time.Second
 
-func runList(a *app, c *command, ctx context.Context, args []string) int {
+func runList(ctx context.Context, a *app, c *command, args []string) int {
 	fs, conn := a.flags(c)
 	org := fs.String("org", "", "the organization's `ID` (required)")
 	asJSON := fs.Bool("json", false, "print one JSON array")
@@ -47,9 +47,9 @@ func runList(a *app, c *command, ctx context.Context, args []string) int {
 	case *asJSON && *asJSONL:
 		return a.usage(c, "--json and --jsonl exclude each other")
 	}
-	b, err := a.openWorkOS(conn)
+	b, err := a.open(conn)
 	if err != nil {
-		return a.fail(c, ctx, err)
+		return a.fail(ctx, c, err)
 	}
 	ctx, cancel := withTimeout(ctx, conn)
 	defer cancel()
@@ -57,14 +57,14 @@ func runList(a *app, c *command, ctx context.Context, args []string) int {
 		enc := json.NewEncoder(a.stdout)
 		n, err := a.eachKey(ctx, b, *org, func(k *apikey.Key) error { return enc.Encode(k) })
 		if err != nil {
-			return a.fail(c, ctx, fmt.Errorf("after %d keys: %w", n, err))
+			return a.fail(ctx, c, fmt.Errorf("after %d keys: %w", n, err))
 		}
 		return exitOK
 	}
 	// The table and the array are printed whole or not at all.
 	keys, err := a.allKeys(ctx, b, *org)
 	if err != nil {
-		return a.fail(c, ctx, err)
+		return a.fail(ctx, c, err)
 	}
 	if len(keys) == 0 {
 		fmt.Fprintf(a.stderr, "apikeys list: no keys in organization %s\n", clean(*org))

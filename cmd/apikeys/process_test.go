@@ -63,7 +63,7 @@ func TestProcess(t *testing.T) {
 		assert.Less(t, time.Since(start), 5*time.Second)
 		assert.Equal(t, exitUndecided, code)
 		assert.Empty(t, stdout.String())
-		assert.Equal(t, "apikeys list: interrupted; nothing more was done\n", stderr.String())
+		assert.Equal(t, "apikeys list: interrupted\n", stderr.String())
 	})
 
 	t.Run("validate reads a pipe: 0 valid, 1 invalid", func(t *testing.T) {

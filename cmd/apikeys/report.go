@@ -20,24 +20,29 @@ func withTimeout(ctx context.Context, conn *connection) (context.Context, contex
 }
 
 // fail reports err on one line of stderr and returns the exit status it
-// means. ctx is the command's context (see withTimeout): once it has
-// ended, the error says why (interrupted, or --timeout) rather than what
-// the call in flight made of it.
-func (a *app) fail(c *command, ctx context.Context, err error) int {
-	msg := err.Error()
-	code := exitUndecided
-	switch {
-	case ctx.Err() != nil && errors.Is(context.Cause(ctx), errTimedOut):
-		msg = "no answer from WorkOS within --timeout; nothing more was done"
-	case ctx.Err() != nil:
-		msg = "interrupted; nothing more was done"
-	case errors.Is(err, apikey.ErrInvalidKey), errors.Is(err, errNotFound), errors.Is(err, errAlreadyExpired):
-		code = exitNo
-	case errors.Is(err, apikey.ErrMisconfigured):
-		msg += " (check WORKOS_API_KEY or --api-key-file, and WORKOS_BASE_URL)"
-	}
+// means (see explain).
+func (a *app) fail(ctx context.Context, c *command, err error) int {
+	msg, code := explain(ctx, err)
 	a.errorf(c, "%s", msg)
 	return code
+}
+
+// explain turns err into a message and an exit status. ctx is the
+// command's context (see withTimeout): once it has ended, the message says
+// why (interrupted, or --timeout) rather than what the call in flight made
+// of it.
+func explain(ctx context.Context, err error) (string, int) {
+	switch {
+	case ctx.Err() != nil && errors.Is(context.Cause(ctx), errTimedOut):
+		return "no answer from WorkOS within --timeout", exitUndecided
+	case ctx.Err() != nil:
+		return "interrupted", exitUndecided
+	case errors.Is(err, apikey.ErrInvalidKey), errors.Is(err, errNotFound), errors.Is(err, errAlreadyExpired):
+		return err.Error(), exitNo
+	case errors.Is(err, apikey.ErrMisconfigured):
+		return err.Error() + " (check WORKOS_API_KEY or --api-key-file, and WORKOS_BASE_URL)", exitUndecided
+	}
+	return err.Error(), exitUndecided
 }
 
 // errorf prints one line on stderr, prefixed with the command, without any

@@ -34,7 +34,7 @@ Examples:
 // defaultGrace is how long an old key keeps working after its rotation.
 const defaultGrace = 24 * time.Hour
 
-func runRotate(a *app, c *command, ctx context.Context, args []string) int {
+func runRotate(ctx context.Context, a *app, c *command, args []string) int {
 	fs, conn := a.flags(c)
 	org := fs.String("org", "", "the old key's organization `ID` (with --id)")
 	id := fs.String("id", "", "the old key's `ID` (with --org); without both, the old key is read from stdin")
@@ -48,15 +48,15 @@ func runRotate(a *app, c *command, ctx context.Context, args []string) int {
 	if (*org == "") != (*id == "") {
 		return a.usage(c, "--org and --id go together; without them the old key is read from stdin")
 	}
-	b, err := a.openWorkOS(conn)
+	b, err := a.open(conn)
 	if err != nil {
-		return a.fail(c, ctx, err)
+		return a.fail(ctx, c, err)
 	}
 	var value string
 	if *id == "" {
 		if value, err = a.readKey(ctx, "API key to rotate (not echoed): "); err != nil {
 			if ctx.Err() != nil {
-				return a.fail(c, ctx, err)
+				return a.fail(ctx, c, err)
 			}
 			return a.usage(c, err.Error())
 		}
@@ -71,11 +71,11 @@ func runRotate(a *app, c *command, ctx context.Context, args []string) int {
 		old, err = b.Get(ctx, *org, *id)
 	}
 	if err != nil {
-		return a.fail(c, ctx, fmt.Errorf("finding the old key: %w", err))
+		return a.fail(ctx, c, fmt.Errorf("finding the old key: %w", err))
 	}
 	now := a.now()
 	if !old.ExpiresAt.IsZero() && !now.Before(old.ExpiresAt) {
-		return a.fail(c, ctx, &marked{fmt.Errorf("%s expired at %s: create a key instead", clean(old.ID), when(old.ExpiresAt, "")), errAlreadyExpired})
+		return a.fail(ctx, c, &marked{fmt.Errorf("%s expired at %s: create a key instead", clean(old.ID), when(old.ExpiresAt, "")), errAlreadyExpired})
 	}
 	req := createRequest{Owner: old.Owner, Name: old.Name, Permissions: old.Permissions}
 	if expiresIn > 0 {
@@ -86,7 +86,7 @@ func runRotate(a *app, c *command, ctx context.Context, args []string) int {
 		if err == nil {
 			err = errors.New("the key was created without a value")
 		}
-		return a.fail(c, ctx, fmt.Errorf("creating the new key (the old one is untouched): %w", err))
+		return a.fail(ctx, c, fmt.Errorf("creating the new key (the old one is untouched): %w", err))
 	}
 	if code := a.handOver(c, key, newValue); code != exitOK {
 		return code
@@ -98,12 +98,12 @@ func runRotate(a *app, c *command, ctx context.Context, args []string) int {
 			err, clean(old.ID), retireCommand(old.ID, grace))
 		return exitUndecided
 	}
-	return a.retire(c, ctx, b, old, grace, now)
+	return a.retire(ctx, c, b, old, grace, now)
 }
 
 // retire expires the old key of a rotation after grace, or deletes it when
 // grace is 0, and says what happened on stderr.
-func (a *app) retire(c *command, ctx context.Context, b backend, old *apikey.Key, grace time.Duration, now time.Time) int {
+func (a *app) retire(ctx context.Context, c *command, b backend, old *apikey.Key, grace time.Duration, now time.Time) int {
 	var err error
 	var done string
 	at := now.Add(grace)
@@ -121,13 +121,7 @@ func (a *app) retire(c *command, ctx context.Context, b backend, old *apikey.Key
 		err, done = nil, "already gone"
 	}
 	if err != nil {
-		why := err.Error()
-		if ctx.Err() != nil {
-			why = "interrupted"
-			if errors.Is(context.Cause(ctx), errTimedOut) {
-				why = "no answer from WorkOS within --timeout"
-			}
-		}
+		why, _ := explain(ctx, err)
 		a.errorf(c, "the new key was created and its value printed, but the old key %s was not retired (%s); it still works: run %s",
 			clean(old.ID), why, retireCommand(old.ID, grace))
 		return exitUndecided

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,7 +54,7 @@ type app struct {
 // and its help text (synopsis, description, examples).
 type command struct {
 	name, summary, help string
-	run                 func(a *app, c *command, ctx context.Context, args []string) int
+	run                 func(ctx context.Context, a *app, c *command, args []string) int
 }
 
 var commands = []*command{
@@ -81,7 +82,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 && name == "help" {
 			if c := lookup(args[1]); c != nil {
-				return c.run(a, c, ctx, []string{"--help"})
+				return c.run(ctx, a, c, []string{"--help"})
 			}
 		}
 		a.overview(a.stdout)
@@ -89,10 +90,17 @@ func (a *app) run(ctx context.Context, args []string) int {
 	default:
 		c := lookup(name)
 		if c == nil {
-			fmt.Fprintf(a.stderr, "apikeys: unknown command %q; run 'apikeys --help'\n", clean(name))
+			// Echo only what looks like a mistyped command: a pasted key
+			// must not be printed back.
+			if len(name) > 16 || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz-") != "" {
+				name = "given"
+			} else {
+				name = strconv.Quote(name)
+			}
+			fmt.Fprintf(a.stderr, "apikeys: unknown command %s; run 'apikeys --help'\n", name)
 			return exitUndecided
 		}
-		return c.run(a, c, ctx, args[1:])
+		return c.run(ctx, a, c, args[1:])
 	}
 }
 

@@ -28,20 +28,20 @@ Examples:
 	run: runValidate,
 }
 
-func runValidate(a *app, c *command, ctx context.Context, args []string) int {
+func runValidate(ctx context.Context, a *app, c *command, args []string) int {
 	fs, conn := a.flags(c)
 	asJSON := fs.Bool("json", false, "print the key as a JSON object")
 	if _, code, done := a.parse(c, fs, conn, args, 0); done {
 		return code
 	}
-	b, err := a.openWorkOS(conn)
+	b, err := a.open(conn)
 	if err != nil {
-		return a.fail(c, ctx, err)
+		return a.fail(ctx, c, err)
 	}
 	value, err := a.readKey(ctx, "API key (not echoed): ")
 	if err != nil {
 		if ctx.Err() != nil {
-			return a.fail(c, ctx, err)
+			return a.fail(ctx, c, err)
 		}
 		return a.usage(c, err.Error())
 	}
@@ -52,7 +52,7 @@ func runValidate(a *app, c *command, ctx context.Context, args []string) int {
 		err = fmt.Errorf("not a valid key: unknown, deleted or expired (%w)", err)
 	}
 	if err != nil {
-		return a.fail(c, ctx, err)
+		return a.fail(ctx, c, err)
 	}
 	if *asJSON {
 		return a.printJSON(c, key)
