@@ -111,6 +111,24 @@ func TestTerminal(t *testing.T) {
 		assert.NotContains(t, screen, aliceValue[:8])
 	})
 
+	t.Run("Ctrl-C at the prompt restores the terminal and exits 2", func(t *testing.T) {
+		srv := workostest.NewServer(t)
+		term := openTerminal(t)
+		cmd := subprocess(t, srv, "rotate")
+		var stdout bytes.Buffer
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = term.tty, &stdout, term.tty
+		require.NoError(t, cmd.Start())
+		waitFor(t, "the prompt", func() bool { return strings.Contains(term.text(), "API key to rotate (not echoed): ") })
+		require.NoError(t, cmd.Process.Signal(os.Interrupt))
+		assert.Equal(t, exitUndecided, exitCode(t, cmd.Wait()))
+		after, err := termios(int(term.tty.Fd()), ioctlGetTermios, nil)
+		require.NoError(t, err)
+		assert.NotZero(t, after.Lflag&syscall.ECHO, "echo is back on")
+		assert.Contains(t, term.finish(), "apikeys rotate: interrupted\r\n")
+		assert.Empty(t, stdout.String())
+		assert.Empty(t, srv.Requests())
+	})
+
 	t.Run("delete asks on a terminal", func(t *testing.T) {
 		for answer, want := range map[string]int{"y\n": exitOK, "yes\n": exitOK, "n\n": exitUndecided, "\n": exitUndecided} {
 			srv := workostest.NewServer(t)
