@@ -1,7 +1,11 @@
 package workos
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -19,14 +23,26 @@ func FuzzParseSignature(f *testing.F) {
 	f.Fuzz(func(t *testing.T, header string) {
 		sig, err := parseSignature(header)
 		if err != nil {
+			if !errors.Is(err, ErrInvalidSignature) {
+				t.Fatalf("error %v does not match ErrInvalidSignature", err)
+			}
 			return
+		}
+		// What parses has one t, in Unix milliseconds, and 32-byte v1s.
+		ms, err := strconv.ParseInt(sig.Timestamp, 10, 64)
+		if err != nil || !sig.Time.Equal(time.UnixMilli(ms)) || len(header) > 4096 {
+			t.Fatalf("accepted t=%q as %v from a header of %d bytes", sig.Timestamp, sig.Time, len(header))
+		}
+		if len(sig.V1) == 0 || slices.ContainsFunc(sig.V1, func(m []byte) bool { return len(m) != 32 }) {
+			t.Fatalf("accepted v1s %x", sig.V1)
 		}
 		// What parses formats to a header that parses to the same thing.
 		again, err := parseSignature(sig.String())
 		if err != nil {
 			t.Fatalf("re-parse of %q: %v", sig.String(), err)
 		}
-		if again.String() != sig.String() || !again.Time.Equal(sig.Time) {
+		if again.Timestamp != sig.Timestamp || !again.Time.Equal(sig.Time) ||
+			!slices.EqualFunc(again.V1, sig.V1, bytes.Equal) || again.String() != sig.String() {
 			t.Fatalf("round trip: %q != %q", again.String(), sig.String())
 		}
 	})
@@ -37,16 +53,27 @@ func FuzzVerifySignature(f *testing.F) {
 	f.Add([]byte{}, "s", int64(0), "t=0, v1=00")
 	f.Fuzz(func(t *testing.T, body []byte, secret string, ms int64, header string) {
 		now := time.UnixMilli(ms)
-		// Never panics on any header.
-		_ = VerifySignature(header, body, secret, now, 0)
-		if secret == "" || ms < 0 {
+		// Never panics on any header, and every refusal is an
+		// ErrInvalidSignature.
+		if err := VerifySignature(header, body, secret, now, 0); err != nil && !errors.Is(err, ErrInvalidSignature) {
+			t.Fatalf("error %v does not match ErrInvalidSignature", err)
+		}
+		if secret == "" || ms < 0 || ms > 1<<50 {
 			return
 		}
-		// A signature made now verifies; with another body or secret it
-		// does not.
+		// A signature made now verifies, up to the tolerance on either
+		// side and not a millisecond beyond; with another body or secret
+		// it does not.
 		h := Sign(body, secret, now)
-		if err := VerifySignature(h, body, secret, now, 0); err != nil {
-			t.Fatalf("own signature rejected: %v", err)
+		for _, d := range []time.Duration{0, DefaultWebhookTolerance, -DefaultWebhookTolerance} {
+			if err := VerifySignature(h, body, secret, now.Add(d), 0); err != nil {
+				t.Fatalf("own signature rejected %v later: %v", d, err)
+			}
+		}
+		for _, d := range []time.Duration{DefaultWebhookTolerance + time.Millisecond, -DefaultWebhookTolerance - time.Millisecond} {
+			if err := VerifySignature(h, body, secret, now.Add(d), 0); !errors.Is(err, ErrStaleSignature) {
+				t.Fatalf("own signature %v later: %v, want ErrStaleSignature", d, err)
+			}
 		}
 		if err := VerifySignature(h, append(body, 'x'), secret, now, 0); err == nil {
 			t.Fatal("signature accepted for another body")
@@ -64,7 +91,19 @@ func FuzzDecodeValidation(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		key, err := decodeValidation(body)
-		if err != nil || key == nil {
+		if err != nil {
+			// A body the client cannot use yields no key, never a partial one.
+			if key != nil || !errors.Is(err, ErrMalformedResponse) {
+				t.Fatalf("decoded (%+v, %v)", key, err)
+			}
+			return
+		}
+		if key == nil {
+			// Only an explicit "api_key": null means no key.
+			var top map[string]json.RawMessage
+			if json.Unmarshal(body, &top) != nil || !bytes.Equal(bytes.TrimSpace(top["api_key"]), []byte("null")) {
+				t.Fatalf("no key and no error for %q", body)
+			}
 			return
 		}
 		if key.ID == "" || key.Permissions == nil {
