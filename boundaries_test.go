@@ -1,0 +1,497 @@
+package apikey
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
+)
+
+// The tests in this file pin the edges that the other tests leave loose:
+// each value sits on one side of a comparison, so that a comparison moved
+// by one (> for >=, say) or an operator swapped fails a test. They were
+// written against the survivors of a mutation run (see README).
+
+// A key of exactly the maximum length reaches the validator; one byte more
+// is malformed.
+func TestBoundaryMaxKeyLength(t *testing.T) {
+	n := len(writerValue)
+	tests := []struct {
+		max     int
+		wantErr error
+	}{
+		{n, nil},
+		{n + 1, nil},
+		{n - 1, ErrMalformedKey},
+		{1, ErrMalformedKey},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.max), func(t *testing.T) {
+			m, err := New(testStatic(), WithMaxKeyLength(tc.max))
+			require.NoError(t, err)
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Authorization", "Bearer "+writerValue)
+			_, err = m.Authenticate(r)
+			if tc.wantErr == nil {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, tc.wantErr)
+				assert.EqualError(t, err, fmt.Sprintf("apikey: malformed key: the key is longer than %d bytes", tc.max))
+			}
+		})
+	}
+}
+
+// Every option accepts the smallest value that works and refuses the one
+// just beyond it.
+func TestBoundaryOptionEdges(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []Option
+		ok   bool
+	}{
+		{"max key length 1", []Option{WithMaxKeyLength(1)}, true},
+		{"max key length 0", []Option{WithMaxKeyLength(0)}, false},
+		{"cache size 1", []Option{WithCacheSize(1)}, true},
+		{"negative cache size 1", []Option{WithNegativeCacheSize(1)}, true},
+		{"negative cache size 0", []Option{WithNegativeCacheSize(0)}, false},
+		{"cache TTL 1ns", []Option{WithCacheTTL(time.Nanosecond)}, true},
+		{"negative TTL 0", []Option{WithNegativeCacheTTL(0)}, true},
+		{"negative TTL -1ns", []Option{WithNegativeCacheTTL(-1)}, false},
+		{"stale 0", []Option{WithStaleIfError(0)}, true},
+		{"stale -1ns", []Option{WithStaleIfError(-1)}, false},
+		{"timeout 1ns", []Option{WithValidationTimeout(time.Nanosecond)}, true},
+		{"timeout -1ns", []Option{WithValidationTimeout(-1)}, false},
+		{"rate 0, burst 0", []Option{WithValidationRate(0, 0)}, true},
+		{"rate 1, burst 1", []Option{WithValidationRate(1, 1)}, true},
+		{"rate 1, burst 0", []Option{WithValidationRate(1, 0)}, false},
+		{"rate -1", []Option{WithValidationRate(-1, 1)}, false},
+		{"in flight 1", []Option{WithMaxInFlight(1)}, true},
+		{"in flight 0", []Option{WithMaxInFlight(0)}, false},
+		{"reserve 0", []Option{WithKnownKeyReserve(0)}, true},
+		{"reserve 0.99", []Option{WithKnownKeyReserve(0.99)}, true},
+		{"reserve 1", []Option{WithKnownKeyReserve(1)}, false},
+		{"reserve -0.01", []Option{WithKnownKeyReserve(-0.01)}, false},
+		{"realm with a space and a tilde", []Option{WithRealm("a b~")}, true},
+		{"realm with 0x1f", []Option{WithRealm("a\x1fb")}, false},
+		{"realm with DEL", []Option{WithRealm("a\x7fb")}, false},
+		{"realm with a backslash", []Option{WithRealm(`a\b`)}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := New(testStatic(), tc.opts...)
+			if tc.ok {
+				assert.NoError(t, err)
+				assert.NotNil(t, m)
+			} else {
+				assert.ErrorIs(t, err, ErrMisconfigured)
+			}
+		})
+	}
+}
+
+// A cache spreads its entries over a power of two of shards, at most 16
+// and never more than its size, whose bounds add up to its size.
+func TestBoundaryShards(t *testing.T) {
+	tests := []struct{ size, shards int }{
+		{1, 1}, {2, 2}, {3, 2}, {4, 4}, {7, 4}, {8, 8}, {15, 8}, {16, 16}, {17, 16}, {31, 16}, {32, 16}, {10_000, 16},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.size), func(t *testing.T) {
+			require.Equal(t, tc.shards, shardCount(tc.size))
+			total := 0
+			for i := range tc.shards {
+				n := perShard(tc.size, tc.shards, i)
+				assert.Contains(t, []int{tc.size / tc.shards, tc.size/tc.shards + 1}, n)
+				total += n
+			}
+			assert.Equal(t, tc.size, total)
+		})
+	}
+	// The remainder goes to the first shards.
+	assert.Equal(t, []int{3, 3, 2, 2}, []int{perShard(10, 4, 0), perShard(10, 4, 1), perShard(10, 4, 2), perShard(10, 4, 3)})
+
+	// A digest's shard is its first byte's low bits.
+	for _, tc := range []struct{ first, shards, want int }{
+		{0xff, 16, 15}, {0xff, 1, 0}, {0x10, 16, 0}, {0x17, 8, 7}, {0x02, 2, 0}, {0x03, 2, 1},
+	} {
+		assert.Equal(t, tc.want, shardOf(Digest{byte(tc.first)}, tc.shards), "%#x over %d", tc.first, tc.shards)
+	}
+}
+
+// A hit moves its entry to the LRU's front once a second at most: a hit
+// exactly a second after the last move moves it, one a nanosecond sooner
+// does not.
+func TestBoundaryPromoteEvery(t *testing.T) {
+	tests := []struct {
+		after       time.Duration
+		evicted     string // by the next miss
+		kept        string
+		description string
+	}{
+		{time.Second - time.Nanosecond, readerValue, writerValue, "not moved: reader stays the oldest"},
+		{time.Second, writerValue, readerValue, "moved: writer becomes the oldest"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.after.String(), func(t *testing.T) {
+			v := counting(testStatic())
+			c, clock := newTestCache(t, v, WithCacheTTL(time.Hour))
+			c.positive = newPositiveShards(2, 1, &c.ids)
+			ctx := context.Background()
+			validate := func(value string) {
+				t.Helper()
+				_, err := c.Validate(ctx, value)
+				require.NoError(t, err)
+			}
+			clock.Advance(time.Hour) // instants far from zero
+			validate(readerValue)
+			validate(writerValue)
+			clock.Advance(tc.after)
+			validate(readerValue) // a hit
+			validate(adminValue)  // a miss that evicts the oldest
+			require.EqualValues(t, 3, v.calls.Load())
+
+			validate(tc.kept)
+			assert.EqualValues(t, 3, v.calls.Load(), tc.description)
+			validate(tc.evicted)
+			assert.EqualValues(t, 4, v.calls.Load(), tc.description)
+		})
+	}
+}
+
+// partedCache returns a cache whose entries' clock is mono and whose wall
+// clock lags an hour behind it, so that only the entries' own end is
+// tested, not the key's ExpiresAt by the wall clock; its validator returns
+// writerKey expiring at mono's start + life, or the error in fail if set.
+func partedCache(t *testing.T, life time.Duration, fail *error, opts ...Option) (*Cache, *fakeClock, *countingValidator) {
+	t.Helper()
+	mono := newFakeClock()
+	expires := mono.Now().Add(life)
+	v := &countingValidator{fn: func(context.Context, string) (*Key, error) {
+		if *fail != nil {
+			return nil, *fail
+		}
+		k := writerKey
+		k.ExpiresAt = expires
+		return &k, nil
+	}}
+	c, err := NewCache(v, append([]Option{WithClock(mono.Now), WithCacheTTL(time.Hour)}, opts...)...)
+	require.NoError(t, err)
+	c.clock.fakeWall = func() time.Time { return mono.Now().Add(-time.Hour) }
+	return c, mono, v
+}
+
+// An entry is served up to the instant it ends, not at it: read at exactly
+// its end, it is a miss, and the stale window ends there too.
+func TestBoundaryEntryEndsAtItsInstant(t *testing.T) {
+	ctx := context.Background()
+	t.Run("fresh", func(t *testing.T) {
+		var fail error
+		c, clock, v := partedCache(t, 10*time.Second, &fail)
+		_, err := c.Validate(ctx, writerValue)
+		require.NoError(t, err)
+		clock.Advance(10*time.Second - time.Nanosecond)
+		_, err = c.Validate(ctx, writerValue)
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, v.calls.Load(), "a hit a nanosecond before the end")
+		clock.Advance(time.Nanosecond)
+		_, err = c.Validate(ctx, writerValue)
+		require.NoError(t, err, "the wall clock says the key is valid")
+		assert.EqualValues(t, 2, v.calls.Load(), "a miss at the end")
+	})
+	t.Run("stale", func(t *testing.T) {
+		var fail error
+		c, clock, _ := partedCache(t, 10*time.Second, &fail, WithStaleIfError(time.Hour))
+		_, err := c.Validate(ctx, writerValue)
+		require.NoError(t, err)
+		fail = &UnavailableError{}
+		clock.Advance(10*time.Second - time.Nanosecond)
+		key, err := c.staleOr(DigestOf(writerValue), c.clock.now(), fail)
+		require.NoError(t, err, "stale a nanosecond before the end")
+		assert.Equal(t, writerKey.ID, key.ID)
+		clock.Advance(time.Nanosecond)
+		_, err = c.Validate(ctx, writerValue)
+		assert.ErrorIs(t, err, ErrUnavailable, "no stale answer at the end")
+		assert.EqualValues(t, 1, c.Stats().StaleHits)
+	})
+	t.Run("negative", func(t *testing.T) {
+		v := counting(testStatic())
+		c, clock := newTestCache(t, v, WithNegativeCacheTTL(5*time.Second))
+		for _, d := range []time.Duration{0, 5*time.Second - time.Nanosecond, time.Nanosecond} {
+			clock.Advance(d)
+			_, err := c.Validate(ctx, "sk_test_unknown")
+			require.ErrorIs(t, err, ErrInvalidKey)
+		}
+		assert.EqualValues(t, 2, v.calls.Load(), "remembered until, not at, the negative TTL")
+	})
+}
+
+// A key is valid until the instant of its ExpiresAt, not at it.
+func TestBoundaryExpiresAtInstant(t *testing.T) {
+	for _, tc := range []struct {
+		life    time.Duration
+		wantErr error
+	}{
+		{0, ErrInvalidKey},
+		{-time.Nanosecond, ErrInvalidKey},
+		{time.Nanosecond, nil},
+	} {
+		t.Run(tc.life.String(), func(t *testing.T) {
+			clock := newFakeClock()
+			c, _ := newExpiringCache(t, clock, clock.Now().Add(tc.life))
+			_, err := c.Validate(context.Background(), writerValue)
+			if tc.wantErr == nil {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, tc.wantErr)
+			}
+		})
+	}
+	k := &Key{ExpiresAt: time.Unix(100, 0)}
+	assert.False(t, k.expired(func() time.Time { return time.Unix(100, 0).Add(-1) }))
+	assert.True(t, k.expired(func() time.Time { return time.Unix(100, 0) }))
+	assert.False(t, (&Key{}).expired(nil), "no expiry, no clock read")
+}
+
+// The TTL's jitter takes between 0 and 10 % off, spread over the whole
+// range: of many keys validated together, all are cached until 90 % of the
+// TTL, some have ended half-way through the jitter, and none is left at
+// the TTL.
+func TestBoundaryTTLJitter(t *testing.T) {
+	const n = 200
+	v := counting(ValidatorFunc(func(_ context.Context, value string) (*Key, error) {
+		return &Key{ID: value}, nil
+	}))
+	c, clock := newTestCache(t, v, WithCacheTTL(100*time.Second), WithCacheSize(10*n))
+	ctx := context.Background()
+	sweep := func() int64 {
+		before := v.calls.Load()
+		for i := range n {
+			_, err := c.Validate(ctx, fmt.Sprintf("sk_jitter_%d", i))
+			require.NoError(t, err)
+		}
+		return v.calls.Load() - before
+	}
+	require.EqualValues(t, n, sweep())
+	clock.Advance(90*time.Second - time.Nanosecond)
+	require.Zero(t, sweep(), "none ended before 90 % of the TTL")
+
+	c2, clock2 := newTestCache(t, v, WithCacheTTL(100*time.Second), WithCacheSize(10*n))
+	c = c2
+	require.EqualValues(t, n, sweep())
+	clock2.Advance(95 * time.Second)
+	ended := sweep()
+	assert.Greater(t, ended, int64(n/5), "some ended half-way through the jitter")
+	assert.Less(t, ended, int64(4*n/5), "some are still cached half-way through the jitter")
+
+	c3, clock3 := newTestCache(t, v, WithCacheTTL(100*time.Second), WithCacheSize(10*n))
+	c = c3
+	require.EqualValues(t, n, sweep())
+	clock3.Advance(100 * time.Second)
+	assert.EqualValues(t, n, sweep(), "all ended at the TTL")
+}
+
+// With negative caching off, nothing is remembered as invalid.
+func TestBoundaryNegativeCacheOff(t *testing.T) {
+	v := counting(testStatic())
+	c, _ := newTestCache(t, v, WithNegativeCacheTTL(0))
+	for range 2 {
+		_, err := c.Validate(context.Background(), "sk_test_unknown")
+		require.ErrorIs(t, err, ErrInvalidKey)
+	}
+	assert.EqualValues(t, 2, v.calls.Load())
+	assert.Zero(t, c.Stats().NegativeSize)
+}
+
+// With stale-if-error off, a failed validation answers its error, even
+// when a later validation of the same key has stored a fresh entry
+// meanwhile (after an invalidation parted the two).
+func TestBoundaryNoStaleWhenOff(t *testing.T) {
+	failing := true
+	first := newGate(func(context.Context, string) (*Key, error) { return nil, &UnavailableError{} })
+	v := ValidatorFunc(func(ctx context.Context, value string) (*Key, error) {
+		if failing {
+			failing = false
+			return first.Validate(ctx, value)
+		}
+		return testStatic().Validate(ctx, value)
+	})
+	c, _ := newTestCache(t, v)
+	ctx := context.Background()
+	done := make(chan error)
+	go func() { _, err := c.Validate(ctx, writerValue); done <- err }()
+	<-first.started
+	c.InvalidateValue(writerValue)
+	_, err := c.Validate(ctx, writerValue) // a new flight, which stores the key
+	require.NoError(t, err)
+	close(first.release)
+	assert.ErrorIs(t, <-done, ErrUnavailable)
+	assert.Zero(t, c.Stats().StaleHits)
+}
+
+// The budget's split between known keys and the others, per second and in
+// flight.
+func TestBoundaryBudgetSplit(t *testing.T) {
+	tests := []struct {
+		rate                        float64
+		burst, maxInFlight          int
+		reserve                     float64
+		generalInFlight             int64
+		reservedRate, generalRate   rate.Limit
+		reservedBurst, generalBurst int
+	}{
+		{100, 100, 256, 0.5, 128, 50, 50, 50, 50},
+		{100, 10, 10, 0.25, 7, 25, 75, 2, 8},
+		{10, 1, 1, 0.5, 1, 5, 5, 0, 1},
+		{8, 4, 3, 0, 3, 0, 8, 0, 4},
+		{8, 4, 4, 0.9, 1, 7.2, 0.8, 3, 1},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%g/%d/%d/%g", tc.rate, tc.burst, tc.maxInFlight, tc.reserve), func(t *testing.T) {
+			s := defaultSettings()
+			s.rate, s.burst, s.maxInFlight, s.reserve = tc.rate, tc.burst, tc.maxInFlight, tc.reserve
+			b := newBudget(&s)
+			assert.EqualValues(t, tc.maxInFlight, b.maxInFlight)
+			assert.Equal(t, tc.generalInFlight, b.generalInFlight)
+			assert.InDelta(t, float64(tc.reservedRate), float64(b.reserved.Limit()), 1e-9)
+			assert.InDelta(t, float64(tc.generalRate), float64(b.general.Limit()), 1e-9)
+			assert.Equal(t, tc.reservedBurst, b.reserved.Burst())
+			assert.Equal(t, tc.generalBurst, b.general.Burst())
+		})
+	}
+	s := defaultSettings()
+	assert.Nil(t, newBudget(&s).general, "no rate, no bucket")
+}
+
+// The in-flight bound admits exactly its number of calls, and every call
+// refused, for either bound, gives its slot back.
+func TestBoundaryBudgetTake(t *testing.T) {
+	s := defaultSettings()
+	s.maxInFlight, s.reserve = 4, 0.5
+	b := newBudget(&s)
+	now := instant(time.Hour)
+	known := DigestOf("sk_known")
+	b.known.remember(known, now)
+
+	require.NoError(t, b.take(DigestOf("sk_1"), now, time.Time{}))
+	require.NoError(t, b.take(DigestOf("sk_2"), now, time.Time{}))
+	assert.Equal(t, errOverBudget, b.take(DigestOf("sk_3"), now, time.Time{}), "2 general slots of 4")
+	require.NoError(t, b.take(known, now, time.Time{}))
+	require.NoError(t, b.take(known, now, time.Time{}))
+	assert.Equal(t, errOverBudget, b.take(known, now, time.Time{}), "4 slots in all for known keys")
+	assert.EqualValues(t, 4, b.inFlight.Load())
+	assert.EqualValues(t, 2, b.refused.Load())
+	for range 4 {
+		b.release()
+	}
+	assert.Zero(t, b.inFlight.Load())
+
+	// Refused by the rate: the slot taken is given back.
+	s.rate, s.burst, s.reserve = 1, 1, 0
+	b = newBudget(&s)
+	wall := time.Unix(1000, 0)
+	require.NoError(t, b.take(DigestOf("sk_1"), now, wall))
+	b.release()
+	for range 10 {
+		assert.Equal(t, errOverBudget, b.take(DigestOf("sk_2"), now, wall))
+	}
+	assert.Zero(t, b.inFlight.Load())
+	assert.NoError(t, b.take(DigestOf("sk_2"), now, wall.Add(time.Second)), "a token a second later")
+}
+
+// A key counts as known for 24 hours after it was last validated as valid,
+// not at 24 hours; up to twice the cache size of them are remembered.
+func TestBoundaryKnownKeys(t *testing.T) {
+	s := defaultSettings()
+	s.size = 3
+	b := newBudget(&s)
+	at := instant(time.Hour)
+	d := DigestOf("sk_known")
+	b.known.remember(d, at)
+	assert.True(t, b.known.has(d, at))
+	assert.True(t, b.known.has(d, at.add(24*time.Hour-time.Nanosecond)))
+	assert.False(t, b.known.has(d, at.add(24*time.Hour)))
+	assert.False(t, b.known.has(DigestOf("sk_other"), at))
+
+	for i := range 5 {
+		b.known.remember(DigestOf(fmt.Sprint("sk_", i)), at)
+	}
+	assert.True(t, b.known.has(d, at), "6 remembered for a cache of 3")
+	b.known.remember(DigestOf("sk_5"), at)
+	assert.False(t, b.known.has(d, at), "the oldest of 7 forgotten")
+}
+
+// A six-letter scheme other than Bearer is no key, not a malformed one
+// (the check for "Bearer\t" reads seven bytes).
+func TestBoundaryBearerScheme(t *testing.T) {
+	tests := []struct {
+		header  string
+		want    string
+		wantErr bool
+	}{
+		{"Digest abc", "", false},
+		{"Bearer abc", "abc", false},
+		{"Bearer\tabc", "", true},
+		{"Bearerx abc", "", false},
+		{"Bearer", "", true},
+		{"Bearer =", "", true},
+		{"Bearer a=", "a=", false},
+		{"Bearer a=b", "", true},
+		{"Bearer az09AZ-._~+/", "az09AZ-._~+/", false},
+		{"Bearer a`", "", true},
+		{"Bearer a:", "", true},
+		{"Bearer a@", "", true},
+		{"Bearer a[", "", true},
+		{"Bearer a{", "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.header, func(t *testing.T) {
+			key, err := extractBearer(tc.header)
+			assert.Equal(t, tc.want, key)
+			if tc.wantErr {
+				assert.ErrorIs(t, err, ErrMalformedKey)
+			} else {
+				assert.NoError(t, err)
+			}
+		})
+	}
+	for c := 0; c < 256; c++ {
+		want := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", byte(c)) >= 0
+		assert.Equal(t, want, isToken68Char(byte(c)), "%q", c)
+	}
+}
+
+// Scope tokens are %x21 / %x23-5B / %x5D-7E: a permission with any other
+// byte is left out of the challenge.
+func TestBoundaryScopeValue(t *testing.T) {
+	assert.Equal(t, "! ~ a:b", scopeValue([]string{"!", "~", "a:b", "a b", "\x7f", "", `"`, `\`, "\x20x"}))
+}
+
+// Retry-After rounds up to whole seconds: a cause of exactly n seconds
+// asks for n, a nanosecond more for n+1; no cause, 1.
+func TestBoundaryRetryAfter(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{ErrUnavailable, "1"},
+		{&UnavailableError{RetryAfter: 1}, "1"},
+		{&UnavailableError{RetryAfter: 2 * time.Second}, "2"},
+		{&UnavailableError{RetryAfter: 2*time.Second - 1}, "2"},
+		{&UnavailableError{RetryAfter: 2*time.Second + 1}, "3"},
+		{&UnavailableError{RetryAfter: 0}, "1"},
+		{errOverBudget, "1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.err.Error(), func(t *testing.T) {
+			assert.Equal(t, tc.want, retryAfterSeconds(tc.err))
+		})
+	}
+}
