@@ -38,6 +38,9 @@ type Fleet struct {
 
 	queue    chan pending
 	overflow atomic.Bool // the queue dropped some: publish a purge instead
+	// enqueued is the last ticket given to an invalidation, settled the
+	// last one published or given up, in order.
+	enqueued, settled atomic.Uint64
 
 	attached  atomic.Bool
 	stop      context.CancelFunc
@@ -108,6 +111,9 @@ func (f *Fleet) Hooks() apikey.Hooks { return apikey.Hooks{Invalidation: f.enque
 
 // Attach starts applying the other replicas' invalidations to cache, from
 // the stream's current end. Attach a cache once, before it serves requests.
+// Attach waits for Redis up to the timeout, to learn where the stream ends;
+// if Redis does not answer, the cache is purged when it first does, since
+// the replica cannot know what it missed meanwhile.
 func (f *Fleet) Attach(cache *apikey.Cache) error {
 	if cache == nil {
 		return misconfigured("Attach: the cache is nil")
@@ -115,8 +121,12 @@ func (f *Fleet) Attach(cache *apikey.Cache) error {
 	if f.stopped.Err() != nil || !f.attached.CompareAndSwap(false, true) {
 		return ErrAttached
 	}
+	var cur *cursor
+	if err := f.sync(f.stopped, nil, &cur); err == nil {
+		f.setConnected(true, nil)
+	}
 	f.wg.Add(1)
-	go f.readLoop(f.stopped, cache)
+	go f.readLoop(f.stopped, cache, cur)
 	return nil
 }
 

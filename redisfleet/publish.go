@@ -11,8 +11,9 @@ import (
 
 // pending is an invalidation waiting to be published.
 type pending struct {
-	inv apikey.Invalidation
-	at  time.Time
+	inv    apikey.Invalidation
+	at     time.Time
+	ticket uint64 // its place in the order of enqueue
 }
 
 // maxBatch is the most invalidations published in one round trip.
@@ -25,11 +26,27 @@ func (f *Fleet) enqueue(inv apikey.Invalidation) {
 	if inv.Origin == apikey.OriginReplica {
 		return
 	}
+	p := pending{inv: inv, at: time.Now(), ticket: f.enqueued.Add(1)}
 	select {
-	case f.queue <- pending{inv: inv, at: time.Now()}:
+	case f.queue <- p:
 	default:
 		f.st.dropped.Add(1)
 		f.overflow.Store(true)
+	}
+}
+
+// unpublished reports whether an invalidation applied here has not reached
+// Redis yet (published, or given up): until then the shared cache may still
+// hold what it removed.
+func (f *Fleet) unpublished() bool { return f.settled.Load() < f.enqueued.Load() }
+
+// settle records that everything up to batch's last ticket reached Redis or
+// was given up.
+func (f *Fleet) settle(batch []pending) {
+	for _, p := range batch {
+		if p.ticket > f.settled.Load() {
+			f.settled.Store(p.ticket)
+		}
 	}
 }
 
@@ -52,6 +69,7 @@ func (f *Fleet) publishLoop(ctx context.Context) {
 		}
 		batch = f.drain(batch)
 		if err := f.publish(ctx, batch); err == nil {
+			f.settle(batch)
 			batch, backoff = batch[:0], newBackoff()
 			continue
 		}
@@ -78,7 +96,9 @@ loop:
 		}
 	}
 	if f.overflow.Swap(false) {
-		batch = append(batch, pending{inv: apikey.Invalidation{All: true, Origin: apikey.OriginLocal}, at: time.Now()})
+		// Its ticket covers every one dropped so far.
+		batch = append(batch, pending{inv: apikey.Invalidation{All: true, Origin: apikey.OriginLocal},
+			at: time.Now(), ticket: f.enqueued.Load()})
 	}
 	return batch
 }
@@ -91,6 +111,7 @@ func (f *Fleet) expire(batch []pending) []pending {
 			kept = append(kept, p)
 		} else {
 			f.st.dropped.Add(1)
+			f.settle([]pending{p})
 		}
 	}
 	return kept

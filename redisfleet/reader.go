@@ -28,9 +28,8 @@ type cursor struct {
 // ends. Before each blocking read it checks that Redis still holds
 // everything after its cursor; when it cannot, it purges the cache and
 // starts again from the stream's end.
-func (f *Fleet) readLoop(ctx context.Context, cache *apikey.Cache) {
+func (f *Fleet) readLoop(ctx context.Context, cache *apikey.Cache, cur *cursor) {
 	defer f.wg.Done()
-	var cur *cursor
 	backoff := newBackoff()
 	for ctx.Err() == nil {
 		err := f.sync(ctx, cache, &cur)
@@ -53,7 +52,10 @@ func (f *Fleet) readLoop(ctx context.Context, cache *apikey.Cache) {
 }
 
 // sync checks the stream against cur, purging cache if anything may have
-// been missed, and sets cur (the stream's end, on the first call).
+// been missed, and sets cur. A nil cur means the reader never reached Redis:
+// cur becomes the stream's end, and cache is purged, since it may have
+// validated keys meanwhile whose invalidations it never heard of; Attach
+// makes the first call with a nil cache, before any validation.
 func (f *Fleet) sync(ctx context.Context, cache *apikey.Cache, cur **cursor) error {
 	last := ""
 	if *cur != nil {
@@ -77,6 +79,9 @@ func (f *Fleet) sync(ctx context.Context, cache *apikey.Cache, cur **cursor) err
 	switch {
 	case c == nil:
 		*cur = end
+		if cache != nil {
+			f.purge(cache, "it reached Redis only after it started serving")
+		}
 	case c.epoch != end.epoch:
 		f.purge(cache, "Redis lost the fleet's state (flushed or restarted empty)")
 		*cur = end

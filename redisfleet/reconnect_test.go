@@ -149,3 +149,28 @@ func TestRedisLosesState(t *testing.T) {
 		})
 	}
 }
+
+// TestAttachWhileRedisAway starts a replica that cannot reach Redis: what
+// it validates meanwhile is purged once it does, since it cannot know which
+// invalidations it missed.
+func TestAttachWhileRedisAway(t *testing.T) {
+	opt, prefix := testRedis(t)
+	lock, lockedOpt := newLockout(t, opt)
+	require.NoError(t, lock.admin.Do(context.Background(), "ACL", "SETUSER", lock.user, "off").Err())
+	const value = "sk_test_attach_away"
+	up := newUpstream(value)
+	f, err := New(lockedOpt, testOptions(prefix)...)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, f.Close()) }()
+	cache, err := apikey.NewCache(f.Validator(up), apikey.WithHooks(f.Hooks()))
+	require.NoError(t, err)
+	require.NoError(t, f.Attach(cache))
+	assert.False(t, f.Stats().Connected)
+	_, err = cache.Validate(context.Background(), value)
+	require.NoError(t, err)
+
+	lock.letIn(t)
+	require.Eventually(t, func() bool { return f.Stats().Purges == 1 }, 5*time.Second, time.Millisecond)
+	assert.Zero(t, cache.Stats().Size)
+	assert.True(t, f.Stats().Connected)
+}

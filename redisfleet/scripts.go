@@ -101,10 +101,10 @@ return {epoch, gen, lastID, nextSeq}
 // readScript looks a digest up in the shared cache and, on a miss, takes
 // the lease on validating it if no other replica holds it. An entry written
 // before the last purge counts as a miss. It also returns the sequence
-// number and epoch to hand to writeScript.
+// number and epoch (created if Redis lost it) to hand to writeScript.
 //
-// ARGV: prefix, digest (hex), lease token ("" for no lease), lease TTL (ms).
-// Returns {entry or "", gen, epoch or "", 1 if the lease was taken}.
+// ARGV: prefix, digest (hex), lease token ("" for no lease), lease TTL (ms),
+// new epoch. Returns {entry or "", gen, epoch, 1 if the lease was taken}.
 var readScript = redis.NewScript(`
 local p = ARGV[1]
 local entry = redis.call('GET', p..'key:'..ARGV[2])
@@ -114,7 +114,11 @@ if entry and all then
   if not g or g < tonumber(all) then entry = false end
 end
 local gen = redis.call('GET', p..'gen') or '0'
-local epoch = redis.call('GET', p..'epoch') or ''
+local epoch = redis.call('GET', p..'epoch')
+if not epoch then
+  epoch = ARGV[5]
+  redis.call('SET', p..'epoch', epoch)
+end
 local lease = 0
 if not entry and ARGV[3] ~= '' then
   if redis.call('SET', p..'lease:'..ARGV[2], ARGV[3], 'NX', 'PX', ARGV[4]) then lease = 1 end

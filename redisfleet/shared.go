@@ -58,8 +58,17 @@ func (v *sharedValidator) Validate(ctx context.Context, value string) (*apikey.K
 	if f.s.leaseWait > 0 {
 		token = randomToken()
 	}
+	before := f.enqueued.Load()
 	snap, err := f.sharedRead(ctx, digest, token)
 	if err != nil {
+		return v.next.Validate(ctx, value)
+	}
+	if f.unpublished() || f.enqueued.Load() != before {
+		// This replica applied an invalidation that has not reached Redis
+		// yet: what the shared cache answered may be what it removes.
+		if snap.lease {
+			f.releaseLease(ctx, digest, token)
+		}
 		return v.next.Validate(ctx, value)
 	}
 	if snap.key == nil && token != "" && !snap.lease {
@@ -87,7 +96,7 @@ func (v *sharedValidator) Validate(ctx context.Context, value string) (*apikey.K
 func (f *Fleet) sharedRead(ctx context.Context, digest, token string) (snapshot, error) {
 	cctx, cancel := f.call(ctx)
 	defer cancel()
-	r, err := readScript.Run(cctx, f.client, nil, f.p, digest, token, f.s.leaseWait.Milliseconds()).Slice()
+	r, err := readScript.Run(cctx, f.client, nil, f.p, digest, token, f.s.leaseWait.Milliseconds(), randomToken()).Slice()
 	if err == nil && len(r) != 4 {
 		err = fmt.Errorf("redisfleet: read answered %d values, not 4", len(r))
 	}

@@ -128,3 +128,27 @@ func sharedEntries(t *testing.T, opt *redis.Options, prefix string) int {
 	require.NoError(t, err)
 	return len(keys)
 }
+
+// TestSharedCacheSkippedWhileUnpublished: a replica that applied an
+// invalidation not yet in Redis does not read the shared cache, which may
+// still hold what the invalidation removes.
+func TestSharedCacheSkippedWhileUnpublished(t *testing.T) {
+	opt, prefix := testRedis(t)
+	const value = "sk_test_unpublished"
+	up := newUpstream(value)
+	opts := append(testOptions(prefix), WithSharedCache(10*time.Second))
+	a := newReplica(t, opt, up, opts...)
+	b := newReplica(t, opt, up, opts...)
+	require.NoError(t, b.validate(value))
+	require.Equal(t, int64(1), up.calls.Load())
+
+	a.fleet.enqueued.Add(1) // as if an invalidation were queued, not yet published
+	require.NoError(t, a.validate(value))
+	assert.Equal(t, int64(2), up.calls.Load(), "asked upstream, not the shared cache")
+	assert.Zero(t, a.fleet.Stats().SharedHits)
+	a.fleet.settled.Add(1)
+
+	fresh := newReplica(t, opt, up, opts...)
+	require.NoError(t, fresh.validate(value))
+	assert.Equal(t, int64(2), up.calls.Load(), "published: the shared cache answers again")
+}

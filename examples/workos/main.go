@@ -13,6 +13,11 @@
 //	WORKOS_WEBHOOK_SECRET  the webhook endpoint's secret; enables
 //	                       POST /webhooks/workos (api_key.revoked and
 //	                       api_key.updated invalidate the cache at once)
+//	REDIS_URL              joins the replicas on this Redis, e.g.
+//	                       redis://127.0.0.1:6379/0: an invalidation on one
+//	                       reaches all, and they share validations
+//	REDIS_PREFIX           the fleet's Redis key prefix (default apikey):
+//	                       replicas with the same one share invalidations
 package main
 
 import (
@@ -29,6 +34,7 @@ import (
 
 	"github.com/apikeyauth/apikey"
 	"github.com/apikeyauth/apikey/examples/internal/demo"
+	"github.com/apikeyauth/apikey/redisfleet"
 	"github.com/apikeyauth/apikey/workos"
 )
 
@@ -37,6 +43,8 @@ type config struct {
 	apiKey        string // WORKOS_API_KEY
 	baseURL       string // WORKOS_BASE_URL, optional
 	webhookSecret string // WORKOS_WEBHOOK_SECRET, optional
+	redisURL      string // REDIS_URL, optional
+	redisPrefix   string // REDIS_PREFIX, optional
 }
 
 func configFromEnv(getenv func(string) string) (config, error) {
@@ -44,6 +52,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		apiKey:        getenv("WORKOS_API_KEY"),
 		baseURL:       getenv("WORKOS_BASE_URL"),
 		webhookSecret: getenv("WORKOS_WEBHOOK_SECRET"),
+		redisURL:      getenv("REDIS_URL"),
+		redisPrefix:   getenv("REDIS_PREFIX"),
 	}
 	if cfg.apiKey == "" {
 		return cfg, errors.New("WORKOS_API_KEY is not set: export your WorkOS secret key (sk_...) " +
@@ -63,14 +73,30 @@ func main() {
 	}
 	handler, err := newRouter(cfg, slog.Default())
 	if err != nil {
-		log.Fatal(err) // never holds the secret: workos.New keeps it out of errors
+		log.Fatal(err) // never holds a secret: workos.New and joinFleet keep them out of errors
 	}
 	srv := &http.Server{Addr: *addr, Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	log.Printf("listening on http://%s", *addr)
-	log.Fatal(srv.ListenAndServe())
+	err = srv.ListenAndServe()
+	_ = handler.Close()
+	log.Fatal(err)
 }
 
-func newRouter(cfg config, logger *slog.Logger) (http.Handler, error) {
+// app is the example's handler, and what it holds open.
+type app struct {
+	http.Handler
+	fleet *redisfleet.Fleet // nil without REDIS_URL
+}
+
+// Close stops the fleet's goroutines and connections, if any.
+func (a *app) Close() error {
+	if a.fleet == nil {
+		return nil
+	}
+	return a.fleet.Close()
+}
+
+func newRouter(cfg config, logger *slog.Logger) (_ *app, err error) {
 	opts := []workos.Option{workos.WithLogger(logger)}
 	if cfg.baseURL != "" {
 		opts = append(opts, workos.WithBaseURL(cfg.baseURL))
@@ -79,9 +105,29 @@ func newRouter(cfg config, logger *slog.Logger) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	auth, err := apikey.New(client)
+	a := &app{}
+	defer func() {
+		if err != nil {
+			_ = a.Close()
+		}
+	}()
+	var validator apikey.Validator = client
+	var authOpts []apikey.Option
+	if cfg.redisURL != "" {
+		if a.fleet, err = joinFleet(cfg, logger); err != nil {
+			return nil, err
+		}
+		validator = a.fleet.Validator(client)
+		authOpts = append(authOpts, apikey.WithHooks(a.fleet.Hooks()))
+	}
+	auth, err := apikey.New(validator, authOpts...)
 	if err != nil {
 		return nil, err
+	}
+	if a.fleet != nil {
+		if err := a.fleet.Attach(auth.Cache()); err != nil {
+			return nil, err
+		}
 	}
 	// Keys deleted or expired through client are forgotten at once.
 	client.SetInvalidator(auth.Cache())
@@ -105,5 +151,6 @@ func newRouter(cfg config, logger *slog.Logger) (http.Handler, error) {
 		r.With(apikey.RequirePermission("posts:read")).Get("/posts", posts.List)
 		r.With(apikey.RequirePermission("posts:write")).Post("/posts", posts.Create)
 	})
-	return r, nil
+	a.Handler = r
+	return a, nil
 }

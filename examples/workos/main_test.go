@@ -116,10 +116,12 @@ func TestConfig(t *testing.T) {
 	_, err := configFromEnv(func(string) string { return "" })
 	assert.ErrorContains(t, err, "WORKOS_API_KEY")
 
-	env := map[string]string{"WORKOS_API_KEY": secret, "WORKOS_BASE_URL": "http://127.0.0.1:4000", "WORKOS_WEBHOOK_SECRET": webhookSecret}
+	env := map[string]string{"WORKOS_API_KEY": secret, "WORKOS_BASE_URL": "http://127.0.0.1:4000", "WORKOS_WEBHOOK_SECRET": webhookSecret,
+		"REDIS_URL": "redis://127.0.0.1:6379/0", "REDIS_PREFIX": "svc"}
 	cfg, err := configFromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err)
-	assert.Equal(t, config{apiKey: secret, baseURL: "http://127.0.0.1:4000", webhookSecret: webhookSecret}, cfg)
+	assert.Equal(t, config{apiKey: secret, baseURL: "http://127.0.0.1:4000", webhookSecret: webhookSecret,
+		redisURL: "redis://127.0.0.1:6379/0", redisPrefix: "svc"}, cfg)
 
 	_, err = newRouter(config{apiKey: secret, baseURL: "not a url"}, slog.New(slog.DiscardHandler))
 	assert.Error(t, err)

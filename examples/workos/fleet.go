@@ -1,0 +1,39 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/apikeyauth/apikey/redisfleet"
+)
+
+// sharedTTL is how long a key validated by one replica is served to the
+// others from Redis: under the local cache's 30s, since a key revoked
+// without any invalidation can be served for both added together.
+const sharedTTL = 20 * time.Second
+
+// joinFleet connects to the Redis at cfg.redisURL, to share invalidations
+// and validations with the other replicas there. It does not wait for
+// Redis: one that is down is retried in the background, meanwhile every
+// replica answers alone.
+func joinFleet(cfg config, logger *slog.Logger) (*redisfleet.Fleet, error) {
+	opt, err := redis.ParseURL(cfg.redisURL)
+	if err != nil {
+		// Not wrapped: the parser's errors quote the URL, password and all.
+		return nil, errors.New("REDIS_URL is not a Redis URL such as redis://127.0.0.1:6379/0")
+	}
+	opts := []redisfleet.Option{redisfleet.WithSharedCache(sharedTTL), redisfleet.WithLogger(logger)}
+	if cfg.redisPrefix != "" {
+		opts = append(opts, redisfleet.WithPrefix(cfg.redisPrefix))
+	}
+	fleet, err := redisfleet.New(opt, opts...)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("joined the fleet on REDIS_URL: invalidations reach every replica, validations are shared",
+		"redis", opt.Addr, "db", opt.DB)
+	return fleet, nil
+}

@@ -1,0 +1,25 @@
+module github.com/apikeyauth/apikey/examples/workos
+
+go 1.25.0
+
+require (
+	github.com/apikeyauth/apikey v0.0.0-00010101000000-000000000000
+	github.com/apikeyauth/apikey/redisfleet v0.0.0-00010101000000-000000000000
+	github.com/go-chi/chi/v5 v5.5.0
+	github.com/redis/go-redis/v9 v9.22.0
+	github.com/stretchr/testify v1.12.1
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
+	go.uber.org/atomic v1.11.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sys v0.30.0 // indirect
+	golang.org/x/time v0.13.0 // indirect
+)
+
+replace (
+	github.com/apikeyauth/apikey => ../../
+	github.com/apikeyauth/apikey/redisfleet => ../../redisfleet
+)
