@@ -2,7 +2,7 @@
 // examples/chi, but the keys are WorkOS API keys, validated by WorkOS and
 // cached, and revoked keys stop working at once through WorkOS's webhooks.
 //
-//	WORKOS_API_KEY=sk_test_... go run ./examples/workos
+//	cd examples/workos && WORKOS_API_KEY=sk_test_... go run .
 //	curl -H "Authorization: Bearer $KEY" http://127.0.0.1:8080/me
 //
 // Environment:
