@@ -1,9 +1,11 @@
 package redisfleet
 
 import (
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -77,8 +79,9 @@ func TestRedisDown(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			up := newUpstream("sk_test_cached", "sk_test_new")
+			var logs syncBuffer
 			f, err := New(&redis.Options{Addr: tc.addr(t)}, WithTimeout(timeout), WithSharedCache(10*time.Second),
-				WithBlock(50*time.Millisecond), WithLogger(discard))
+				WithBlock(50*time.Millisecond), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 			require.NoError(t, err)
 			auth, err := apikey.New(f.Validator(up), apikey.WithHooks(f.Hooks()))
 			require.NoError(t, err)
@@ -123,6 +126,8 @@ func TestRedisDown(t *testing.T) {
 			require.NoError(t, f.Close())
 			assert.Less(t, time.Since(start), 2*bound, "Close: one last bounded attempt to publish")
 			assert.Equal(t, uint64(0), f.Stats().Published)
+			assert.Equal(t, 1, strings.Count(logs.String(), "Redis does not answer"), "said once: %s", logs.String())
+			assert.NotContains(t, logs.String(), "sk_test_")
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package redisfleet
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -143,3 +144,22 @@ func (r *replica) validate(value string) error {
 }
 
 var discard = slog.New(slog.DiscardHandler)
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers: a Fleet logs
+// from its own goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -159,18 +159,22 @@ func (f *Fleet) purge(cache *apikey.Cache, why string) {
 	f.s.logger.Warn("redisfleet: purged the local cache: "+why, "prefix", f.s.prefix)
 }
 
+// setConnected records the reader's state, and logs when it changes, or
+// first becomes known.
 func (f *Fleet) setConnected(connected bool, err error) {
 	f.st.mu.Lock()
-	was := f.st.connected
-	f.st.connected = connected
+	was, known := f.st.connected, f.st.known
+	f.st.connected, f.st.known = connected, true
 	f.st.mu.Unlock()
-	switch {
-	case was && !connected:
-		f.s.logger.Warn("redisfleet: lost Redis; the local cache and the validator answer alone until it is back",
-			"prefix", f.s.prefix, "error", err)
-	case !was && connected:
-		f.s.logger.Info("redisfleet: reading invalidations from Redis", "prefix", f.s.prefix)
+	if known && was == connected {
+		return
 	}
+	if connected {
+		f.s.logger.Info("redisfleet: reading invalidations from Redis", "prefix", f.s.prefix)
+		return
+	}
+	f.s.logger.Warn("redisfleet: Redis does not answer; the local cache and the validator answer alone until it does",
+		"prefix", f.s.prefix, "error", err)
 }
 
 func (f *Fleet) setLastID(id string) {

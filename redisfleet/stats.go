@@ -46,6 +46,7 @@ type stats struct {
 
 	mu        sync.Mutex
 	connected bool
+	known     bool // connected was set once
 	lastID    string
 }
 
