@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -15,58 +14,56 @@ import (
 
 const day = 24 * time.Hour
 
-// wireKey is one key of a hand-written list page, for the timestamps the
-// fake server does not vary.
-func wireKey(id string, created, lastUsed, expires time.Time) string {
-	ts := func(t time.Time) string {
-		if t.IsZero() {
-			return "null"
-		}
-		return `"` + t.UTC().Format(time.RFC3339Nano) + `"`
-	}
-	return fmt.Sprintf(`{"object":"api_key","id":%q,"owner":{"type":"organization","id":"org_audit"},"name":"name of %s",
-		"obfuscated_value":"sk_...%s","last_used_at":%s,"expires_at":%s,"permissions":[],"created_at":%s,"updated_at":%s}`,
-		id, id, id[len(id)-4:], ts(lastUsed), ts(expires), ts(created), ts(created))
-}
-
-// auditPage is one list page holding the keys of the audit tests: one per
-// reason, one with every reason, one clean, and one expired.
-func auditPage() string {
+// addAuditKeys gives org_audit the keys of the audit tests, named for what
+// the audit makes of them: one per reason, one with every reason, one
+// clean, and one expired. It returns their IDs by name.
+func addAuditKeys(h *harness) map[string]string {
 	now := testNow
-	keys := []string{
-		wireKey("api_key_old1", now.Add(-120*day), now.Add(-day), now.Add(30*day)),      // too-old
-		wireKey("api_key_nvr1", now.Add(-40*day), time.Time{}, now.Add(30*day)),         // never-used
-		wireKey("api_key_new1", now.Add(-2*day), time.Time{}, now.Add(30*day)),          // new, not used yet: fine
-		wireKey("api_key_idl1", now.Add(-60*day), now.Add(-45*day), now.Add(30*day)),    // unused
-		wireKey("api_key_inf1", now.Add(-10*day), now.Add(-day), time.Time{}),           // no-expiry
-		wireKey("api_key_all1", now.Add(-200*day), now.Add(-100*day), time.Time{}),      // too-old, unused, no-expiry
-		wireKey("api_key_ok01", now.Add(-10*day), now.Add(-time.Hour), now.Add(80*day)), // fine
-		wireKey("api_key_exp1", now.Add(-300*day), time.Time{}, now.Add(-day)),          // expired: not flagged
+	ids := map[string]string{}
+	for _, k := range []struct {
+		name                         string
+		created, lastUsed, expiresAt time.Time
+	}{
+		{"old", now.Add(-120 * day), now.Add(-day), now.Add(30 * day)},
+		{"never", now.Add(-40 * day), time.Time{}, now.Add(30 * day)},
+		{"new", now.Add(-2 * day), time.Time{}, now.Add(30 * day)}, // not used yet: fine
+		{"idle", now.Add(-60 * day), now.Add(-45 * day), now.Add(30 * day)},
+		{"forever", now.Add(-10 * day), now.Add(-day), time.Time{}},
+		{"all", now.Add(-200 * day), now.Add(-100 * day), time.Time{}},
+		{"ok", now.Add(-10 * day), now.Add(-time.Hour), now.Add(80 * day)},
+		{"expired", now.Add(-300 * day), time.Time{}, now.Add(-day)}, // no longer works: not flagged
+	} {
+		id := h.srv.AddKey("sk_live_audit_"+k.name+"_0123456789", k.name, "org_audit").ID
+		h.srv.UpdateKey(id, func(w *workostest.Key) {
+			w.CreatedAt, w.UpdatedAt, w.LastUsedAt, w.ExpiresAt = k.created, k.created, k.lastUsed, k.expiresAt
+		})
+		ids[k.name] = id
 	}
-	return `{"object":"list","data":[` + strings.Join(keys, ",") + `],"list_metadata":{"before":null,"after":null}}`
+	return ids
 }
 
 func TestAudit(t *testing.T) {
 	t.Run("flags each key with its reasons and exits 1", func(t *testing.T) {
 		h := newHarness(t)
-		h.srv.Fail(workostest.Reply(200, auditPage()))
+		ids := addAuditKeys(h)
 		r := h.run(in(""), "audit", "--org", "org_audit")
 		requireCode(t, exitNo, r)
 		lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 		require.Len(t, lines, 5, r.stdout)
 		want := map[string][]string{
-			"api_key_old1": {"too-old: created 120d ago, rotate every 90d"},
-			"api_key_nvr1": {"never-used: never used in the 40d since its creation"},
-			"api_key_idl1": {"unused: last used 45d ago, limit 30d"},
-			"api_key_inf1": {"no-expiry: never expires"},
-			"api_key_all1": {"too-old: created 200d ago, rotate every 90d", "unused: last used 100d ago, limit 30d", "no-expiry: never expires"},
+			"old":     {"too-old: created 120d ago, rotate every 90d"},
+			"never":   {"never-used: never used in the 40d since its creation"},
+			"idle":    {"unused: last used 45d ago, limit 30d"},
+			"forever": {"no-expiry: never expires"},
+			"all":     {"too-old: created 200d ago, rotate every 90d", "unused: last used 100d ago, limit 30d", "no-expiry: never expires"},
 		}
 		for _, l := range lines {
-			id := strings.Fields(l)[0]
-			require.Contains(t, want, id, l)
-			assert.Contains(t, l, "name of "+id)
-			assert.True(t, strings.HasSuffix(l, strings.Join(want[id], "; ")), "%q", l)
-			delete(want, id)
+			f := strings.Fields(l)
+			id, name := f[0], f[1]
+			require.Contains(t, want, name, l)
+			assert.Equal(t, ids[name], id)
+			assert.True(t, strings.HasSuffix(l, strings.Join(want[name], "; ")), "%q", l)
+			delete(want, name)
 		}
 		assert.Empty(t, want)
 		assert.Equal(t, "apikeys audit: 5 of 8 keys in organization org_audit flagged\n", r.stderr)
@@ -74,7 +71,7 @@ func TestAudit(t *testing.T) {
 
 	t.Run("--json", func(t *testing.T) {
 		h := newHarness(t)
-		h.srv.Fail(workostest.Reply(200, auditPage()))
+		ids := addAuditKeys(h)
 		r := h.run(in(""), "audit", "--org", "org_audit", "--json", "--max-age", "180d", "--unused", "0", "--allow-no-expiry")
 		requireCode(t, exitNo, r)
 		var got []struct {
@@ -84,14 +81,14 @@ func TestAudit(t *testing.T) {
 		}
 		require.NoError(t, json.Unmarshal([]byte(r.stdout), &got), r.stdout)
 		require.Len(t, got, 1)
-		assert.Equal(t, "api_key_all1", got[0].ID)
-		assert.Equal(t, "name of api_key_all1", got[0].Name)
+		assert.Equal(t, ids["all"], got[0].ID)
+		assert.Equal(t, "all", got[0].Name)
 		assert.Equal(t, []finding{{"too-old", "created 200d ago, rotate every 180d"}}, got[0].Reasons)
 	})
 
 	t.Run("nothing flagged exits 0", func(t *testing.T) {
 		h := newHarness(t)
-		h.srv.Fail(workostest.Reply(200, auditPage()))
+		addAuditKeys(h)
 		r := h.run(in(""), "audit", "--org", "org_audit", "--max-age", "0", "--unused", "0", "--allow-no-expiry", "--json")
 		requireCode(t, exitOK, r)
 		assert.Equal(t, "[]\n", r.stdout)

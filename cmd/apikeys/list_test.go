@@ -66,12 +66,13 @@ func TestList(t *testing.T) {
 		h := newHarness(t)
 		ids := addKeys(h, org, 250)
 		addKeys(h, "org_other", 3)
+		h.srv.UpdateKey(ids[0], func(k *workostest.Key) { k.LastUsedAt = testNow.Add(-time.Hour) })
 		r := h.run(in(""), "list", "--org", org)
 		requireCode(t, exitOK, r)
 		assert.Equal(t, ids, tableIDs(t, r.stdout))
 		assert.Equal(t, []string{"", ids[99], ids[199]}, listRequests(h.srv), "three pages of 100")
 		first := strings.Split(r.stdout, "\n")[1]
-		assert.Regexp(t, `^api_key_0001 +key 0 +organization:org_many +sk_\.\.\.alue +posts:read +2026-01-15T12:00:00Z +never +never$`, first)
+		assert.Regexp(t, `^api_key_0001 +key 0 +organization:org_many +sk_\.\.\.alue +posts:read +2026-01-15T12:00:00Z +2026-03-01T11:00:00Z +never$`, first)
 		assert.Empty(t, r.stderr, "no progress for a quick listing")
 	})
 

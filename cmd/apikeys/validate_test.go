@@ -20,6 +20,7 @@ func TestValidate(t *testing.T) {
 	t.Run("a valid key prints its fields", func(t *testing.T) {
 		h := newHarness(t)
 		k := h.srv.AddKey(aliceValue, "Alice's key", "org_1", "posts:read", "posts:write")
+		h.srv.UpdateKey(k.ID, func(k *workostest.Key) { k.LastUsedAt = testNow.Add(-time.Hour) })
 		r := h.run(in(aliceValue+"\n"), "validate")
 		requireCode(t, exitOK, r)
 		for _, want := range []string{
@@ -29,7 +30,7 @@ func TestValidate(t *testing.T) {
 			"display      sk_...cdef",
 			"permissions  posts:read posts:write",
 			"expires      never",
-			"last used    never",
+			"last used    2026-03-01T11:00:00Z",
 			"created      2026-01-15T12:00:00Z",
 		} {
 			assert.Contains(t, r.stdout, want+"\n")
