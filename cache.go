@@ -41,6 +41,7 @@ type Cache struct {
 	timeout   time.Duration
 	clock     cacheClock
 	hooks     Hooks
+	failures  *failureLog
 
 	positive []positiveShard
 	negative []negativeShard
@@ -89,9 +90,10 @@ func newCache(v Validator, s *settings, op string) (*Cache, error) {
 	c := &Cache{
 		validator: v,
 		ttl:       s.ttl, negTTL: s.negTTL, staleTTL: s.staleTTL, timeout: s.timeout,
-		clock:  newCacheClock(s.now),
-		hooks:  s.hooks,
-		budget: newBudget(s),
+		clock:    newCacheClock(s.now),
+		hooks:    s.hooks,
+		failures: newFailureLog(s),
+		budget:   newBudget(s),
 	}
 	c.ids.digests = make(map[string][]Digest)
 	c.positive = newPositiveShards(s.size, shardCount(s.size), &c.ids)
@@ -103,13 +105,19 @@ func newCache(v Validator, s *settings, op string) (*Cache, error) {
 // however many requests ask at the same time. It returns ctx's error if ctx
 // ends first; the validation goes on for the others.
 func (c *Cache) Validate(ctx context.Context, value string) (*Key, error) {
-	d := DigestOf(value)
+	key, _, err := c.lookup(ctx, DigestOf(value), value)
+	return key, err
+}
+
+// lookup is Validate for the value whose digest is d, saying besides how
+// it came by the answer.
+func (c *Cache) lookup(ctx context.Context, d Digest, value string) (*Key, Answer, error) {
 	now := c.clock.now()
 	if key, ok := c.positiveShard(d).get(d, now); ok && !c.expired(key) {
-		return key, nil
+		return key, AnswerHit, nil
 	}
 	if c.negTTL > 0 && c.negativeShard(d).get(d, now) {
-		return nil, ErrInvalidKey
+		return nil, AnswerNegativeHit, ErrInvalidKey
 	}
 	return c.miss(ctx, d, value)
 }
@@ -128,26 +136,33 @@ func (c *Cache) negativeShard(d Digest) *negativeShard {
 	return &c.negative[shardOf(d, len(c.negative))]
 }
 
-func (c *Cache) miss(ctx context.Context, d Digest, value string) (*Key, error) {
+func (c *Cache) miss(ctx context.Context, d Digest, value string) (*Key, Answer, error) {
 	c.misses.Add(1)
 	epoch := c.epoch.Load()
 	call, leader := c.flights.join(flightKey{d, epoch})
+	answer := AnswerMiss
 	switch {
 	case !leader:
 		c.coalesced.Add(1)
+		answer = AnswerCoalesced
 	case c.budget.take(d, c.clock.now(), c.clock.wall()) != nil:
 		// Over budget: no call upstream, and no queue; a known key may
 		// still be served stale.
+		c.failures.report(errOverBudget, d)
 		call.key, call.err = c.staleOr(d, c.clock.now(), errOverBudget)
+		call.stale = call.err == nil
 		c.flights.finish(flightKey{d, epoch}, call)
 	default:
 		go c.validate(context.WithoutCancel(ctx), call, d, value, epoch)
 	}
 	select {
 	case <-call.done:
-		return call.key, call.err
+		if call.stale {
+			answer = AnswerStale
+		}
+		return call.key, answer, call.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, answer, ctx.Err()
 	}
 }
 
@@ -160,11 +175,12 @@ func (c *Cache) validate(ctx context.Context, call *flight, d Digest, value stri
 	defer c.flights.finish(flightKey{d, epoch}, call)
 	defer func() {
 		if recover() != nil {
-			call.key, call.err = nil, ErrValidatorPanicked
+			call.key, call.err, call.stale = nil, ErrValidatorPanicked, false
 		}
 	}()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	start := time.Now()
 	key, err := c.validateWithin(ctx, value)
 	now := c.clock.now()
 	switch {
@@ -173,6 +189,7 @@ func (c *Cache) validate(ctx context.Context, call *flight, d Digest, value stri
 	case err == nil && c.expired(key):
 		key, err = nil, ErrInvalidKey
 	}
+	observeValidation(ctx, c.hooks.Validation, c.failures, start, d, key, err)
 	switch {
 	case err == nil:
 		c.storePositive(d, key, now, epoch)
@@ -180,6 +197,7 @@ func (c *Cache) validate(ctx context.Context, call *flight, d Digest, value stri
 		c.storeNegative(d, now, epoch)
 	default:
 		key, err = c.staleOr(d, now, err)
+		call.stale = err == nil
 	}
 	call.key, call.err = key, err
 }

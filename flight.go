@@ -18,12 +18,13 @@ type flightKey struct {
 	epoch uint64
 }
 
-// flight is one validator call; key and err are written before done is
-// closed and only read after.
+// flight is one validator call; key, err and stale are written before done
+// is closed and only read after.
 type flight struct {
-	done chan struct{}
-	key  *Key
-	err  error
+	done  chan struct{}
+	key   *Key
+	err   error
+	stale bool // key is a stale entry, served because the validator was unavailable
 }
 
 // join returns the flight for k and whether the caller must run it.

@@ -1,12 +1,26 @@
 package apikey
 
+import "net/http"
+
 // Hooks are callbacks that observe what a Middleware and its Cache do, for
 // metrics, audit logs and propagating invalidations to other processes.
-// Give them with WithHooks. A nil field costs nothing. Hooks run on the
-// request's goroutine, or on the goroutine that made the change: they must
-// be fast, safe for concurrent use, and must not call back into the Cache
-// that called them.
+// Give them with WithHooks. A nil field costs nothing: the request path
+// builds no event for it. Hooks run on the request's goroutine, or on the
+// goroutine that made the change: they must be fast, safe for concurrent
+// use, and must not call back into the Cache that called them. The zero
+// value observes nothing.
 type Hooks struct {
+	// Request is called once for every request a Middleware decides
+	// (authenticated, or refused with the outcome of the refusal), before
+	// the next handler runs or the refusal is written, and once more when a
+	// permission guard behind the middleware refuses the request.
+	Request func(RequestEvent)
+
+	// Validation is called after each validator call, by the Cache that
+	// made it (once however many requests waited for it), or by a
+	// Middleware without a cache.
+	Validation func(ValidationEvent)
+
 	// Invalidation is called for every invalidation a Cache applies, after
 	// it took effect, with its Origin. An adapter that shares invalidations
 	// with other processes publishes those whose Origin is not
@@ -17,6 +31,8 @@ type Hooks struct {
 
 // then returns hooks that call h's and then next's.
 func (h Hooks) then(next Hooks) Hooks {
+	h.Request = chain(h.Request, next.Request)
+	h.Validation = chain(h.Validation, next.Validation)
 	h.Invalidation = chain(h.Invalidation, next.Invalidation)
 	return h
 }
@@ -30,4 +46,13 @@ func chain[T any](a, b func(T)) func(T) {
 		return a
 	}
 	return func(v T) { a(v); b(v) }
+}
+
+// refuse reports a guard's refusal of the request to the middleware's
+// Hooks.Request, if it has one, and answers it.
+func (rs *responder) refuse(w http.ResponseWriter, r *http.Request, key *Key, err error) {
+	if rs.request != nil {
+		rs.request(RequestEvent{Request: r, Outcome: OutcomeOf(err), Key: key, Err: err})
+	}
+	rs.fail(w, r, err)
 }

@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -25,6 +26,8 @@ type Middleware struct {
 	maxLen      int
 	formatCheck func(string) bool
 	responder   *responder
+	hooks       Hooks
+	failures    *failureLog // for the validator's failures when there is no cache
 }
 
 // New returns a Middleware that validates keys with v.
@@ -50,7 +53,9 @@ func New(v Validator, opts ...Option) (*Middleware, error) {
 		maxLen:      s.maxLen,
 		formatCheck: s.formatCheck,
 		responder:   newResponder(s.realm, s.errorHandler),
+		hooks:       s.hooks,
 	}
+	m.responder.request = s.hooks.Request
 	switch c, isCache := v.(*Cache); {
 	case isCache && len(s.cacheOpts) > 0:
 		return nil, configError("New", "%s configures a cache, but the validator is a *Cache with its options already", s.cacheOpts[0])
@@ -62,6 +67,8 @@ func New(v Validator, opts ...Option) (*Middleware, error) {
 			return nil, err
 		}
 		m.cache, m.validator = c, c
+	default:
+		m.failures = newFailureLog(&s)
 	}
 	return m, nil
 }
@@ -75,7 +82,18 @@ func (m *Middleware) Cache() *Cache { return m.cache }
 // ErrMissingKey, ErrMalformedKey, ErrInvalidKey, ErrMisconfigured,
 // ErrValidatorPanicked or ErrUnavailable (the last also for any validator
 // error it does not know). The error never holds the key value.
+//
+// Authenticate reports no request to Hooks.Request, since the caller
+// decides how the request ends; the validator calls it makes are reported
+// as usual.
 func (m *Middleware) Authenticate(r *http.Request) (*Key, error) {
+	var e RequestEvent
+	return m.authenticate(r, &e)
+}
+
+// authenticate is Authenticate, filling in e's Answer and Digest as it
+// learns them.
+func (m *Middleware) authenticate(r *http.Request, e *RequestEvent) (*Key, error) {
 	value, err := m.extract(r)
 	switch {
 	case err != nil && !errors.Is(err, ErrMalformedKey):
@@ -89,18 +107,8 @@ func (m *Middleware) Authenticate(r *http.Request) (*Key, error) {
 	case m.formatCheck != nil && !m.formatCheck(value):
 		return nil, ErrInvalidKey
 	}
-	key, err := callValidator(r.Context(), m.validator, value)
-	switch {
-	case err != nil:
-		return nil, err
-	case key == nil:
-		return nil, configError("Validate", "the validator returned no key and no error")
-	case m.cache == nil && key.expired(time.Now):
-		// Without a cache nothing else checks; a Cache never returns a key
-		// past its expiry.
-		return nil, ErrInvalidKey
-	}
-	return key, nil
+	e.Digest = DigestOf(value)
+	return m.validate(r.Context(), e, value)
 }
 
 // Handler returns next wrapped so that only authenticated requests reach it,
@@ -132,11 +140,46 @@ func (m *Middleware) Require(perms ...string) func(http.Handler) http.Handler {
 
 func (m *Middleware) handler(next http.Handler, optional bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, err := m.Authenticate(r)
+		var e RequestEvent
+		key, err := m.authenticate(r, &e)
 		if err != nil && !(optional && err == ErrMissingKey) {
+			if m.hooks.Request != nil {
+				e.Request, e.Outcome, e.Err = r, OutcomeOf(err), err
+				m.hooks.Request(e)
+			}
 			m.responder.fail(w, r, err)
 			return
 		}
+		if m.hooks.Request != nil {
+			e.Request, e.Outcome, e.Key = r, OutcomeAuthenticated, key
+			m.hooks.Request(e)
+		}
 		next.ServeHTTP(w, r.WithContext(newAuthContext(r.Context(), key, m.responder)))
 	})
+}
+
+// validate asks the cache, or the validator when there is none, for the key
+// whose digest is e.Digest. It returns a key or an error, never neither.
+func (m *Middleware) validate(ctx context.Context, e *RequestEvent, value string) (*Key, error) {
+	if m.cache != nil {
+		key, answer, err := m.cache.lookup(ctx, e.Digest, value)
+		e.Answer = answer
+		return key, err
+	}
+	e.Answer = AnswerUncached
+	var start time.Time
+	if m.hooks.Validation != nil {
+		start = time.Now()
+	}
+	key, err := callValidator(ctx, m.validator, value)
+	switch {
+	case err == nil && key == nil:
+		err = configError("Validate", "the validator returned no key and no error")
+	case err == nil && key.expired(time.Now):
+		// Without a cache nothing else checks; a Cache never returns a key
+		// past its expiry.
+		key, err = nil, ErrInvalidKey
+	}
+	observeValidation(ctx, m.hooks.Validation, m.failures, start, e.Digest, key, err)
+	return key, err
 }

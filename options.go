@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -31,7 +32,10 @@ type settings struct {
 	clockSet                       bool             // WithClock was given, perhaps nil
 
 	// Both's.
-	hooks Hooks
+	hooks     Hooks
+	logger    *slog.Logger // nil: slog.Default(), unless loggerSet
+	loggerSet bool         // WithLogger was given, perhaps nil
+	logEvery  time.Duration
 
 	// The names of the options given, by owner, for the errors of options
 	// that do not apply.
@@ -44,6 +48,7 @@ func defaultSettings() settings {
 		size: DefaultCacheSize, negSize: DefaultNegativeCacheSize,
 		ttl: DefaultCacheTTL, negTTL: DefaultNegativeCacheTTL, timeout: DefaultValidationTimeout,
 		maxInFlight: DefaultMaxInFlight, reserve: DefaultKnownKeyReserve,
+		logEvery: DefaultLogInterval,
 	}
 }
 
@@ -126,6 +131,24 @@ func WithoutCache() Option {
 // builds. Default: none.
 func WithHooks(h Hooks) Option {
 	return func(s *settings) { s.hooks = s.hooks.then(h) }
+}
+
+// WithLogger sets where the failures an operator must see are written: a
+// validator that panicked (with its stack, never the key), that reports
+// itself misconfigured (500), or that is unavailable (503). Each kind is
+// written at most once per WithLogInterval, with the count of those
+// suppressed since the last line. WithLogger(nil), or a logger whose handler
+// drops everything (slog.DiscardHandler), turns this logging off; nothing
+// else does. Given to New, it applies to the Cache New builds too.
+// Default: slog.Default(), read each time a line is written.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *settings) { s.logger, s.loggerSet = l, true }
+}
+
+// WithLogInterval sets the shortest time between two lines of one kind of
+// failure (see WithLogger); zero writes every one. Default: 10s.
+func WithLogInterval(d time.Duration) Option {
+	return func(s *settings) { s.logEvery = d }
 }
 
 // WithCacheSize bounds the number of valid keys a Cache keeps; the least
@@ -220,6 +243,8 @@ func (s *settings) checkMiddleware() error {
 		return configError("New", "the maximum key length must be positive, not %d", s.maxLen)
 	case !validRealm(s.realm):
 		return configError("New", "the realm %q must be printable ASCII without quotes or backslashes", s.realm)
+	case s.logEvery < 0:
+		return configError("New", "the log interval must not be negative, not %s", s.logEvery)
 	case s.noCache && len(s.cacheOpts) > 0:
 		return configError("New", "%s configures the cache, which WithoutCache turns off", strings.Join(s.cacheOpts, ", "))
 	}
@@ -249,6 +274,8 @@ func (s *settings) checkCache(op string) error {
 		return configError(op, "the known keys' reserve must be at least 0 and less than 1, not %g", s.reserve)
 	case s.clockSet && s.now == nil:
 		return configError(op, "the clock is nil")
+	case s.logEvery < 0:
+		return configError(op, "the log interval must not be negative, not %s", s.logEvery)
 	}
 	return nil
 }

@@ -40,11 +40,11 @@ func requirePermission(name string, all bool, perms []string) func(http.Handler)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			key, ok := FromContext(r.Context())
 			if !ok {
-				responderFrom(r.Context()).fail(w, r, ErrMissingKey)
+				responderFrom(r.Context()).refuse(w, r, nil, ErrMissingKey)
 				return
 			}
 			if missing := missingPermissions(key, all, perms); missing != nil {
-				responderFrom(r.Context()).fail(w, r, &PermissionError{Missing: missing})
+				responderFrom(r.Context()).refuse(w, r, key, &PermissionError{Missing: missing})
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -30,6 +30,7 @@ const (
 type responder struct {
 	realm   string // quoted for the challenge; New checks it needs no escaping
 	handler ErrorHandler
+	request func(RequestEvent) // the middleware's Hooks.Request, for the guards' refusals
 }
 
 var defaultResponder = newResponder(DefaultRealm, nil)

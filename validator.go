@@ -24,13 +24,19 @@ func (f ValidatorFunc) Validate(ctx context.Context, value string) (*Key, error)
 	return f(ctx, value)
 }
 
-// callValidator calls v, turning a panic into ErrValidatorPanicked, as well
-// as an error that panics when unwrapped (a typed nil whose Unwrap reads its
-// receiver), which would otherwise panic later in errors.Is, outside any
-// recover. The panic value is dropped: it may hold the key.
+// callValidator calls v, turning a panic into an error matching
+// ErrValidatorPanicked, as well as an error that panics when unwrapped (a
+// typed nil whose Unwrap reads its receiver), which would otherwise panic
+// later in errors.Is, outside any recover. The error keeps the stack and the
+// panic value's type for the log; the panic value is dropped: it may hold
+// the key.
 func callValidator(ctx context.Context, v Validator, value string) (key *Key, err error) {
-	err = ErrValidatorPanicked // stays if anything below panics
-	defer func() { _ = recover() }()
+	err = ErrValidatorPanicked // stays if v calls runtime.Goexit
+	defer func() {
+		if p := recover(); p != nil {
+			key, err = nil, newPanicError(p)
+		}
+	}()
 	k, e := v.Validate(ctx, value)
 	if e != nil {
 		_ = errors.Is(e, errMatchesNothing) // walks the whole chain
