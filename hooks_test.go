@@ -1,0 +1,298 @@
+package apikey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// eventRecorder keeps every event its hooks see.
+type eventRecorder struct {
+	mu            sync.Mutex
+	requests      []RequestEvent
+	validations   []ValidationEvent
+	invalidations []Invalidation
+}
+
+func (rec *eventRecorder) hooks() Hooks {
+	return Hooks{
+		Request: func(e RequestEvent) {
+			rec.mu.Lock()
+			rec.requests = append(rec.requests, e)
+			rec.mu.Unlock()
+		},
+		Validation: func(e ValidationEvent) {
+			rec.mu.Lock()
+			rec.validations = append(rec.validations, e)
+			rec.mu.Unlock()
+		},
+		Invalidation: func(inv Invalidation) {
+			rec.mu.Lock()
+			rec.invalidations = append(rec.invalidations, inv)
+			rec.mu.Unlock()
+		},
+	}
+}
+
+// take returns the events seen so far and forgets them.
+func (rec *eventRecorder) take() ([]RequestEvent, []ValidationEvent) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	r, v := rec.requests, rec.validations
+	rec.requests, rec.validations = nil, nil
+	return r, v
+}
+
+func keyRequest(values ...string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/posts", nil)
+	for _, v := range values {
+		r.Header.Add("Authorization", "Bearer "+v)
+	}
+	return r
+}
+
+// TestHooksSeeEveryOutcome sends one request per outcome and answer, each
+// through a fresh middleware, and checks what the hooks saw.
+func TestHooksSeeEveryOutcome(t *testing.T) {
+	down := errors.New("dial tcp: connection refused")
+	misconfigured := fmt.Errorf("workos: %w: 401", ErrMisconfigured)
+	type want struct {
+		outcome Outcome
+		answer  Answer
+		keyID   string // "" for no key
+		digest  string // the value whose digest the event carries; "" for none
+		err     error  // matched with errors.Is; nil for none
+		result  Result // of the one validator call; "" for none
+	}
+	cases := []struct {
+		name    string
+		v       Validator
+		opts    []Option
+		guard   bool     // behind RequirePermission("posts:write")
+		warm    []string // values sent first, their events dropped
+		request *http.Request
+		want    []want
+	}{
+		{name: "missing", v: testStatic(), request: keyRequest(),
+			want: []want{{outcome: OutcomeMissing, err: ErrMissingKey}}},
+		{name: "malformed", v: testStatic(), request: keyRequest(writerValue, writerValue),
+			want: []want{{outcome: OutcomeMalformed, err: ErrMalformedKey}}},
+		{name: "invalid on a miss", v: testStatic(), request: keyRequest(unknownValue),
+			want: []want{{outcome: OutcomeInvalid, answer: AnswerMiss, digest: unknownValue, err: ErrInvalidKey, result: ResultInvalid}}},
+		{name: "invalid from the negative cache", v: testStatic(), warm: []string{unknownValue}, request: keyRequest(unknownValue),
+			want: []want{{outcome: OutcomeInvalid, answer: AnswerNegativeHit, digest: unknownValue, err: ErrInvalidKey}}},
+		{name: "authenticated on a miss", v: testStatic(), request: keyRequest(writerValue),
+			want: []want{{outcome: OutcomeAuthenticated, answer: AnswerMiss, keyID: writerKey.ID, digest: writerValue, result: ResultValid}}},
+		{name: "authenticated on a hit", v: testStatic(), warm: []string{writerValue}, request: keyRequest(writerValue),
+			want: []want{{outcome: OutcomeAuthenticated, answer: AnswerHit, keyID: writerKey.ID, digest: writerValue}}},
+		{name: "authenticated without a cache", v: testStatic(), opts: []Option{WithoutCache()}, request: keyRequest(writerValue),
+			want: []want{{outcome: OutcomeAuthenticated, answer: AnswerUncached, keyID: writerKey.ID, digest: writerValue, result: ResultValid}}},
+		{name: "forbidden by a guard", v: testStatic(), guard: true, warm: []string{readerValue}, request: keyRequest(readerValue),
+			want: []want{
+				{outcome: OutcomeAuthenticated, answer: AnswerHit, keyID: readerKey.ID, digest: readerValue},
+				{outcome: OutcomeForbidden, keyID: readerKey.ID, err: ErrForbidden},
+			}},
+		{name: "unavailable", v: unavailable(down), request: keyRequest(writerValue),
+			want: []want{{outcome: OutcomeUnavailable, answer: AnswerMiss, digest: writerValue, err: down, result: ResultUnavailable}}},
+		{name: "misconfigured", v: unavailable(misconfigured), request: keyRequest(writerValue),
+			want: []want{{outcome: OutcomeError, answer: AnswerMiss, digest: writerValue, err: ErrMisconfigured, result: ResultError}}},
+		{name: "validator panics", v: ValidatorFunc(func(context.Context, string) (*Key, error) { panic("boom") }),
+			opts: []Option{WithLogger(nil)}, request: keyRequest(writerValue),
+			want: []want{{outcome: OutcomeError, answer: AnswerMiss, digest: writerValue, err: ErrValidatorPanicked, result: ResultError}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var rec eventRecorder
+			m, err := New(tc.v, append([]Option{WithHooks(rec.hooks()), WithLogger(nil)}, tc.opts...)...)
+			require.NoError(t, err)
+			h := http.Handler(okHandler)
+			if tc.guard {
+				h = RequirePermission("posts:write")(h)
+			}
+			h = m.Handler(h)
+			for _, v := range tc.warm {
+				h.ServeHTTP(httptest.NewRecorder(), keyRequest(v))
+			}
+			rec.take()
+
+			h.ServeHTTP(httptest.NewRecorder(), tc.request)
+			requests, validations := rec.take()
+			require.Len(t, requests, len(tc.want))
+			for i, w := range tc.want {
+				e := requests[i]
+				// Compared by pointer: a failure message must not print the
+				// request's header, which holds the key.
+				if i == 0 {
+					assert.True(t, tc.request == e.Request, "the request the middleware received")
+				} else {
+					assert.True(t, e.Request != nil && tc.request.URL == e.Request.URL, "the request the guard received")
+				}
+				assert.Equal(t, w.outcome, e.Outcome)
+				assert.Equal(t, w.answer, e.Answer)
+				if w.keyID == "" {
+					assert.Nil(t, e.Key)
+				} else if assert.NotNil(t, e.Key) {
+					assert.Equal(t, w.keyID, e.Key.ID)
+				}
+				if w.digest == "" {
+					assert.True(t, e.Digest.IsZero())
+				} else {
+					assert.Equal(t, DigestOf(w.digest), e.Digest)
+				}
+				if w.err == nil {
+					assert.NoError(t, e.Err)
+				} else {
+					assert.ErrorIs(t, e.Err, w.err)
+				}
+			}
+			result := tc.want[0].result
+			if result == "" {
+				assert.Empty(t, validations)
+				return
+			}
+			require.Len(t, validations, 1)
+			ve := validations[0]
+			assert.Equal(t, result, ve.Result)
+			assert.Equal(t, DigestOf(tc.want[0].digest), ve.Digest)
+			assert.NotNil(t, ve.Context)
+			assert.False(t, ve.Start.IsZero())
+			assert.GreaterOrEqual(t, ve.Duration, time.Duration(0))
+			if result == ResultValid {
+				assert.NoError(t, ve.Err)
+				require.NotNil(t, ve.Key)
+				assert.Equal(t, tc.want[0].keyID, ve.Key.ID)
+			} else {
+				assert.Error(t, ve.Err)
+				assert.Nil(t, ve.Key)
+			}
+		})
+	}
+}
+
+// TestHooksSeeStaleAndCoalesced covers the two answers that need time or
+// concurrency: a stale entry served while the validator is down, and a
+// request that joins another's validator call.
+func TestHooksSeeStaleAndCoalesced(t *testing.T) {
+	t.Run("stale", func(t *testing.T) {
+		var rec eventRecorder
+		var failing atomic.Bool
+		v := ValidatorFunc(func(ctx context.Context, value string) (*Key, error) {
+			if failing.Load() {
+				return nil, &UnavailableError{Err: errors.New("upstream 503")}
+			}
+			return testStatic().Validate(ctx, value)
+		})
+		clock := newFakeClock()
+		m, err := New(v, WithHooks(rec.hooks()), WithLogger(nil), WithClock(clock.Now),
+			WithCacheTTL(time.Minute), WithStaleIfError(time.Hour))
+		require.NoError(t, err)
+		h := m.Handler(okHandler)
+		h.ServeHTTP(httptest.NewRecorder(), keyRequest(writerValue))
+		rec.take()
+		failing.Store(true)
+		clock.Advance(2 * time.Minute)
+
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, keyRequest(writerValue))
+		assert.Equal(t, http.StatusOK, w.Code)
+		requests, validations := rec.take()
+		require.Len(t, requests, 1)
+		assert.Equal(t, OutcomeAuthenticated, requests[0].Outcome)
+		assert.Equal(t, AnswerStale, requests[0].Answer)
+		assert.Equal(t, writerKey.ID, requests[0].Key.ID)
+		require.Len(t, validations, 1)
+		assert.Equal(t, ResultUnavailable, validations[0].Result, "the validator call itself failed")
+	})
+
+	t.Run("coalesced", func(t *testing.T) {
+		var rec eventRecorder
+		release := make(chan struct{})
+		v := ValidatorFunc(func(ctx context.Context, value string) (*Key, error) {
+			<-release
+			return testStatic().Validate(ctx, value)
+		})
+		m, err := New(v, WithHooks(rec.hooks()), WithLogger(nil))
+		require.NoError(t, err)
+		h := m.Handler(okHandler)
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() { h.ServeHTTP(httptest.NewRecorder(), keyRequest(writerValue)) })
+		}
+		require.Eventually(t, func() bool { return m.Cache().Stats().Coalesced == 1 }, 5*time.Second, time.Millisecond)
+		close(release)
+		wg.Wait()
+
+		requests, validations := rec.take()
+		require.Len(t, requests, 2)
+		answers := []Answer{requests[0].Answer, requests[1].Answer}
+		assert.ElementsMatch(t, []Answer{AnswerMiss, AnswerCoalesced}, answers)
+		for _, e := range requests {
+			assert.Equal(t, OutcomeAuthenticated, e.Outcome)
+		}
+		assert.Len(t, validations, 1, "one validator call for both")
+	})
+
+	t.Run("anonymous", func(t *testing.T) {
+		var rec eventRecorder
+		m, err := New(testStatic(), WithHooks(rec.hooks()))
+		require.NoError(t, err)
+		m.Optional(okHandler).ServeHTTP(httptest.NewRecorder(), keyRequest())
+		requests, validations := rec.take()
+		require.Len(t, requests, 1)
+		assert.Equal(t, OutcomeAuthenticated, requests[0].Outcome)
+		assert.Nil(t, requests[0].Key)
+		assert.NoError(t, requests[0].Err)
+		assert.Empty(t, validations)
+	})
+}
+
+func TestHooksCompose(t *testing.T) {
+	var first, second eventRecorder
+	m, err := New(testStatic(), WithHooks(first.hooks()), WithHooks(Hooks{}), WithHooks(second.hooks()))
+	require.NoError(t, err)
+	m.Handler(okHandler).ServeHTTP(httptest.NewRecorder(), keyRequest(writerValue))
+	m.Cache().InvalidateID(writerKey.ID)
+	for _, rec := range []*eventRecorder{&first, &second} {
+		requests, validations := rec.take()
+		assert.Len(t, requests, 1)
+		assert.Len(t, validations, 1)
+		assert.Equal(t, []Invalidation{{ID: writerKey.ID, Origin: OriginLocal}}, rec.invalidations)
+	}
+}
+
+func TestAuthenticateReportsNoRequest(t *testing.T) {
+	var rec eventRecorder
+	m, err := New(testStatic(), WithHooks(rec.hooks()))
+	require.NoError(t, err)
+	_, err = m.Authenticate(keyRequest(writerValue))
+	require.NoError(t, err)
+	requests, validations := rec.take()
+	assert.Empty(t, requests)
+	assert.Len(t, validations, 1, "the validator call is reported all the same")
+}
+
+// TestUnsetHooksCostNoAllocation compares the hit path with no hooks and with
+// a hook that does nothing: the event is built on the stack either way.
+func TestUnsetHooksCostNoAllocation(t *testing.T) {
+	allocs := func(opts ...Option) float64 {
+		m, err := New(testStatic(), opts...)
+		require.NoError(t, err)
+		h := m.Handler(okHandler)
+		r := keyRequest(writerValue)
+		w := &discard{h: http.Header{}}
+		h.ServeHTTP(w, r) // warm the cache
+		return testing.AllocsPerRun(200, func() { h.ServeHTTP(w, r) })
+	}
+	none := allocs()
+	withHook := allocs(WithHooks(Hooks{Request: func(RequestEvent) {}}))
+	assert.Equal(t, none, withHook)
+}
