@@ -113,15 +113,17 @@ func New(opts ...Option) (*Telemetry, error) {
 		metric.WithExplicitBucketBoundaries(DurationBuckets...))
 	t.invalidations, errs[3] = meter.Int64Counter("apikey.cache.invalidations", metric.WithUnit("{invalidation}"),
 		metric.WithDescription("Invalidations the cache applied, by where they came from."))
-	hits, errs[4] := meter.Int64ObservableCounter("apikey.cache.hits", metric.WithUnit("{request}"),
+	var hits, misses, coalesced, evictions metric.Int64ObservableCounter
+	var entries metric.Int64ObservableGauge
+	hits, errs[4] = meter.Int64ObservableCounter("apikey.cache.hits", metric.WithUnit("{request}"),
 		metric.WithDescription("Requests answered from the cache: positive, negative, or stale."))
-	misses, errs[5] := meter.Int64ObservableCounter("apikey.cache.misses", metric.WithUnit("{request}"),
+	misses, errs[5] = meter.Int64ObservableCounter("apikey.cache.misses", metric.WithUnit("{request}"),
 		metric.WithDescription("Requests that waited for the validator, coalesced ones included."))
-	coalesced, errs[6] := meter.Int64ObservableCounter("apikey.cache.coalesced", metric.WithUnit("{request}"),
+	coalesced, errs[6] = meter.Int64ObservableCounter("apikey.cache.coalesced", metric.WithUnit("{request}"),
 		metric.WithDescription("Misses that joined a validation of the same key already in flight."))
-	evictions, errs[7] := meter.Int64ObservableCounter("apikey.cache.evictions", metric.WithUnit("{entry}"),
+	evictions, errs[7] = meter.Int64ObservableCounter("apikey.cache.evictions", metric.WithUnit("{entry}"),
 		metric.WithDescription("Cache entries dropped to make room, valid and invalid."))
-	entries, errs[8] := meter.Int64ObservableGauge("apikey.cache.entries", metric.WithUnit("{entry}"),
+	entries, errs[8] = meter.Int64ObservableGauge("apikey.cache.entries", metric.WithUnit("{entry}"),
 		metric.WithDescription("Keys held by the cache: positive (valid) or negative (invalid)."))
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
