@@ -8,7 +8,10 @@ require (
 	go.uber.org/goleak v1.3.0
 )
 
-require go.yaml.in/yaml/v3 v3.0.5 // indirect
+require (
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/time v0.13.0 // indirect
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
