@@ -174,3 +174,50 @@ func TestAttachWhileRedisAway(t *testing.T) {
 	assert.Zero(t, cache.Stats().Size)
 	assert.True(t, f.Stats().Connected)
 }
+
+// TestPublishWhileCutOff revokes a key on a replica that cannot reach
+// Redis: the invalidation applies there at once, and reaches the others
+// when it is back. With a queue too small to hold what was revoked
+// meanwhile, the others are told to purge instead.
+func TestPublishWhileCutOff(t *testing.T) {
+	const value = "sk_test_publish_cut_off"
+	for _, tc := range []struct {
+		name        string
+		queue       int
+		revocations int
+		wantDropped bool
+	}{
+		{"retried when back", DefaultQueue, 3, false},
+		// key_0 comes last: dropped, only the purge can revoke it.
+		{"a purge for what overflowed", 1, 4, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opt, prefix := testRedis(t)
+			lock, lockedOpt := newLockout(t, opt)
+			up := newUpstream(value)
+			cutOff := newReplica(t, lockedOpt, up, append(testOptions(prefix), WithQueue(tc.queue))...)
+			other := newReplica(t, opt, up, testOptions(prefix)...)
+			require.NoError(t, other.validate(value))
+
+			lock.cutOff(t)
+			require.Eventually(t, func() bool { return !cutOff.fleet.Stats().Connected }, 5*time.Second, time.Millisecond)
+			up.revoke("key_0")
+			for i := tc.revocations - 1; i >= 0; i-- {
+				cutOff.cache.InvalidateID(fmt.Sprintf("key_%d", i))
+			}
+			assert.ErrorIs(t, cutOff.validate(value), apikey.ErrInvalidKey, "applied here at once")
+			require.Eventually(t, func() bool { return cutOff.fleet.Stats().PublishErrors > 0 }, 5*time.Second, time.Millisecond)
+			assert.NoError(t, other.validate(value), "not told yet")
+
+			lock.letIn(t)
+			require.Eventually(t, func() bool { return other.validate(value) != nil }, 10*time.Second, time.Millisecond)
+			if tc.wantDropped {
+				assert.Positive(t, cutOff.fleet.Stats().Dropped)
+				assert.Zero(t, other.cache.Stats().Size, "the purge emptied the other cache")
+			} else {
+				assert.Zero(t, cutOff.fleet.Stats().Dropped)
+				require.Eventually(t, func() bool { return other.fleet.Stats().Received == uint64(tc.revocations) }, 5*time.Second, time.Millisecond)
+			}
+		})
+	}
+}
