@@ -21,6 +21,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	}{
 		{"nil options", nil, nil, "the Redis options are nil"},
 		{"empty prefix", opt, []Option{WithPrefix("")}, "prefix is empty"},
+		{"brace in prefix", opt, []Option{WithPrefix("a}b")}, `prefix "a}b" has a brace`},
 		{"zero max len", opt, []Option{WithMaxLen(0)}, "MaxLen must be positive, not 0"},
 		{"zero timeout", opt, []Option{WithTimeout(0)}, "timeout must be positive, not 0s"},
 		{"tiny block", opt, []Option{WithBlock(time.Microsecond)}, "at least 1ms"},

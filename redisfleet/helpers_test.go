@@ -37,11 +37,7 @@ func testRedis(t testing.TB) (*redis.Options, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := admin.Ping(ctx).Err(); err != nil {
-		msg := fmt.Sprintf("no Redis answers at %s (set APIKEY_TEST_REDIS): %v", opt.Addr, err)
-		if os.Getenv("APIKEY_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		requireService(t, fmt.Sprintf("no Redis answers at %s (set APIKEY_TEST_REDIS): %v", opt.Addr, err))
 	}
 	prefix := fmt.Sprintf("apikeytest-%s-%s", strings.ReplaceAll(t.Name(), "/", "-"), randomToken()[:8])
 	t.Cleanup(func() { deletePrefix(t, admin, prefix) })
@@ -163,3 +159,5 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func requireServices() bool { return os.Getenv("APIKEY_TEST_REQUIRE_SERVICES") == "1" }

@@ -3,6 +3,7 @@ package redisfleet
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/apikeyauth/apikey"
@@ -45,7 +46,8 @@ func defaultSettings() settings {
 // WithPrefix sets the prefix of every Redis key the Fleet uses. Replicas
 // that share invalidations must use the same prefix; services that must not,
 // different ones. The prefix is wrapped in braces, a Redis Cluster hash tag,
-// so that all of a fleet's keys live together. Default: "apikey".
+// so that all of a fleet's keys live together: it cannot hold one.
+// Default: "apikey".
 func WithPrefix(p string) Option { return func(s *settings) { s.prefix = p } }
 
 // WithMaxLen bounds the invalidation stream, trimmed approximately (XADD
@@ -95,6 +97,8 @@ func (s *settings) check() error {
 	switch {
 	case s.prefix == "":
 		return misconfigured("the key prefix is empty")
+	case strings.ContainsAny(s.prefix, "{}"):
+		return misconfigured(fmt.Sprintf("the key prefix %q has a brace: it goes inside the fleet's hash tag", s.prefix))
 	case s.maxLen <= 0:
 		return misconfigured(fmt.Sprintf("the stream's MaxLen must be positive, not %d", s.maxLen))
 	case s.timeout <= 0:
