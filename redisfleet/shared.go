@@ -27,9 +27,9 @@ const leasePoll = 5 * time.Millisecond
 // shared. While an invalidation applied here has not reached Redis, this
 // replica does not read the shared cache, which may still hold what the
 // invalidation removes. A Redis that fails or does not answer in time is
-// skipped, and then left alone for a second: the
-// validation goes upstream, as it would without a shared cache. The
-// returned Validator is safe for concurrent use.
+// skipped, and then left alone for a second: the validation goes upstream,
+// as it would without a shared cache. The returned Validator is safe for
+// concurrent use.
 func (f *Fleet) Validator(next apikey.Validator) apikey.Validator {
 	if f.s.sharedTTL == 0 {
 		return next
