@@ -18,12 +18,18 @@
 //	                       reaches all, and they share validations
 //	REDIS_PREFIX           the fleet's Redis key prefix (default apikey):
 //	                       replicas with the same one share invalidations
+//
+// Flags: -addr (default 127.0.0.1:8080); -metrics-addr, where GET /metrics
+// serves Prometheus's text format without a key (default 127.0.0.1:9090,
+// loopback only; empty turns it off); -audit, one JSON line per
+// authenticated or refused request on stderr.
 package main
 
 import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
 	"net/http"
@@ -40,11 +46,12 @@ import (
 
 // config is what the example reads from its environment.
 type config struct {
-	apiKey        string // WORKOS_API_KEY
-	baseURL       string // WORKOS_BASE_URL, optional
-	webhookSecret string // WORKOS_WEBHOOK_SECRET, optional
-	redisURL      string // REDIS_URL, optional
-	redisPrefix   string // REDIS_PREFIX, optional
+	apiKey        string    // WORKOS_API_KEY
+	baseURL       string    // WORKOS_BASE_URL, optional
+	webhookSecret string    // WORKOS_WEBHOOK_SECRET, optional
+	redisURL      string    // REDIS_URL, optional
+	redisPrefix   string    // REDIS_PREFIX, optional
+	auditTo       io.Writer // -audit: where audit lines go; nil for none
 }
 
 func configFromEnv(getenv func(string) string) (config, error) {
@@ -64,6 +71,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	metricsAddr := flag.String("metrics-addr", "127.0.0.1:9090", "address of GET /metrics, no key needed: keep it private; empty for none")
+	audit := flag.Bool("audit", false, "write an audit line per authenticated or refused request to stderr")
 	flag.Parse()
 
 	cfg, err := configFromEnv(os.Getenv)
@@ -71,9 +80,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "examples/workos:", err)
 		os.Exit(2)
 	}
+	if *audit {
+		cfg.auditTo = os.Stderr
+	}
 	handler, err := newRouter(cfg, slog.Default())
 	if err != nil {
 		log.Fatal(err) // never holds a secret: workos.New and joinFleet keep them out of errors
+	}
+	if *metricsAddr != "" {
+		metrics := http.NewServeMux()
+		metrics.Handle("GET /metrics", handler.metrics)
+		go func() {
+			log.Printf("metrics on http://%s/metrics", *metricsAddr)
+			// Not fatal: a second replica on the same machine may find the
+			// address taken, and still serves its API.
+			err := (&http.Server{Addr: *metricsAddr, Handler: metrics, ReadHeaderTimeout: 5 * time.Second}).ListenAndServe()
+			log.Printf("no metrics: %v", err)
+		}()
 	}
 	srv := &http.Server{Addr: *addr, Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	log.Printf("listening on http://%s", *addr)
@@ -85,7 +108,8 @@ func main() {
 // app is the example's handler, and what it holds open.
 type app struct {
 	http.Handler
-	fleet *redisfleet.Fleet // nil without REDIS_URL
+	metrics http.Handler      // GET /metrics, served on its own address
+	fleet   *redisfleet.Fleet // nil without REDIS_URL
 }
 
 // Close stops the fleet's goroutines and connections, if any.
@@ -112,7 +136,8 @@ func newRouter(cfg config, logger *slog.Logger) (_ *app, err error) {
 		}
 	}()
 	var validator apikey.Validator = client
-	var authOpts []apikey.Option
+	obs := newObserver(cfg.auditTo)
+	authOpts := append(obs.options(), apikey.WithLogger(logger))
 	if cfg.redisURL != "" {
 		if a.fleet, err = joinFleet(cfg, logger); err != nil {
 			return nil, err
@@ -124,6 +149,7 @@ func newRouter(cfg config, logger *slog.Logger) (_ *app, err error) {
 	if err != nil {
 		return nil, err
 	}
+	obs.metrics.ObserveCache(auth.Cache())
 	if a.fleet != nil {
 		if err := a.fleet.Attach(auth.Cache()); err != nil {
 			return nil, err
@@ -151,6 +177,6 @@ func newRouter(cfg config, logger *slog.Logger) (_ *app, err error) {
 		r.With(apikey.RequirePermission("posts:read")).Get("/posts", posts.List)
 		r.With(apikey.RequirePermission("posts:write")).Post("/posts", posts.Create)
 	})
-	a.Handler = r
+	a.Handler, a.metrics = obs.handler(r), obs.metricsHandler()
 	return a, nil
 }
