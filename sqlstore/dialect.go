@@ -1,0 +1,52 @@
+package sqlstore
+
+import (
+	"embed"
+	"io/fs"
+	"strconv"
+	"strings"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// dialect holds what differs between PostgreSQL and SQLite. Queries are
+// written once, with ? placeholders.
+type dialect struct {
+	name       string // "postgres" or "sqlite"
+	driver     string // the database/sql driver
+	migrations fs.FS
+}
+
+var (
+	postgres = dialect{name: "postgres", driver: "pgx", migrations: sub("migrations/postgres")}
+	sqlite   = dialect{name: "sqlite", driver: "sqlite", migrations: sub("migrations/sqlite")}
+)
+
+func sub(dir string) fs.FS {
+	f, err := fs.Sub(migrations, dir)
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	return f
+}
+
+// bind rewrites ? placeholders as $1, $2… for PostgreSQL. No query of the
+// package has a ? inside a literal.
+func (d dialect) bind(query string) string {
+	if !d.postgres() {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, part := range strings.Split(query, "?") {
+		if n > 0 {
+			b.WriteString("$" + strconv.Itoa(n))
+		}
+		b.WriteString(part)
+		n++
+	}
+	return b.String()
+}
+
+func (d dialect) postgres() bool { return d.name == "postgres" }

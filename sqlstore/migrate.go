@@ -1,0 +1,72 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Migrate brings the schema up to date: it applies, in order and each in
+// its own transaction, the embedded migrations that the database has not
+// seen, and records their versions in apikey_schema_migrations. It is safe
+// to call on every start and from several processes at once (PostgreSQL
+// takes an advisory lock; SQLite's write lock serializes). It never changes
+// or drops a migration already applied.
+func (s *Store) Migrate(ctx context.Context) error {
+	names, err := fs.Glob(s.dialect.migrations, "*.sql")
+	if err != nil {
+		return fmt.Errorf("sqlstore: Migrate: %w", err)
+	}
+	sort.Strings(names)
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS apikey_schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlstore: Migrate: %w", err)
+	}
+	for _, name := range names {
+		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("sqlstore: Migrate: migration %s has no version number", name)
+		}
+		if err := s.migrate(ctx, version, name); err != nil {
+			return fmt.Errorf("sqlstore: Migrate: %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) migrate(ctx context.Context, version int, name string) error {
+	body, err := fs.ReadFile(s.dialect.migrations, name)
+	if err != nil {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if s.dialect.postgres() {
+		// One migrator at a time per database; the lock ends with the
+		// transaction.
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext('apikey_schema_migrations'))"); err != nil {
+			return err
+		}
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, s.dialect.bind("SELECT COUNT(*) FROM apikey_schema_migrations WHERE version = ?"), version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.dialect.bind("INSERT INTO apikey_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+		version, name, micros(s.set.now())); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

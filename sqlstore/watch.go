@@ -1,0 +1,233 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/apikeyauth/apikey"
+)
+
+// Invalidator is what Watch keeps up to date with the database: an
+// *apikey.Cache is one.
+type Invalidator interface {
+	Invalidate(apikey.Invalidation)
+}
+
+// gapWait is how long a watcher waits for a missing sequence number, a
+// change whose transaction has not committed yet, before it gives up on it
+// and purges its cache instead: PostgreSQL hands out sequence numbers
+// before commit, and a rolled-back change leaves a hole for good.
+const gapWait = 10 * time.Second
+
+// Watch makes every change to a key (Revoke, Expire, Rotate, SetPermissions,
+// SetMetadata), in this process or any other sharing the database, reach
+// c as an apikey.Invalidation of the key's ID with Origin
+// apikey.OriginStore:
+//
+//   - in this process, at once;
+//   - on PostgreSQL, within milliseconds, through LISTEN/NOTIFY on a
+//     connection of its own that reconnects by itself;
+//   - on any backend, within the poll interval (WithPollInterval), by
+//     reading the changes table from the last change applied. This bounds
+//     what a lost notification, a reconnection or SQLite can delay.
+//
+// When the changes cannot be read, Watch purges c (at every failed poll),
+// since it can no longer tell what changed. Call Watch once, before
+// serving; Close stops its goroutines.
+func (s *Store) Watch(ctx context.Context, c Invalidator) error {
+	var last int64
+	if err := s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM apikey_changes").Scan(&last); err != nil {
+		return fmt.Errorf("sqlstore: Watch: %w", err)
+	}
+	w := &watcher{c: c, next: last + 1, seen: map[int64]bool{}, logger: s.set.logger}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return ErrClosed
+	case s.watcher != nil:
+		return errors.New("sqlstore: Watch: already watching")
+	}
+	s.watcher = w
+	s.done.Add(1)
+	go s.poll(s.ctx, w)
+	if s.dialect.postgres() {
+		s.done.Add(1)
+		go s.listen(s.ctx, w)
+	}
+	return nil
+}
+
+func (s *Store) watching() *watcher {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.watcher
+}
+
+// watcher applies each change once, whichever way it arrives first.
+type watcher struct {
+	c      Invalidator
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	next     int64          // every change before it has been applied
+	seen     map[int64]bool // changes from next on that have been applied
+	gapSince time.Time      // when next was first seen missing behind later changes
+	failing  bool           // the last poll failed
+}
+
+func (w *watcher) apply(seq int64, id string) {
+	w.mu.Lock()
+	if seq < w.next || w.seen[seq] {
+		w.mu.Unlock()
+		return
+	}
+	w.seen[seq] = true
+	for w.seen[w.next] {
+		delete(w.seen, w.next)
+		w.next++
+	}
+	w.mu.Unlock()
+	w.c.Invalidate(apikey.Invalidation{ID: id, Origin: apikey.OriginStore})
+}
+
+func (s *Store) poll(ctx context.Context, w *watcher) {
+	defer s.done.Done()
+	t := time.NewTicker(s.set.pollEach)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.pollOnce(ctx, w)
+		}
+	}
+}
+
+// pollOnce applies the changes from the first one not yet applied.
+func (s *Store) pollOnce(ctx context.Context, w *watcher) {
+	w.mu.Lock()
+	from := w.next
+	w.mu.Unlock()
+	pctx, cancel := context.WithTimeout(ctx, s.set.pollEach)
+	defer cancel()
+	err := s.readChanges(pctx, from, w)
+	if ctx.Err() != nil {
+		return
+	}
+	w.mu.Lock()
+	wasFailing := w.failing
+	w.failing = err != nil
+	w.mu.Unlock()
+	if err != nil {
+		if !wasFailing {
+			w.logger.Warn("sqlstore: reading the changes failed; the cache is purged until it works again", "error", err)
+		}
+		w.c.Invalidate(apikey.Invalidation{All: true, Origin: apikey.OriginStore})
+		return
+	}
+	if wasFailing {
+		w.logger.Info("sqlstore: reading the changes works again")
+	}
+	w.checkGap(s.set.now())
+}
+
+func (s *Store) readChanges(ctx context.Context, from int64, w *watcher) error {
+	rows, err := s.db.QueryContext(ctx, s.dialect.bind("SELECT seq, key_id FROM apikey_changes WHERE seq >= ? ORDER BY seq LIMIT 1000"), from)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			seq int64
+			id  string
+		)
+		if err := rows.Scan(&seq, &id); err != nil {
+			return err
+		}
+		w.apply(seq, id)
+	}
+	return rows.Err()
+}
+
+// checkGap gives up on a change that has been missing for gapWait while
+// later ones arrived: it may be lost (a rollback, or pruned while this
+// process was away), so the cache is purged and the watcher moves on.
+func (w *watcher) checkGap(now time.Time) {
+	w.mu.Lock()
+	if len(w.seen) == 0 {
+		w.gapSince = time.Time{}
+		w.mu.Unlock()
+		return
+	}
+	if w.gapSince.IsZero() {
+		w.gapSince = now
+	}
+	if now.Sub(w.gapSince) < gapWait {
+		w.mu.Unlock()
+		return
+	}
+	next := w.next
+	for seq := range w.seen {
+		if next == w.next || seq < next {
+			next = seq
+		}
+	}
+	w.next = next
+	for w.seen[w.next] {
+		delete(w.seen, w.next)
+		w.next++
+	}
+	w.gapSince = time.Time{}
+	w.mu.Unlock()
+	w.c.Invalidate(apikey.Invalidation{All: true, Origin: apikey.OriginStore})
+}
+
+// listen applies the notifications of the schema's channel as they come,
+// on a connection of its own, reconnecting after a pause when it is lost.
+// What it misses meanwhile, the poll applies.
+func (s *Store) listen(ctx context.Context, w *watcher) {
+	defer s.done.Done()
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx, w)
+		if ctx.Err() != nil {
+			return
+		}
+		w.logger.Warn("sqlstore: listening for changes failed; polling only until it reconnects", "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(s.set.pollEach):
+		}
+	}
+}
+
+func (s *Store) listenOnce(ctx context.Context, w *watcher) error {
+	conn, err := pgx.ConnectConfig(ctx, s.listenConfig)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
+		return err
+	}
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		seq, id, ok := strings.Cut(n.Payload, " ")
+		if v, err := strconv.ParseInt(seq, 10, 64); ok && err == nil {
+			w.apply(v, id)
+		}
+	}
+}
