@@ -27,6 +27,8 @@ type Invalidator interface {
 // before commit, and a rolled-back change leaves a hole for good.
 const gapWait = 10 * time.Second
 
+var errAlreadyWatching = errors.New("sqlstore: Watch: already watching")
+
 // Watch makes every change to a key (Revoke, Expire, Rotate, SetPermissions,
 // SetMetadata), in this process or any other sharing the database, reach
 // c as an apikey.Invalidation of the key's ID with Origin
@@ -54,7 +56,7 @@ func (s *Store) Watch(ctx context.Context, c Invalidator) error {
 	case s.closed:
 		return ErrClosed
 	case s.watcher != nil:
-		return errors.New("sqlstore: Watch: already watching")
+		return errAlreadyWatching
 	}
 	s.watcher = w
 	s.done.Add(1)

@@ -1,0 +1,173 @@
+package sqlstore
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apikeyauth/apikey"
+)
+
+// A change made by the watching Store reaches its cache before the call
+// returns, and only once, however the change arrives again.
+func TestWatchLocalChange(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := b.dsn(t)
+			s := openStore(t, dsn, WithPollInterval(time.Hour)) // polls are called below
+			other := openStore(t, dsn)
+			inv := newInvalidations()
+			require.NoError(t, s.Watch(ctx, inv))
+			k, _, err := s.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}})
+			require.NoError(t, err)
+			assert.Empty(t, inv.all(), "creating a key invalidates nothing")
+
+			require.NoError(t, s.Revoke(ctx, k.ID))
+			assert.Equal(t, []apikey.Invalidation{{ID: k.ID, Origin: apikey.OriginStore}}, inv.all())
+			<-inv.ch
+
+			// A later change from elsewhere: once it has arrived, so has
+			// everything before it, notifications come in commit order.
+			k2, _, err := other.Create(ctx, NewKey{Name: "k2", Owner: apikey.Owner{ID: "org_1"}})
+			require.NoError(t, err)
+			require.NoError(t, other.Revoke(ctx, k2.ID))
+			if !s.dialect.postgres() {
+				s.pollOnce(ctx, s.watching())
+			}
+			assert.Equal(t, k2.ID, inv.next(t, 5*time.Second).ID)
+			s.pollOnce(ctx, s.watching())
+			assert.Equal(t, []apikey.Invalidation{{ID: k.ID, Origin: apikey.OriginStore}, {ID: k2.ID, Origin: apikey.OriginStore}},
+				inv.all(), "each change applied once")
+
+			assert.ErrorIs(t, s.Watch(ctx, inv), errAlreadyWatching)
+		})
+	}
+}
+
+// Every kind of change made by another Store reaches the watching one: on
+// PostgreSQL by notification (the poll is an hour away), on SQLite by the
+// poll.
+func TestWatchOtherStore(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := b.dsn(t)
+			poll := 50 * time.Millisecond
+			if b.name == "postgres" {
+				poll = time.Hour
+			}
+			watching := openStore(t, dsn, WithPollInterval(poll))
+			other := openStore(t, dsn)
+			inv := newInvalidations()
+			require.NoError(t, watching.Watch(ctx, inv))
+
+			k, _, err := other.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}})
+			require.NoError(t, err)
+			changes := []struct {
+				name   string
+				change func() error
+			}{
+				{"permissions", func() error { return other.SetPermissions(ctx, k.ID, []string{"a"}) }},
+				{"metadata", func() error { return other.SetMetadata(ctx, k.ID, map[string]string{"a": "b"}) }},
+				{"expire", func() error { return other.Expire(ctx, k.ID, time.Now().Add(time.Hour)) }},
+				{"rotate", func() error { _, _, err := other.Rotate(ctx, k.ID, time.Minute); return err }},
+				{"revoke", func() error { return other.Revoke(ctx, k.ID) }},
+			}
+			for _, c := range changes {
+				require.NoError(t, c.change(), c.name)
+				got := inv.next(t, 5*time.Second)
+				assert.Equal(t, apikey.Invalidation{ID: k.ID, Origin: apikey.OriginStore}, got, c.name)
+			}
+		})
+	}
+}
+
+// A revoked key stops working in another process's cache within the poll
+// interval, though the cache's TTL is far longer.
+func TestWatchThroughCache(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := b.dsn(t)
+			replica := openStore(t, dsn, WithPollInterval(50*time.Millisecond))
+			cache, err := apikey.NewCache(replica, apikey.WithCacheTTL(time.Hour))
+			require.NoError(t, err)
+			require.NoError(t, replica.Watch(ctx, cache))
+			admin := openStore(t, dsn)
+			k, v, err := admin.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}})
+			require.NoError(t, err)
+			_, err = cache.Validate(ctx, v)
+			require.NoError(t, err)
+			require.Equal(t, 1, cache.Stats().Size)
+
+			require.NoError(t, admin.Revoke(ctx, k.ID))
+			require.Eventually(t, func() bool {
+				_, err := cache.Validate(ctx, v)
+				return err != nil
+			}, 2*time.Second, 5*time.Millisecond)
+			_, err = cache.Validate(ctx, v)
+			assert.ErrorIs(t, err, apikey.ErrInvalidKey)
+		})
+	}
+}
+
+// A Store that cannot read the changes purges its cache at every failed
+// poll, says so once, and applies what it missed when it can read again.
+func TestWatchPurgesWhenChangesUnreadable(t *testing.T) {
+	ctx := context.Background()
+	dsn := sqliteTestDSN(t)
+	s := openStore(t, dsn, WithPollInterval(20*time.Millisecond))
+	other := openStore(t, dsn)
+	inv := newInvalidations()
+	require.NoError(t, s.Watch(ctx, inv))
+	k, _, err := other.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}})
+	require.NoError(t, err)
+
+	_, err = other.db.Exec("ALTER TABLE apikey_changes RENAME TO apikey_changes_away")
+	require.NoError(t, err)
+	assert.Equal(t, apikey.Invalidation{All: true, Origin: apikey.OriginStore}, inv.next(t, 2*time.Second))
+	assert.Equal(t, apikey.Invalidation{All: true, Origin: apikey.OriginStore}, inv.next(t, 2*time.Second), "again at the next poll")
+
+	_, err = other.db.Exec("ALTER TABLE apikey_changes_away RENAME TO apikey_changes")
+	require.NoError(t, err)
+	require.NoError(t, other.Revoke(ctx, k.ID))
+	for {
+		got := inv.next(t, 2*time.Second)
+		if !got.All {
+			assert.Equal(t, apikey.Invalidation{ID: k.ID, Origin: apikey.OriginStore}, got)
+			break
+		}
+	}
+}
+
+// A change missing behind later ones is waited for, then given up on with
+// a purge; once past it, it is never applied late.
+func TestWatchGap(t *testing.T) {
+	inv := newInvalidations()
+	w := &watcher{c: inv, next: 1, seen: map[int64]bool{}}
+	t0 := time.Now()
+	w.apply(2, "key_2")
+	w.apply(2, "key_2")
+	w.checkGap(t0)
+	w.checkGap(t0.Add(gapWait - time.Millisecond))
+	assert.Equal(t, []apikey.Invalidation{{ID: "key_2", Origin: apikey.OriginStore}}, inv.all())
+	w.checkGap(t0.Add(gapWait))
+	assert.Equal(t, apikey.Invalidation{All: true, Origin: apikey.OriginStore}, inv.all()[1])
+	assert.Equal(t, int64(3), w.next)
+	w.apply(1, "key_1")
+	assert.Len(t, inv.all(), 2, "a change given up on is not applied late")
+	w.apply(3, "key_3")
+	assert.Equal(t, int64(4), w.next)
+	w.checkGap(t0.Add(2 * gapWait))
+	assert.Len(t, inv.all(), 3, "no gap, no purge")
+}
+
+func TestWatchAfterClose(t *testing.T) {
+	s := openStore(t, sqliteTestDSN(t))
+	require.NoError(t, s.Close())
+	assert.Error(t, s.Watch(context.Background(), newInvalidations()))
+}
