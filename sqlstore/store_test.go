@@ -255,4 +255,3 @@ func seededValue(t testing.TB) string {
 	require.NoError(t, err)
 	return v
 }
-
