@@ -62,8 +62,14 @@ func (s *Store) Watch(ctx context.Context, c Invalidator) error {
 	s.done.Add(1)
 	go s.poll(s.ctx, w)
 	if s.dialect.postgres() {
+		// Listen before returning, so that no change made after Watch
+		// waits for a poll; if that fails, the goroutine tries again.
+		conn, err := s.startListening(ctx)
+		if err != nil {
+			s.set.logger.Warn("sqlstore: listening for changes failed; polling only until it connects", "error", err)
+		}
 		s.done.Add(1)
-		go s.listen(s.ctx, w)
+		go s.listen(s.ctx, w, conn)
 	}
 	return nil
 }
@@ -196,32 +202,46 @@ func (w *watcher) checkGap(now time.Time) {
 }
 
 // listen applies the notifications of the schema's channel as they come,
-// on a connection of its own, reconnecting after a pause when it is lost.
-// What it misses meanwhile, the poll applies.
-func (s *Store) listen(ctx context.Context, w *watcher) {
+// on a connection of its own (conn, if not nil, to begin with), connecting
+// again after a pause when it is lost. What it misses meanwhile, the poll
+// applies.
+func (s *Store) listen(ctx context.Context, w *watcher, conn *pgx.Conn) {
 	defer s.done.Done()
-	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, w)
+	for {
+		var err error
+		if conn == nil {
+			conn, err = s.startListening(ctx)
+		}
+		if conn != nil {
+			err = s.receive(ctx, w, conn)
+			conn.Close(context.Background())
+			conn = nil
+		}
 		if ctx.Err() != nil {
 			return
 		}
 		w.logger.Warn("sqlstore: listening for changes failed; polling only until it reconnects", "error", err)
 		select {
 		case <-ctx.Done():
+			return
 		case <-time.After(s.set.pollEach):
 		}
 	}
 }
 
-func (s *Store) listenOnce(ctx context.Context, w *watcher) error {
+func (s *Store) startListening(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, s.listenConfig)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
-		return err
+		conn.Close(context.Background())
+		return nil, err
 	}
+	return conn, nil
+}
+
+func (s *Store) receive(ctx context.Context, w *watcher, conn *pgx.Conn) error {
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
