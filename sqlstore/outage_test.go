@@ -104,8 +104,8 @@ func TestDatabaseOutage(t *testing.T) {
 	q.Set("connect_timeout", "2")
 	u.RawQuery = q.Encode()
 
-	var logs bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
+	var logs lockedBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	defaultLogger := slog.Default()
 	slog.SetDefault(logger) // the middleware's own reports too
 	t.Cleanup(func() { slog.SetDefault(defaultLogger) })
@@ -165,14 +165,20 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 }
 
-// syncWriter lets goroutines share a buffer.
-type syncWriter struct {
+// lockedBuffer is a buffer that goroutines and processes' pipes may share.
+type lockedBuffer struct {
 	mu sync.Mutex
-	w  io.Writer
+	b  bytes.Buffer
 }
 
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -89,7 +88,7 @@ func runReplica() int {
 type replica struct {
 	stdin  io.WriteCloser
 	lines  chan string
-	stderr bytes.Buffer
+	stderr lockedBuffer
 }
 
 func startReplica(t *testing.T, dsn string, poll time.Duration) *replica {
@@ -119,6 +118,11 @@ func startReplica(t *testing.T, dsn string, poll time.Duration) *replica {
 		assert.NoError(t, cmd.Wait(), "replica: %s", r.stderr.String())
 	})
 	r.expect(t, "ready")
+	t.Cleanup(func() {
+		if out := r.stderr.String(); out != "" {
+			t.Logf("the replica's log:\n%s", out)
+		}
+	})
 	return r
 }
 
@@ -129,7 +133,9 @@ func (r *replica) expect(t *testing.T, prefix string) string {
 	for {
 		select {
 		case line, ok := <-r.lines:
-			require.True(t, ok, "the replica ended: %s", r.stderr.String())
+			if !ok {
+				t.Fatalf("the replica ended: %s", r.stderr.String())
+			}
 			if strings.HasPrefix(line, prefix) {
 				return line
 			}
