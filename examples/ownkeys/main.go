@@ -1,0 +1,133 @@
+// Command ownkeys is the quick start's API on keys you issue and keep
+// yourself, in SQLite by default or in PostgreSQL, with admin routes to
+// create, list and revoke keys. It needs no account and no server:
+//
+//	go run .                      # prints the first admin key on stderr, once
+//	curl -H "Authorization: Bearer $ADMIN" -d '{"name":"reader","permissions":["posts:read"]}' http://127.0.0.1:8080/admin/keys
+//	curl -H "Authorization: Bearer $READER" http://127.0.0.1:8080/posts
+//
+// With -dsn postgres://… it keeps the keys in PostgreSQL instead, and every
+// replica started on the same database refuses a revoked key within
+// milliseconds.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/apikeyauth/apikey"
+	"github.com/apikeyauth/apikey/examples/internal/demo"
+	"github.com/apikeyauth/apikey/sqlstore"
+)
+
+// format is the shape of the example's keys.
+var format = apikey.KeyFormat{Prefix: "demo_"}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	db := flag.String("db", "apikeys.db", "SQLite database file")
+	dsn := flag.String("dsn", "", "PostgreSQL DSN, postgres://…; replaces -db")
+	flag.Parse()
+	store := "sqlite:" + *db
+	if *dsn != "" {
+		store = *dsn
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	a, err := newApp(ctx, store, os.Stderr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer a.Close()
+	srv := &http.Server{Addr: *addr, Handler: a.handler, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+	}()
+	log.Printf("listening on http://%s", *addr)
+	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+		log.Print(err)
+	}
+}
+
+// app is the example's store and routes.
+type app struct {
+	store   *sqlstore.Store
+	handler http.Handler
+}
+
+// newApp opens the store, brings its tables up to date, and, when it holds
+// no key yet, creates an admin key and writes its value to out, once.
+func newApp(ctx context.Context, dsn string, out io.Writer) (*app, error) {
+	store, err := sqlstore.Open(ctx, dsn, sqlstore.WithKeyFormat(format))
+	if err != nil {
+		return nil, err
+	}
+	a := &app{store: store}
+	if err := a.start(ctx, out); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) start(ctx context.Context, out io.Writer) error {
+	if err := a.store.Migrate(ctx); err != nil {
+		return err
+	}
+	if err := a.firstAdminKey(ctx, out); err != nil {
+		return err
+	}
+	// The format check refuses mistyped and made-up keys before the cache
+	// and the database.
+	auth, err := apikey.New(a.store, apikey.WithFormatCheck(a.store.Format().Check))
+	if err != nil {
+		return err
+	}
+	if err := a.store.Watch(ctx, auth.Cache()); err != nil {
+		return err
+	}
+	var posts demo.Store
+	admin := apikey.RequirePermission("keys:admin")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", demo.Healthz)
+	mux.Handle("GET /me", auth.Handler(http.HandlerFunc(demo.Me)))
+	mux.Handle("GET /posts", auth.Handler(apikey.RequirePermission("posts:read")(http.HandlerFunc(posts.List))))
+	mux.Handle("POST /posts", auth.Handler(apikey.RequirePermission("posts:write")(http.HandlerFunc(posts.Create))))
+	mux.Handle("POST /admin/keys", auth.Handler(admin(http.HandlerFunc(a.createKey))))
+	mux.Handle("GET /admin/keys", auth.Handler(admin(http.HandlerFunc(a.listKeys))))
+	mux.Handle("DELETE /admin/keys/{id}", auth.Handler(admin(http.HandlerFunc(a.revokeKey))))
+	a.handler = mux
+	return nil
+}
+
+// adminOwner owns the example's keys.
+var adminOwner = apikey.Owner{Type: "organization", ID: "org_demo"}
+
+func (a *app) firstAdminKey(ctx context.Context, out io.Writer) error {
+	page, err := a.store.List(ctx, "", "", 1)
+	if err != nil || len(page.Keys) > 0 {
+		return err
+	}
+	_, value, err := a.store.Create(ctx, sqlstore.NewKey{
+		Name: "admin", Owner: adminOwner, Permissions: []string{"keys:admin", "posts:read", "posts:write"},
+	})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(out, "The database held no key: here is an admin key. It is shown this once:\n\n    %s\n\n", value)
+	return err
+}
+
+// Close stops the store.
+func (a *app) Close() error { return a.store.Close() }

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The databases the example runs on: a SQLite file, and a schema of the
+// test's own in PostgreSQL (APIKEY_TEST_POSTGRES), skipped when none
+// answers unless APIKEY_TEST_REQUIRE_SERVICES=1.
+var databases = []struct {
+	name string
+	dsn  func(t *testing.T) string
+}{
+	{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "apikeys.db") }},
+	{"postgres", postgresDSN},
+}
+
+func postgresDSN(t *testing.T) string {
+	base := os.Getenv("APIKEY_TEST_POSTGRES")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		if os.Getenv("APIKEY_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatalf("PostgreSQL does not answer, and APIKEY_TEST_REQUIRE_SERVICES=1: %v", err)
+		}
+		t.Skipf("PostgreSQL does not answer (set APIKEY_TEST_POSTGRES): %v", err)
+	}
+	defer conn.Close(context.Background())
+	schema := "ownkeys_test_" + strings.ToLower(rand.Text()[:12])
+	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), base)
+		if err == nil {
+			conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			conn.Close(context.Background())
+		}
+	})
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+var keyPattern = regexp.MustCompile(`demo_[0-9A-Za-z]{42}`)
+
+type client struct {
+	t *testing.T
+	h http.Handler
+	// seen collects every response, to check that no key value but a new
+	// key's own, in its creation's answer, is ever shown.
+	seen bytes.Buffer
+}
+
+func (c *client) do(method, path, key, body string) *httptest.ResponseRecorder {
+	c.t.Helper()
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	if key != "" {
+		r.Header.Set("Authorization", "Bearer "+key)
+	}
+	w := httptest.NewRecorder()
+	c.h.ServeHTTP(w, r)
+	if !(method == "POST" && path == "/admin/keys") {
+		c.seen.Write(w.Body.Bytes())
+	}
+	return w
+}
+
+// create issues a key through the admin route and returns its ID and value.
+func (c *client) create(admin, name string, perms ...string) (id, value string) {
+	c.t.Helper()
+	body, _ := json.Marshal(map[string]any{"name": name, "permissions": perms})
+	w := c.do("POST", "/admin/keys", admin, string(body))
+	require.Equal(c.t, http.StatusCreated, w.Code, w.Body.String())
+	var out keyView
+	require.NoError(c.t, json.Unmarshal(w.Body.Bytes(), &out))
+	require.True(c.t, format.Check(out.Value), "the value is a well-formed key")
+	assert.Equal(c.t, format.DisplayValue(out.Value), out.DisplayValue)
+	return out.ID, out.Value
+}
+
+func TestExample(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := db.dsn(t)
+			var stderr bytes.Buffer
+			a, err := newApp(ctx, dsn, &stderr)
+			require.NoError(t, err)
+			defer a.Close()
+			admin := keyPattern.FindString(stderr.String())
+			require.NotEmpty(t, admin, "the first start prints an admin key: %q", stderr.String())
+
+			c := &client{t: t, h: a.handler}
+			_, reader := c.create(admin, "reader", "posts:read")
+			_, writer := c.create(admin, "writer", "posts:read", "posts:write")
+			typo := []byte(reader)
+			typo[len(typo)-1] ^= 1
+
+			tests := []struct {
+				name, method, path, key, body string
+				status                        int
+			}{
+				{"health needs no key", "GET", "/healthz", "", "", 200},
+				{"me needs a key", "GET", "/me", "", "", 401},
+				{"me with a made-up key", "GET", "/me", "demo_" + strings.Repeat("x", 42), "", 401},
+				{"me with a mistyped key", "GET", "/me", string(typo), "", 401},
+				{"me with the reader", "GET", "/me", reader, "", 200},
+				{"reader lists posts", "GET", "/posts", reader, "", 200},
+				{"reader cannot post", "POST", "/posts", reader, `{"title":"hi"}`, 403},
+				{"writer posts", "POST", "/posts", writer, `{"title":"hi"}`, 201},
+				{"writer posts nonsense", "POST", "/posts", writer, `{"nope":1}`, 400},
+				{"reader is no admin", "GET", "/admin/keys", reader, "", 403},
+				{"reader cannot create keys", "POST", "/admin/keys", reader, `{"name":"x"}`, 403},
+				{"admin lists keys", "GET", "/admin/keys", admin, "", 200},
+				{"create without a name", "POST", "/admin/keys", admin, `{"permissions":["posts:read"]}`, 400},
+				{"create with a bad permission", "POST", "/admin/keys", admin, `{"name":"x","permissions":["a b"]}`, 400},
+				{"create from nonsense", "POST", "/admin/keys", admin, `{"name":1}`, 400},
+				{"revoke an unknown key", "DELETE", "/admin/keys/key_unknown", admin, "", 404},
+			}
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					w := c.do(tc.method, tc.path, tc.key, tc.body)
+					assert.Equal(t, tc.status, w.Code, w.Body.String())
+				})
+			}
+
+			t.Run("the list shows every key, no value", func(t *testing.T) {
+				w := c.do("GET", "/admin/keys", admin, "")
+				var out struct {
+					Data []keyView `json:"data"`
+				}
+				require.NoError(t, json.Unmarshal(w.Body.Bytes(), &out))
+				var names []string
+				for _, k := range out.Data {
+					names = append(names, k.Name)
+					assert.Empty(t, k.Value)
+				}
+				assert.Equal(t, []string{"admin", "reader", "writer"}, names)
+			})
+
+			t.Run("a revoked key is refused at once", func(t *testing.T) {
+				id, value := c.create(admin, "short-lived", "posts:read")
+				require.Equal(t, 200, c.do("GET", "/posts", value, "").Code)
+				require.Equal(t, 204, c.do("DELETE", "/admin/keys/"+id, admin, "").Code)
+				assert.Equal(t, 401, c.do("GET", "/posts", value, "").Code, "though it was cached")
+				assert.Equal(t, 404, c.do("DELETE", "/admin/keys/"+id, admin, "").Code)
+			})
+
+			for _, v := range []string{admin, reader, writer} {
+				assert.NotContains(t, c.seen.String(), v[5:], "a key value in a response")
+			}
+			require.NoError(t, a.Close())
+
+			t.Run("a second start creates no admin key", func(t *testing.T) {
+				var again bytes.Buffer
+				a, err := newApp(ctx, dsn, &again)
+				require.NoError(t, err)
+				defer a.Close()
+				assert.Empty(t, again.String())
+				c := &client{t: t, h: a.handler}
+				assert.Equal(t, 200, c.do("GET", "/me", reader, "").Code, "keys outlive the process")
+			})
+		})
+	}
+}
