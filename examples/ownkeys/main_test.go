@@ -119,8 +119,11 @@ func TestExample(t *testing.T) {
 			c := &client{t: t, h: a.handler}
 			_, reader := c.create(admin, "reader", "posts:read")
 			_, writer := c.create(admin, "writer", "posts:read", "posts:write")
-			typo := []byte(reader)
-			typo[len(typo)-1] ^= 1
+			typo := []byte(reader) // the last character mistyped
+			typo[len(typo)-1] = '0'
+			if reader[len(reader)-1] == '0' {
+				typo[len(typo)-1] = '1'
+			}
 
 			tests := []struct {
 				name, method, path, key, body string
