@@ -6,7 +6,7 @@
 //	store, err := sqlstore.Open(ctx, "sqlite:apikeys.db", sqlstore.WithKeyFormat(apikey.KeyFormat{Prefix: "acme_live_"}))
 //	defer store.Close()
 //	err = store.Migrate(ctx)
-//	auth, err := apikey.New(store, apikey.WithFormatCheck(store.Format().Check))
+//	auth, err := apikey.New(store, apikey.WithFormatCheck(store.Format().Check), apikey.WithHooks(store.Hooks()))
 //	err = store.Watch(ctx, auth.Cache())
 //	key, value, err := store.Create(ctx, sqlstore.NewKey{Name: "CI", Owner: owner, Permissions: []string{"posts:read"}})
 //	err = store.Revoke(ctx, key.ID)
@@ -27,8 +27,8 @@
 // interval (WithLastUsedInterval, default 1 minute), and a goroutine writes
 // the queue in one transaction every interval, and on Close. A database
 // that fails keeps the uses queued for the next try; a request never waits
-// for it. Behind a cache the store sees only misses, so last_used_at is as
-// precise as the cache's TTL plus the interval.
+// for it. Behind a cache the store sees only misses: give Hooks to the
+// middleware (apikey.WithHooks) to count cache hits too.
 //
 // # Revocation everywhere
 //

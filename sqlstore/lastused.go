@@ -4,34 +4,44 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/apikeyauth/apikey"
 )
 
 // maxQueuedUses bounds the last uses waiting for the writer: past it, uses
 // are dropped (last_used_at is a hint, never worth memory without bound).
 const maxQueuedUses = 100_000
 
-// lastUsed queues the uses that Validate sees, at most one per key per
-// interval, for the writer. Validate only takes a mutex: no write, no
-// waiting on the database.
+// lastUsed queues the uses that Validate and the request hook see, at most
+// one per key per interval, for the writer. A key already queued within the
+// interval costs one lock-free map read: no write, no waiting on the
+// database, no lock shared by every request.
 type lastUsed struct {
 	interval time.Duration
-	mu       sync.Mutex
-	queued   map[string]time.Time // key ID → the use to write
-	recent   map[string]time.Time // key ID → when its last use was queued
+	recent   sync.Map // key ID → *atomic.Int64, when its last use was queued (unix ns)
+
+	mu     sync.Mutex
+	queued map[string]time.Time // key ID → the use to write
 }
 
 func newLastUsed(interval time.Duration) *lastUsed {
-	return &lastUsed{interval: interval, queued: map[string]time.Time{}, recent: map[string]time.Time{}}
+	return &lastUsed{interval: interval, queued: map[string]time.Time{}}
 }
 
 func (l *lastUsed) touch(id string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if t, ok := l.recent[id]; ok && now.Sub(t) < l.interval || len(l.queued) >= maxQueuedUses {
+	if v, ok := l.recent.Load(id); ok && now.Sub(time.Unix(0, v.(*atomic.Int64).Load())) < l.interval {
 		return
 	}
-	l.recent[id] = now
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v, _ := l.recent.LoadOrStore(id, new(atomic.Int64))
+	last := v.(*atomic.Int64)
+	if now.Sub(time.Unix(0, last.Load())) < l.interval || len(l.queued) >= maxQueuedUses {
+		return // queued meanwhile, or the queue is full
+	}
+	last.Store(now.UnixNano())
 	l.queued[id] = now
 }
 
@@ -42,11 +52,12 @@ func (l *lastUsed) take(now time.Time) map[string]time.Time {
 	defer l.mu.Unlock()
 	batch := l.queued
 	l.queued = map[string]time.Time{}
-	for id, t := range l.recent {
-		if now.Sub(t) >= l.interval {
-			delete(l.recent, id)
+	l.recent.Range(func(id, v any) bool {
+		if now.Sub(time.Unix(0, v.(*atomic.Int64).Load())) >= l.interval {
+			l.recent.Delete(id)
 		}
-	}
+		return true
+	})
 	return batch
 }
 
@@ -89,6 +100,18 @@ func (s *Store) Flush(ctx context.Context) error {
 		return unavailable(err)
 	}
 	return nil
+}
+
+// Hooks returns the hook that records, as a use, every request the
+// middleware authenticates, cache hits included: without it the store
+// sees only cache misses. Give it to apikey.New with apikey.WithHooks. It
+// costs a map read per request.
+func (s *Store) Hooks() apikey.Hooks {
+	return apikey.Hooks{Request: func(e apikey.RequestEvent) {
+		if e.Outcome == apikey.OutcomeAuthenticated && e.Key != nil {
+			s.used.touch(e.Key.ID, s.set.now())
+		}
+	}}
 }
 
 func (s *Store) writeLastUses(ctx context.Context) {

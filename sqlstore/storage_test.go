@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,4 +212,40 @@ func TestLastUsedNeverGoesBack(t *testing.T) {
 	got, err := s.Get(ctx, k.ID)
 	require.NoError(t, err)
 	assert.Equal(t, later, got.LastUsedAt, "another process's later use stays")
+}
+
+// With the store's hook, requests served from the cache count as uses too,
+// still at most one write per key per interval.
+func TestLastUsedThroughTheMiddleware(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	s := openStore(t, sqliteTestDSN(t), WithClock(clk.Now))
+	writes := countLastUsedWrites(t, s)
+	k, v, err := s.Create(ctx, NewKey{Name: "a", Owner: apikey.Owner{ID: "org_1"}})
+	require.NoError(t, err)
+	auth, err := apikey.New(s, apikey.WithHooks(s.Hooks()), apikey.WithClock(clk.Now), apikey.WithCacheTTL(time.Hour))
+	require.NoError(t, err)
+	h := auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	request := func() {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+v)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		require.Equal(t, http.StatusOK, w.Code)
+	}
+	for range 100 {
+		request()
+	}
+	require.NoError(t, s.Flush(ctx))
+	assert.Equal(t, 1, writes())
+	assert.Equal(t, uint64(99), auth.Cache().Stats().Hits)
+
+	clk.Add(2 * time.Minute) // a new interval; the key is still cached
+	request()
+	require.NoError(t, s.Flush(ctx))
+	assert.Equal(t, 2, writes())
+	assert.Equal(t, uint64(100), auth.Cache().Stats().Hits, "served from the cache")
+	got, err := s.Get(ctx, k.ID)
+	require.NoError(t, err)
+	assert.Equal(t, clk.Now(), got.LastUsedAt, "a use served from the cache")
 }

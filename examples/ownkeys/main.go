@@ -89,8 +89,8 @@ func (a *app) start(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	// The format check refuses mistyped and made-up keys before the cache
-	// and the database.
-	auth, err := apikey.New(a.store, apikey.WithFormatCheck(a.store.Format().Check))
+	// and the database; the store's hook records every key's last use.
+	auth, err := apikey.New(a.store, apikey.WithFormatCheck(a.store.Format().Check), apikey.WithHooks(a.store.Hooks()))
 	if err != nil {
 		return err
 	}
