@@ -34,15 +34,28 @@ func testRedis(t testing.TB) (*redis.Options, string) {
 	opt := &redis.Options{Addr: redisAddr()}
 	admin := redis.NewClient(opt)
 	t.Cleanup(func() { _ = admin.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := admin.Ping(ctx).Err(); err != nil {
+	if err := pingRedis(admin); err != nil {
 		requireService(t, fmt.Sprintf("no Redis answers at %s (set APIKEY_TEST_REDIS): %v", opt.Addr, err))
 	}
 	prefix := fmt.Sprintf("apikeytest-%s-%s", strings.ReplaceAll(t.Name(), "/", "-"), randomToken()[:8])
 	t.Cleanup(func() { deletePrefix(t, admin, prefix) })
 	return opt, prefix
 }
+
+// pingRedis pings the test Redis once per run: when it does not answer,
+// every test that needs it skips at once rather than after its own timeout.
+var pingRedis = func() func(*redis.Client) error {
+	var once sync.Once
+	var err error
+	return func(c *redis.Client) error {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			err = c.Ping(ctx).Err()
+		})
+		return err
+	}
+}()
 
 // deletePrefix deletes every key of a fleet's prefix, as a flush would.
 func deletePrefix(t testing.TB, c *redis.Client, prefix string) {

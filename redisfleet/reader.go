@@ -25,22 +25,30 @@ type cursor struct {
 }
 
 // readLoop applies the other replicas' invalidations to cache until ctx
-// ends. Before each blocking read it checks that Redis still holds
-// everything after its cursor; when it cannot, it purges the cache and
-// starts again from the stream's end.
+// ends. After an error, and after a read that found nothing, it checks
+// that Redis still holds everything after its cursor; when it cannot, it
+// purges the cache and starts again from the stream's end. While entries
+// come, they tell by themselves: their sequence numbers and epoch.
 func (f *Fleet) readLoop(ctx context.Context, cache *apikey.Cache, cur *cursor) {
 	defer f.wg.Done()
 	backoff := newBackoff()
+	check := true
 	for ctx.Err() == nil {
-		err := f.sync(ctx, cache, &cur)
+		var err error
+		if check {
+			if err = f.sync(ctx, cache, &cur); err == nil {
+				f.setConnected(true, nil)
+				backoff = newBackoff()
+			}
+		}
+		n := 0
 		if err == nil {
-			f.setConnected(true, nil)
-			backoff = newBackoff()
-			err = f.read(ctx, cache, cur)
+			n, err = f.read(ctx, cache, cur)
 		}
 		if ctx.Err() != nil {
 			return
 		}
+		check = err != nil || n == 0
 		if err != nil {
 			f.setConnected(false, err)
 			select {
@@ -96,26 +104,29 @@ func (f *Fleet) sync(ctx context.Context, cache *apikey.Cache, cur **cursor) err
 	return nil
 }
 
-// read waits for entries after cur and applies them.
-func (f *Fleet) read(ctx context.Context, cache *apikey.Cache, cur *cursor) error {
+// read waits for entries after cur, applies them, and returns how many
+// there were.
+func (f *Fleet) read(ctx context.Context, cache *apikey.Cache, cur *cursor) (int, error) {
 	rctx, cancel := context.WithTimeout(ctx, f.s.block+f.s.timeout)
 	defer cancel()
 	streams, err := f.reader.XRead(rctx, &redis.XReadArgs{
 		Streams: []string{f.p + "stream", cur.id}, Count: readCount, Block: f.s.block,
 	}).Result()
 	if errors.Is(err, redis.Nil) {
-		return nil
+		return 0, nil
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
+	n := 0
 	for _, s := range streams {
 		for _, m := range s.Messages {
 			f.apply(cache, cur, m)
+			n++
 		}
 	}
 	f.setLastID(cur.id)
-	return nil
+	return n, nil
 }
 
 // apply applies one entry unless this replica published it, or purges the
