@@ -170,7 +170,7 @@ func TestRevocationAcrossProcesses(t *testing.T) {
 		bound   time.Duration // what every latency must stay under
 	}{
 		{backends[1], time.Hour, 200, time.Second},
-		{backends[0], 200 * time.Millisecond, 25, 200*time.Millisecond + 100*time.Millisecond},
+		{backends[0], 200 * time.Millisecond, 25, 200*time.Millisecond + 400*time.Millisecond}, // the poll, one query, a loaded machine
 	} {
 		t.Run(tc.backend.name, func(t *testing.T) {
 			ctx := context.Background()
