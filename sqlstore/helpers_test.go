@@ -2,26 +2,14 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/apikeyauth/apikey"
-)
-
-// The services the tests need, as .ci/run provides them.
-const (
-	envPostgres        = "APIKEY_TEST_POSTGRES"
-	envRequireServices = "APIKEY_TEST_REQUIRE_SERVICES"
-	defaultPostgres    = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	"github.com/apikeyauth/apikey/sqlstore/sqlstoretest"
 )
 
 var testFormat = apikey.KeyFormat{Prefix: "test_"}
@@ -32,61 +20,11 @@ type backend struct {
 	dsn  func(t testing.TB) string
 }
 
-var backends = []backend{
-	{"sqlite", sqliteTestDSN},
-	{"postgres", postgresTestDSN},
-}
-
-func sqliteTestDSN(t testing.TB) string {
-	return "sqlite:" + filepath.Join(t.TempDir(), "keys.db")
-}
-
-// postgresTestDSN creates a schema of the test's own and returns a DSN
-// whose search_path is that schema; the schema is dropped when the test
-// ends. Without a PostgreSQL the test is skipped, or fails when
-// APIKEY_TEST_REQUIRE_SERVICES=1.
-func postgresTestDSN(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv(envPostgres)
-	if base == "" {
-		base = defaultPostgres
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		if os.Getenv(envRequireServices) == "1" {
-			t.Fatalf("PostgreSQL at %s (%s) does not answer, and %s=1: %v", redact(base), envPostgres, envRequireServices, err)
-		}
-		t.Skipf("PostgreSQL at %s does not answer (set %s): %v", redact(base), envPostgres, err)
-	}
-	defer conn.Close(context.Background())
-	schema := "sqlstore_test_" + strings.ToLower(rand.Text()[:12])
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err == nil {
-			conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			conn.Close(ctx)
-		}
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-func redact(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil {
-		return u.Redacted()
-	}
-	return "(unparsable DSN)"
-}
+var (
+	sqliteTestDSN   = sqlstoretest.SQLite
+	postgresTestDSN = sqlstoretest.Postgres
+	backends        = []backend{{"sqlite", sqliteTestDSN}, {"postgres", postgresTestDSN}}
+)
 
 // openStore opens and migrates a Store over dsn, closed when the test ends.
 func openStore(t testing.TB, dsn string, opts ...Option) *Store {

@@ -115,19 +115,11 @@ func (s *Store) Hooks() apikey.Hooks {
 }
 
 func (s *Store) writeLastUses(ctx context.Context) {
-	defer s.done.Done()
-	t := time.NewTicker(s.set.lastUsedEach)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fctx, cancel := context.WithTimeout(ctx, s.set.lastUsedEach)
-			if err := s.Flush(fctx); err != nil && ctx.Err() == nil {
-				s.set.logger.Warn("sqlstore: writing last uses failed; they stay queued", "error", err)
-			}
-			cancel()
+	s.every(ctx, s.set.lastUsedEach, func() {
+		fctx, cancel := context.WithTimeout(ctx, s.set.lastUsedEach)
+		defer cancel()
+		if err := s.Flush(fctx); err != nil && ctx.Err() == nil {
+			s.set.logger.Warn("sqlstore: writing last uses failed; they stay queued", "error", err)
 		}
-	}
+	})
 }

@@ -160,3 +160,18 @@ func (s *Store) Validate(ctx context.Context, value string) (*apikey.Key, error)
 	s.used.touch(k.ID, now)
 	return k, nil
 }
+
+// every calls f every d until ctx ends, as one of the Store's goroutines.
+func (s *Store) every(ctx context.Context, d time.Duration, f func()) {
+	defer s.done.Done()
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
+}

@@ -60,7 +60,7 @@ func (s *Store) Watch(ctx context.Context, c Invalidator) error {
 	}
 	s.watcher = w
 	s.done.Add(1)
-	go s.poll(s.ctx, w)
+	go s.every(s.ctx, s.set.pollEach, func() { s.pollOnce(s.ctx, w) })
 	if s.dialect.postgres() {
 		// Listen before returning, so that no change made after Watch
 		// waits for a poll; if that fails, the goroutine tries again.
@@ -99,25 +99,16 @@ func (w *watcher) apply(seq int64, id string) {
 		return
 	}
 	w.seen[seq] = true
-	for w.seen[w.next] {
-		delete(w.seen, w.next)
-		w.next++
-	}
+	w.advance()
 	w.mu.Unlock()
 	w.c.Invalidate(apikey.Invalidation{ID: id, Origin: apikey.OriginStore})
 }
 
-func (s *Store) poll(ctx context.Context, w *watcher) {
-	defer s.done.Done()
-	t := time.NewTicker(s.set.pollEach)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.pollOnce(ctx, w)
-		}
+// advance moves next past the changes applied; w.mu must be held.
+func (w *watcher) advance() {
+	for w.seen[w.next] {
+		delete(w.seen, w.next)
+		w.next++
 	}
 }
 
@@ -192,10 +183,7 @@ func (w *watcher) checkGap(now time.Time) {
 		}
 	}
 	w.next = next
-	for w.seen[w.next] {
-		delete(w.seen, w.next)
-		w.next++
-	}
+	w.advance()
 	w.gapSince = time.Time{}
 	w.mu.Unlock()
 	w.c.Invalidate(apikey.Invalidation{All: true, Origin: apikey.OriginStore})

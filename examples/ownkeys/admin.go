@@ -4,30 +4,16 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/apikeyauth/apikey"
 	"github.com/apikeyauth/apikey/sqlstore"
 )
 
-// keyView is a key as the admin routes show it; Value is set only in the
-// answer to its creation.
-type keyView struct {
-	ID           string            `json:"id"`
-	Name         string            `json:"name"`
-	Owner        apikey.Owner      `json:"owner"`
-	DisplayValue string            `json:"display_value"`
-	Permissions  []string          `json:"permissions"`
-	Metadata     map[string]string `json:"metadata,omitempty"`
-	CreatedAt    time.Time         `json:"created_at"`
-	LastUsedAt   time.Time         `json:"last_used_at,omitzero"`
-	ExpiresAt    time.Time         `json:"expires_at,omitzero"`
-	Value        string            `json:"value,omitempty"`
-}
-
-func viewOf(k *apikey.Key) keyView {
-	return keyView{ID: k.ID, Name: k.Name, Owner: k.Owner, DisplayValue: k.DisplayValue, Permissions: k.Permissions,
-		Metadata: k.Metadata, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, ExpiresAt: k.ExpiresAt}
+// created is the answer to a key's creation: the key and, this once, its
+// value.
+type created struct {
+	*apikey.Key
+	Value string `json:"value"`
 }
 
 const maxAdminBody = 16 << 10
@@ -55,9 +41,7 @@ func (a *app) createKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "the key store is unavailable")
 		return
 	}
-	v := viewOf(k)
-	v.Value = value
-	writeJSON(w, http.StatusCreated, v)
+	writeJSON(w, http.StatusCreated, created{k, value})
 }
 
 // listKeys answers with a page of the caller's owner's keys, never their
@@ -70,11 +54,11 @@ func (a *app) listKeys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := struct {
-		Data  []keyView `json:"data"`
-		After string    `json:"after,omitempty"`
-	}{Data: []keyView{}, After: page.After}
-	for _, k := range page.Keys {
-		out.Data = append(out.Data, viewOf(k))
+		Data  []*apikey.Key `json:"data"`
+		After string        `json:"after,omitempty"`
+	}{Data: page.Keys, After: page.After}
+	if out.Data == nil {
+		out.Data = []*apikey.Key{}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

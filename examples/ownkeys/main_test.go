@@ -3,68 +3,30 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/apikeyauth/apikey/sqlstore/sqlstoretest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // The databases the example runs on: a SQLite file, and a schema of the
-// test's own in PostgreSQL (APIKEY_TEST_POSTGRES), skipped when none
-// answers unless APIKEY_TEST_REQUIRE_SERVICES=1.
+// test's own in PostgreSQL.
 var databases = []struct {
 	name string
-	dsn  func(t *testing.T) string
+	dsn  func(t testing.TB) string
 }{
-	{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "apikeys.db") }},
-	{"postgres", postgresDSN},
-}
-
-func postgresDSN(t *testing.T) string {
-	base := os.Getenv("APIKEY_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		if os.Getenv("APIKEY_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("PostgreSQL does not answer, and APIKEY_TEST_REQUIRE_SERVICES=1: %v", err)
-		}
-		t.Skipf("PostgreSQL does not answer (set APIKEY_TEST_POSTGRES): %v", err)
-	}
-	defer conn.Close(context.Background())
-	schema := "ownkeys_test_" + strings.ToLower(rand.Text()[:12])
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			conn.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	{"sqlite", sqlstoretest.SQLite},
+	{"postgres", sqlstoretest.Postgres},
 }
 
 var keyPattern = regexp.MustCompile(`demo_[0-9A-Za-z]{42}`)
@@ -97,7 +59,7 @@ func (c *client) create(admin, name string, perms ...string) (id, value string) 
 	body, _ := json.Marshal(map[string]any{"name": name, "permissions": perms})
 	w := c.do("POST", "/admin/keys", admin, string(body))
 	require.Equal(c.t, http.StatusCreated, w.Code, w.Body.String())
-	var out keyView
+	var out created
 	require.NoError(c.t, json.Unmarshal(w.Body.Bytes(), &out))
 	require.True(c.t, format.Check(out.Value), "the value is a well-formed key")
 	assert.Equal(c.t, format.DisplayValue(out.Value), out.DisplayValue)
@@ -156,7 +118,7 @@ func TestExample(t *testing.T) {
 			t.Run("the list shows every key, no value", func(t *testing.T) {
 				w := c.do("GET", "/admin/keys", admin, "")
 				var out struct {
-					Data []keyView `json:"data"`
+					Data []created `json:"data"`
 				}
 				require.NoError(t, json.Unmarshal(w.Body.Bytes(), &out))
 				var names []string
