@@ -132,3 +132,69 @@ func TestPublishAfterScriptFlush(t *testing.T) {
 	require.Eventually(t, func() bool { return a.fleet.Stats().Published == 1 }, 5*time.Second, time.Millisecond)
 	assert.Zero(t, a.fleet.Stats().PublishErrors, "loaded again, not retried")
 }
+
+// TestBadEntries writes entries no replica published into the stream and
+// the shared cache: the readers purge rather than guess, and go on; the
+// validator asks upstream rather than trust an unreadable result.
+func TestBadEntries(t *testing.T) {
+	const value = "sk_test_bad_entries"
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name   string
+		fields []any
+	}{
+		{"no sequence number", []any{"id", "key_0"}},
+		{"an unreadable digest", []any{"seq", "next", "digest", "zz"}},
+		{"a digest too short", []any{"seq", "next", "digest", "abcd"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opt, prefix := testRedis(t)
+			up := newUpstream(value)
+			a := newReplica(t, opt, up, testOptions(prefix)...)
+			b := newReplica(t, opt, up, testOptions(prefix)...)
+			a.cache.InvalidateID("unrelated") // the stream and its epoch exist
+			require.Eventually(t, func() bool { return b.fleet.Stats().Received == 1 }, 5*time.Second, time.Millisecond)
+			require.NoError(t, b.validate(value))
+
+			admin := redis.NewClient(opt)
+			defer admin.Close()
+			p := "{" + prefix + "}:"
+			epoch, err := admin.Get(ctx, p+"epoch").Result()
+			require.NoError(t, err)
+			seq, err := admin.Incr(ctx, p+"gen").Result()
+			require.NoError(t, err)
+			fields := append([]any{"epoch", epoch}, tc.fields...)
+			for i, f := range fields {
+				if f == "next" {
+					fields[i] = seq
+				}
+			}
+			require.NoError(t, admin.XAdd(ctx, &redis.XAddArgs{Stream: p + "stream", Values: fields}).Err())
+
+			require.Eventually(t, func() bool { return b.fleet.Stats().Purges == 1 }, 5*time.Second, time.Millisecond)
+			assert.Zero(t, b.cache.Stats().Size)
+			a.cache.InvalidateID("after")
+			require.Eventually(t, func() bool { return b.fleet.Stats().Received == 2 }, 5*time.Second, time.Millisecond,
+				"the reader goes on past a bad entry")
+		})
+	}
+
+	t.Run("an unreadable shared entry", func(t *testing.T) {
+		opt, prefix := testRedis(t)
+		up := newUpstream(value)
+		r := newReplica(t, opt, up, append(testOptions(prefix), WithSharedCache(10*time.Second))...)
+		admin := redis.NewClient(opt)
+		defer admin.Close()
+		key := "{" + prefix + "}:key:" + digestHex(apikey.DigestOf(value))
+		require.NoError(t, admin.Set(ctx, key, "0:{not json", time.Minute).Err())
+
+		start := time.Now()
+		require.NoError(t, r.validate(value))
+		assert.Less(t, time.Since(start), DefaultLeaseWait/2, "no wait for a lease no one holds")
+		assert.Equal(t, int64(1), up.calls.Load(), "asked upstream")
+		assert.Positive(t, r.fleet.Stats().SharedErrors)
+		body, err := admin.Get(ctx, key).Result()
+		require.NoError(t, err)
+		assert.Contains(t, body, `"id":"key_0"`, "overwritten with the key")
+	})
+}

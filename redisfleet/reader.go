@@ -21,7 +21,7 @@ const readCount = 512
 type cursor struct {
 	epoch string
 	id    string
-	seq   int64
+	seq   int64 // -1 after an entry without one: the cache was just purged
 }
 
 // readLoop applies the other replicas' invalidations to cache until ctx
@@ -93,6 +93,8 @@ func (f *Fleet) sync(ctx context.Context, cache *apikey.Cache, cur **cursor) err
 	case c.epoch != end.epoch:
 		f.purge(cache, "Redis lost the fleet's state (flushed or restarted empty)")
 		*cur = end
+	case c.seq < 0:
+		*cur = end // purged already
 	case gen < c.seq:
 		f.purge(cache, "the stream's sequence number went back")
 		*cur = end
@@ -142,7 +144,11 @@ func (f *Fleet) apply(cache *apikey.Cache, cur *cursor, m redis.XMessage) {
 		cur.epoch = epoch
 		f.purge(cache, "Redis lost the fleet's state (flushed or restarted empty)")
 		return
-	case err != nil || seq != next:
+	case err != nil:
+		cur.seq = -1
+		f.purge(cache, "an entry has no sequence number")
+		return
+	case next > 0 && seq != next:
 		f.purge(cache, "the stream skipped invalidations")
 		return
 	case field("from") == f.self:

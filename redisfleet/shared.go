@@ -48,6 +48,9 @@ type snapshot struct {
 	gen   string      // the sequence number when read
 	epoch string
 	lease bool // this validation holds the lease
+	// unreadable is set when the entry could not be decoded: no one is
+	// validating, so there is nothing to wait for.
+	unreadable bool
 }
 
 func (v *sharedValidator) Validate(ctx context.Context, value string) (*apikey.Key, error) {
@@ -74,7 +77,7 @@ func (v *sharedValidator) Validate(ctx context.Context, value string) (*apikey.K
 		}
 		return v.next.Validate(ctx, value)
 	}
-	if snap.key == nil && token != "" && !snap.lease {
+	if snap.key == nil && token != "" && !snap.lease && !snap.unreadable {
 		snap, err = f.awaitShared(ctx, digest, token, snap)
 		if err != nil {
 			return nil, err
@@ -116,6 +119,7 @@ func (f *Fleet) sharedRead(ctx context.Context, digest, token string) (snapshot,
 	if entry != "" {
 		if snap.key, err = decodeEntry(entry); err != nil {
 			f.st.sharedErrors.Add(1) // an entry this version cannot read: validate again
+			snap.unreadable = true
 		}
 	}
 	return snap, nil
