@@ -36,11 +36,14 @@ type Fleet struct {
 	client *redis.Client // publications and the shared cache
 	reader *redis.Client // the reader's blocking wait, on a connection of its own
 
-	queue    chan pending
-	overflow atomic.Bool // the queue dropped some: publish a purge instead
-	// enqueued is the last ticket given to an invalidation, settled the
-	// last one published or given up, in order.
-	enqueued, settled atomic.Uint64
+	queue chan pending
+	// overflowed counts the invalidations the full queue dropped since the
+	// last drain: a purge is published for them.
+	overflowed atomic.Int64
+	// enqueued counts the invalidations queued; outstanding those not yet
+	// published nor given up.
+	enqueued    atomic.Uint64
+	outstanding atomic.Int64
 
 	attached  atomic.Bool
 	stop      context.CancelFunc

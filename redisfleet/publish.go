@@ -11,9 +11,12 @@ import (
 
 // pending is an invalidation waiting to be published.
 type pending struct {
-	inv    apikey.Invalidation
-	at     time.Time
-	ticket uint64 // its place in the order of enqueue
+	inv   apikey.Invalidation
+	at    time.Time
+	count int64 // how many of the outstanding it settles: 1, or those a purge stands for
+	// overflow marks the purge that stands for those the full queue
+	// dropped, already counted in Stats.Dropped.
+	overflow bool
 }
 
 // maxBatch is the most invalidations published in one round trip.
@@ -26,27 +29,25 @@ func (f *Fleet) enqueue(inv apikey.Invalidation) {
 	if inv.Origin == apikey.OriginReplica {
 		return
 	}
-	p := pending{inv: inv, at: time.Now(), ticket: f.enqueued.Add(1)}
+	f.enqueued.Add(1)
+	f.outstanding.Add(1)
 	select {
-	case f.queue <- p:
+	case f.queue <- pending{inv: inv, at: time.Now(), count: 1}:
 	default:
 		f.st.dropped.Add(1)
-		f.overflow.Store(true)
+		f.overflowed.Add(1)
 	}
 }
 
 // unpublished reports whether an invalidation applied here has not reached
 // Redis yet (published, or given up): until then the shared cache may still
 // hold what it removed.
-func (f *Fleet) unpublished() bool { return f.settled.Load() < f.enqueued.Load() }
+func (f *Fleet) unpublished() bool { return f.outstanding.Load() > 0 }
 
-// settle records that everything up to batch's last ticket reached Redis or
-// was given up.
+// settle records that batch reached Redis, or was given up.
 func (f *Fleet) settle(batch []pending) {
 	for _, p := range batch {
-		if p.ticket > f.settled.Load() {
-			f.settled.Store(p.ticket)
-		}
+		f.outstanding.Add(-p.count)
 	}
 }
 
@@ -95,10 +96,9 @@ loop:
 			break loop
 		}
 	}
-	if f.overflow.Swap(false) {
-		// Its ticket covers every one dropped so far.
+	if n := f.overflowed.Swap(0); n > 0 {
 		batch = append(batch, pending{inv: apikey.Invalidation{All: true, Origin: apikey.OriginLocal},
-			at: time.Now(), ticket: f.enqueued.Load()})
+			at: time.Now(), count: n, overflow: true})
 	}
 	return batch
 }
@@ -110,7 +110,9 @@ func (f *Fleet) expire(batch []pending) []pending {
 		if time.Since(p.at) < f.s.retryFor {
 			kept = append(kept, p)
 		} else {
-			f.st.dropped.Add(1)
+			if !p.overflow {
+				f.st.dropped.Add(1)
+			}
 			f.settle([]pending{p})
 		}
 	}

@@ -142,11 +142,11 @@ func TestSharedCacheSkippedWhileUnpublished(t *testing.T) {
 	require.NoError(t, b.validate(value))
 	require.Equal(t, int64(1), up.calls.Load())
 
-	a.fleet.enqueued.Add(1) // as if an invalidation were queued, not yet published
+	a.fleet.outstanding.Add(1) // as if an invalidation were queued, not yet published
 	require.NoError(t, a.validate(value))
 	assert.Equal(t, int64(2), up.calls.Load(), "asked upstream, not the shared cache")
 	assert.Zero(t, a.fleet.Stats().SharedHits)
-	a.fleet.settled.Add(1)
+	a.fleet.outstanding.Add(-1)
 
 	fresh := newReplica(t, opt, up, opts...)
 	require.NoError(t, fresh.validate(value))
