@@ -1,6 +1,7 @@
 package redisfleet
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -42,7 +43,13 @@ func TestNewRefusesBadOptions(t *testing.T) {
 }
 
 func TestAttach(t *testing.T) {
-	f, err := New(&redis.Options{Addr: redisAddr()}, WithLogger(discard))
+	prefix := "apikeytest-attach-" + randomToken()
+	t.Cleanup(func() { // Attach wrote the epoch if a Redis answered
+		admin := redis.NewClient(&redis.Options{Addr: redisAddr()})
+		defer admin.Close()
+		_ = admin.Del(context.Background(), "{"+prefix+"}:epoch").Err()
+	})
+	f, err := New(&redis.Options{Addr: redisAddr()}, WithPrefix(prefix), WithLogger(discard))
 	require.NoError(t, err)
 	cache, err := apikey.NewCache(newUpstream(), apikey.WithHooks(f.Hooks()))
 	require.NoError(t, err)
