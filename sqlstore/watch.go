@@ -189,16 +189,24 @@ func (w *watcher) checkGap(now time.Time) {
 	w.c.Invalidate(apikey.Invalidation{All: true, Origin: apikey.OriginStore})
 }
 
+// reconnectPause is how long the listener waits before connecting again
+// after losing its connection (the poll interval, if shorter).
+const reconnectPause = time.Second
+
 // listen applies the notifications of the schema's channel as they come,
 // on a connection of its own (conn, if not nil, to begin with), connecting
-// again after a pause when it is lost. What it misses meanwhile, the poll
-// applies.
+// again after a pause when it is lost. Each time it connects again, it
+// reads the changes table once for what it missed meanwhile, rather than
+// leave that to the next poll.
 func (s *Store) listen(ctx context.Context, w *watcher, conn *pgx.Conn) {
 	defer s.done.Done()
+	pause := min(reconnectPause, s.set.pollEach)
 	for {
 		var err error
 		if conn == nil {
-			conn, err = s.startListening(ctx)
+			if conn, err = s.startListening(ctx); err == nil {
+				s.pollOnce(ctx, w)
+			}
 		}
 		if conn != nil {
 			err = s.receive(ctx, w, conn)
@@ -212,7 +220,7 @@ func (s *Store) listen(ctx context.Context, w *watcher, conn *pgx.Conn) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(s.set.pollEach):
+		case <-time.After(pause):
 		}
 	}
 }

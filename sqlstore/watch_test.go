@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -170,4 +171,34 @@ func TestWatchAfterClose(t *testing.T) {
 	s := openStore(t, sqliteTestDSN(t))
 	require.NoError(t, s.Close())
 	assert.Error(t, s.Watch(context.Background(), newInvalidations()))
+}
+
+// A listener whose connection is cut connects again by itself, and picks up
+// the changes made meanwhile at once, not at the next poll (an hour away
+// here).
+func TestWatchListenerReconnects(t *testing.T) {
+	ctx := context.Background()
+	dsn := postgresTestDSN(t)
+	var logs lockedBuffer
+	watching := openStore(t, dsn, WithPollInterval(time.Hour), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	other := openStore(t, dsn)
+	inv := newInvalidations()
+	require.NoError(t, watching.Watch(ctx, inv))
+	k, _, err := other.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}})
+	require.NoError(t, err)
+
+	var schema string
+	require.NoError(t, other.db.QueryRow("SELECT current_schema()").Scan(&schema))
+	var killed bool
+	require.NoError(t, other.db.QueryRow(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE query LIKE 'LISTEN %' AND query LIKE '%' || $1 || '%'`, schema).Scan(&killed))
+	require.True(t, killed, "the listener's connection")
+	require.NoError(t, other.SetPermissions(ctx, k.ID, []string{"a"}), "a change while the listener is away")
+
+	assert.Equal(t, apikey.Invalidation{ID: k.ID, Origin: apikey.OriginStore}, inv.next(t, 5*time.Second))
+	assert.Contains(t, logs.String(), "listening for changes failed")
+
+	require.NoError(t, other.Revoke(ctx, k.ID))
+	assert.Equal(t, apikey.Invalidation{ID: k.ID, Origin: apikey.OriginStore}, inv.next(t, 5*time.Second),
+		"notifications flow again")
 }
