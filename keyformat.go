@@ -31,7 +31,7 @@ const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 // crypto/rand (about 214 bits), and 6 base62 characters of CRC32 checksum,
 // as GitHub's tokens have. For example, with the prefix "acme_live_":
 //
-//	acme_live_4Zk8tB0qVb1mXc7LwP2sYd9Rf3Hn6Gj5Ke0Ta8Uq3n0Wxy
+//	acme_live_NVf9AFhmZrSTbgD23ES23r7B8R28qQGGE8iW4aHgjp
 //
 // The prefix tells people and secret scanners what the key is; the checksum
 // lets Check refuse a mistyped or made-up key without any lookup (pass
@@ -119,7 +119,7 @@ func (f KeyFormat) Check(value string) bool {
 
 // DisplayValue returns a form of a key of this format that is safe to show
 // and to log: the prefix, "...", and the last 4 characters, such as
-// "acme_live_...0Wxy" (the same shape as WorkOS's display values). The last
+// "acme_live_...Hgjp" (the same shape as WorkOS's display values). The last
 // 4 characters belong to the checksum, so they reveal next to nothing of
 // the secret. For a value that fails Check it returns "", never any part of
 // the value.
