@@ -46,4 +46,14 @@
 // ones for 5 s, by the SHA-256 of the key; it makes one validator call per
 // key however many requests wait, and it forgets a key the moment it is told
 // to ([Cache.Invalidate]), even if a validation of that key is in flight.
+//
+// # Observability
+//
+// A validator that panics, reports itself misconfigured or is unavailable is
+// logged to slog.Default(), rate-limited, unless [WithLogger] says otherwise.
+// [Hooks], given with [WithHooks], see each request's [RequestEvent], each
+// validator call's [ValidationEvent] and each [Invalidation], at no cost when
+// unset. On them sit [AuditLog] (a log line per request), [LastUsed] (when
+// each key was last used, cache hits included), and, in modules of their own,
+// the promapikey and otelapikey adapters.
 package apikey

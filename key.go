@@ -41,7 +41,8 @@ type Key struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// LastUsedAt is when the store last saw the key used; zero if never or
 	// unknown. Behind a Cache the store sees only the requests that miss,
-	// so it lags behind real use by up to the cache's TTL.
+	// so it lags behind real use by up to the cache's TTL; LastUsed records
+	// every use in this process.
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 	// ExpiresAt is when the key stops being valid; zero means never. Neither
 	// the cache nor the middleware ever accepts a key past it.
