@@ -174,8 +174,10 @@ func (c *Cache) miss(ctx context.Context, d Digest, value string) (*Key, Answer,
 func (c *Cache) validate(ctx context.Context, call *flight, d Digest, value string, epoch uint64) {
 	defer c.flights.finish(flightKey{d, epoch}, call)
 	defer func() {
-		if recover() != nil {
-			call.key, call.err, call.stale = nil, ErrValidatorPanicked, false
+		if p := recover(); p != nil {
+			err := newPanicError(p)
+			c.failures.report(err, d)
+			call.key, call.err, call.stale = nil, err, false
 		}
 	}()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
