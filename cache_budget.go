@@ -40,7 +40,12 @@ func newBudget(s *settings) *budget {
 	}
 	b.known.init(2 * s.size)
 	if s.rate > 0 {
+		// Each share's burst is at least one, or a small budget would
+		// leave known keys, or the others, no way in at all.
 		reservedBurst := int(float64(s.burst) * s.reserve)
+		if s.reserve > 0 {
+			reservedBurst = max(1, reservedBurst)
+		}
 		b.reserved = rate.NewLimiter(rate.Limit(s.rate*s.reserve), reservedBurst)
 		b.general = rate.NewLimiter(rate.Limit(s.rate*(1-s.reserve)), max(1, s.burst-reservedBurst))
 	}

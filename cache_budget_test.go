@@ -250,3 +250,21 @@ func TestBudgetOptions(t *testing.T) {
 		assert.EqualError(t, err, tc.want)
 	}
 }
+
+// The smallest budget still lets a known key in on its reserved share, and
+// an unknown one on the general share.
+func TestBudgetSmallestBurst(t *testing.T) {
+	_, v := customers(1)
+	c, clock := newTestCache(t, v, WithValidationRate(1, 1), WithCacheTTL(time.Second))
+	ctx := context.Background()
+	_, err := c.Validate(ctx, "sk_customer_00000")
+	require.NoError(t, err, "the general token")
+	clock.Advance(time.Second) // past the TTL; the general share refills half a token
+	_, err = c.Validate(ctx, "sk_customer_00000")
+	require.NoError(t, err, "the reserved token")
+	_, err = c.Validate(ctx, "sk_random")
+	assert.Equal(t, errOverBudget, err, "the general share is not yet refilled")
+	clock.Advance(time.Second)
+	_, err = c.Validate(ctx, "sk_random")
+	assert.ErrorIs(t, err, ErrInvalidKey)
+}
