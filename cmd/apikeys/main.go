@@ -9,22 +9,17 @@
 // values are read from stdin or a hidden prompt, never from the command
 // line, and are printed only by create and rotate, once, on stdout.
 //
+// This build knows only WorkOS, so that installing it pulls in no database
+// driver. The same command with --store sqlite:PATH or --store
+// postgres://… for keys kept by the sqlstore module is built from that
+// module: cd sqlstore && go install ./cmd/apikeys.
+//
 // Exit status: 0 done (the key is valid, nothing flagged); 1 the answer is
 // no (the key is invalid, unknown or already expired; the audit flagged
 // keys); 2 no answer (WorkOS unreachable or refusing the secret key, a
 // usage error, a timeout, an interrupt, or a rotation left half done).
 package main
 
-import (
-	"context"
-	"os"
-	"os/signal"
-	"syscall"
-)
+import "github.com/apikeyauth/apikey/internal/keyctl"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
-	stop()
-	os.Exit(code)
-}
+func main() { keyctl.Main() }

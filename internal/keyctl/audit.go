@@ -1,4 +1,4 @@
-package main
+package keyctl
 
 import (
 	"context"
@@ -82,7 +82,7 @@ func (p auditPolicy) check(k *apikey.Key, now time.Time) []finding {
 
 func runAudit(ctx context.Context, a *app, c *command, args []string) int {
 	fs, conn := a.flags(c)
-	org := fs.String("org", "", "the organization's `ID` (required)")
+	org := fs.String("org", "", a.orgUsage("the organization's `ID` (required)"))
 	p := auditPolicy{maxAge: 90 * 24 * time.Hour, unused: 30 * 24 * time.Hour}
 	fs.Var(days{&p.maxAge}, "max-age", "flag keys created longer than `D` ago; 0 is off")
 	fs.Var(days{&p.unused}, "unused", "flag keys unused for longer than `D`; 0 is off")
@@ -94,10 +94,11 @@ func runAudit(ctx context.Context, a *app, c *command, args []string) int {
 	if *org == "" {
 		return a.usage(c, "--org is required")
 	}
-	b, err := a.open(conn)
+	b, err := a.open(ctx, c, conn)
 	if err != nil {
 		return a.fail(ctx, c, err)
 	}
+	defer a.close(c, b)
 	ctx, cancel := withTimeout(ctx, conn)
 	defer cancel()
 	keys, err := a.allKeys(ctx, b, *org)

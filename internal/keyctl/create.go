@@ -1,4 +1,4 @@
-package main
+package keyctl
 
 import (
 	"context"
@@ -41,7 +41,7 @@ func (p *permissions) Set(s string) error {
 
 func runCreate(ctx context.Context, a *app, c *command, args []string) int {
 	fs, conn := a.flags(c)
-	org := fs.String("org", "", "the organization's `ID` (required)")
+	org := fs.String("org", "", a.orgUsage("the organization's `ID` (required)"))
 	name := fs.String("name", "", "the key's `NAME` (required)")
 	var perms permissions
 	fs.Var(&perms, "permission", "a `PERMISSION` to grant; repeat for several")
@@ -56,11 +56,12 @@ func runCreate(ctx context.Context, a *app, c *command, args []string) int {
 	case strings.TrimSpace(*name) == "":
 		return a.usage(c, "--name is required")
 	}
-	b, err := a.open(conn)
+	b, err := a.open(ctx, c, conn)
 	if err != nil {
 		return a.fail(ctx, c, err)
 	}
-	req := createRequest{
+	defer a.close(c, b)
+	req := CreateRequest{
 		Owner:       apikey.Owner{Type: "organization", ID: *org},
 		Name:        *name,
 		Permissions: perms,
@@ -83,7 +84,7 @@ func runCreate(ctx context.Context, a *app, c *command, args []string) int {
 	if err != nil {
 		// The key exists and its value was printed; only its description
 		// was odd.
-		a.errorf(c, "the key was created and its value printed, but WorkOS's answer was incomplete: %v", err)
+		a.errorf(c, "the key was created and its value printed, but %s's answer was incomplete: %v", a.source, err)
 		return exitUndecided
 	}
 	return exitOK

@@ -1,4 +1,4 @@
-package main
+package keyctl
 
 import (
 	"context"
@@ -30,10 +30,11 @@ func runDelete(ctx context.Context, a *app, c *command, args []string) int {
 		return code
 	}
 	id := pos[0]
-	b, err := a.open(conn)
+	b, err := a.open(ctx, c, conn)
 	if err != nil {
 		return a.fail(ctx, c, err)
 	}
+	defer a.close(c, b)
 	if !*yes {
 		if _, ok := terminalFd(a.stdin); !ok {
 			return a.usage(c, "refusing to delete without --yes: stdin is not a terminal, so no one can confirm")

@@ -1,4 +1,4 @@
-package main
+package keyctl
 
 import (
 	"context"
@@ -54,10 +54,11 @@ func runExpire(ctx context.Context, a *app, c *command, args []string) int {
 	case inSet:
 		at = a.now().Add(in)
 	}
-	b, err := a.open(conn)
+	b, err := a.open(ctx, c, conn)
 	if err != nil {
 		return a.fail(ctx, c, err)
 	}
+	defer a.close(c, b)
 	ctx, cancel := withTimeout(ctx, conn)
 	defer cancel()
 	key, err := b.Expire(ctx, pos[0], at)

@@ -1,4 +1,4 @@
-package main
+package keyctl
 
 import (
 	"context"
@@ -34,10 +34,11 @@ func runValidate(ctx context.Context, a *app, c *command, args []string) int {
 	if _, code, done := a.parse(c, fs, conn, args, 0); done {
 		return code
 	}
-	b, err := a.open(conn)
+	b, err := a.open(ctx, c, conn)
 	if err != nil {
 		return a.fail(ctx, c, err)
 	}
+	defer a.close(c, b)
 	value, err := a.readKey(ctx, "API key (not echoed): ")
 	if err != nil {
 		if ctx.Err() != nil {

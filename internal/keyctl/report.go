@@ -1,4 +1,4 @@
-package main
+package keyctl
 
 import (
 	"context"
@@ -22,7 +22,7 @@ func withTimeout(ctx context.Context, conn *connection) (context.Context, contex
 // fail reports err on one line of stderr and returns the exit status it
 // means (see explain).
 func (a *app) fail(ctx context.Context, c *command, err error) int {
-	msg, code := explain(ctx, err)
+	msg, code := a.explain(ctx, err)
 	a.errorf(c, "%s", msg)
 	return code
 }
@@ -31,14 +31,16 @@ func (a *app) fail(ctx context.Context, c *command, err error) int {
 // command's context (see withTimeout): once it has ended, the message says
 // why (interrupted, or --timeout) rather than what the call in flight made
 // of it.
-func explain(ctx context.Context, err error) (string, int) {
+func (a *app) explain(ctx context.Context, err error) (string, int) {
 	switch {
 	case ctx.Err() != nil && errors.Is(context.Cause(ctx), errTimedOut):
-		return "no answer from WorkOS within --timeout", exitUndecided
+		return "no answer from " + a.source + " within --timeout", exitUndecided
 	case ctx.Err() != nil:
 		return "interrupted", exitUndecided
-	case errors.Is(err, apikey.ErrInvalidKey), errors.Is(err, errNotFound), errors.Is(err, errAlreadyExpired):
+	case errors.Is(err, apikey.ErrInvalidKey), errors.Is(err, ErrNotFound), errors.Is(err, ErrAlreadyExpired):
 		return err.Error(), exitNo
+	case errors.Is(err, apikey.ErrMisconfigured) && a.source != "WorkOS":
+		return err.Error() + " (check --store and the store's settings)", exitUndecided
 	case errors.Is(err, apikey.ErrMisconfigured):
 		return err.Error() + " (check WORKOS_API_KEY or --api-key-file, and WORKOS_BASE_URL)", exitUndecided
 	}
@@ -66,7 +68,7 @@ func (a *app) redact(s string) string {
 	return s
 }
 
-// clean makes text that came from WorkOS or the command line safe to print
+// clean makes text that came from the backend or the command line safe to print
 // on a terminal and in a table: control characters (escape sequences,
 // tabs, newlines) become spaces.
 func clean(s string) string {

@@ -1,4 +1,10 @@
-package main
+// Package keyctl is the apikeys command: validate, list, audit, create,
+// rotate, expire and delete API keys from a terminal, a runbook or a cron
+// job. The keys live in WorkOS, or in a store that --store names when the
+// build registers one (see WithStore): the command in the root module
+// knows only WorkOS, the one in the sqlstore module adds SQLite and
+// PostgreSQL, and both print the same and exit with the same statuses.
+package keyctl
 
 import (
 	"context"
@@ -6,8 +12,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/apikeyauth/apikey/workos"
@@ -20,21 +29,57 @@ const (
 	exitUndecided = 2 // no answer: outage, misconfiguration, usage error, timeout, interrupt, half-done rotation
 )
 
-// defaultTimeout bounds a command's calls to WorkOS, prompts excluded.
+// defaultTimeout bounds a command's calls to its backend, prompts excluded.
 const defaultTimeout = 2 * time.Minute
 
 const exitCodesHelp = `Exit status:
   0  done; the key is valid; the audit flagged nothing
   1  the key is invalid, unknown or already expired; the audit flagged keys
-  2  no answer: WorkOS unreachable or rate limiting, the secret key refused,
-     a usage error, --timeout reached, interrupted, or a rotation left half done
+  2  no answer: WorkOS or the store unreachable, rate limiting, the secret
+     key refused, a usage error, --timeout reached, interrupted, or a
+     rotation left half done
 `
 
-const connectionHelp = `Connection (every command):
+// connectionHelp describes the flags and variables every command shares.
+func (a *app) connectionHelp() string {
+	var b strings.Builder
+	b.WriteString(`Connection (every command):
   WORKOS_API_KEY       the WorkOS secret key (sk_...); --api-key-file overrides it
   WORKOS_BASE_URL      the API's base URL; --base-url overrides it
-  --timeout D          give up on WorkOS after D, prompts excluded (default 2m)
-`
+  --timeout D          give up after D, prompts excluded (default 2m)
+`)
+	if len(a.stores) == 0 {
+		b.WriteString("  --store DSN          keys in your own database: only in the apikeys built\n" +
+			"                       from the sqlstore module (cd sqlstore && go install ./cmd/apikeys)\n")
+		return b.String()
+	}
+	b.WriteString("  --store DSN          keys in your own database instead of WorkOS (default $" + storeEnv + "):\n")
+	for _, s := range a.stores {
+		b.WriteString("    " + s.Usage + "\n")
+	}
+	b.WriteString("                       With --store, --org names the keys' owner ID in the store.\n")
+	return b.String()
+}
+
+// Option configures Run and Main.
+type Option func(*app)
+
+// WithStore lets --store name s. Default: none, and --store is refused
+// with a line saying which build has it.
+func WithStore(s Store) Option { return func(a *app) { a.stores = append(a.stores, s) } }
+
+// WithClock sets the clock of expiry times and the audit. Default:
+// time.Now.
+func WithClock(now func() time.Time) Option { return func(a *app) { a.now = now } }
+
+// Main runs the command line of the process and exits with its status;
+// Ctrl-C and SIGTERM stop it cleanly.
+func Main(opts ...Option) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv, opts...)
+	stop()
+	os.Exit(code)
+}
 
 // app is one run of the command: its streams, environment and the seams
 // tests use.
@@ -45,6 +90,10 @@ type app struct {
 	now            func() time.Time
 	// clientOptions are appended to the WorkOS client's, for tests.
 	clientOptions []workos.Option
+	// stores are what --store can name.
+	stores []Store
+	// source names what answers, in messages: WorkOS or the store.
+	source string
 	// secrets are key values this run has seen: they are cut out of
 	// every error it prints, whatever produced the error.
 	secrets []string
@@ -62,10 +111,14 @@ var commands = []*command{
 	rotateCommand, expireCommand, deleteCommand,
 }
 
-// run runs the command line args (without the program name) and returns
-// the exit status. Interrupting ctx stops it cleanly.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, env: env, now: time.Now}
+// Run runs the command line args (without the program name) with these
+// streams and environment, and returns the exit status. Interrupting ctx
+// stops it cleanly.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string, opts ...Option) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, env: env, now: time.Now, source: "WorkOS"}
+	for _, opt := range opts {
+		opt(a)
+	}
 	return a.run(ctx, args)
 }
 
@@ -115,20 +168,25 @@ func lookup(name string) *command {
 
 func (a *app) overview(w io.Writer) {
 	var b strings.Builder
-	b.WriteString("apikeys runs the life of an API key held by WorkOS.\n\nUsage:\n  apikeys COMMAND [flags]\n\nCommands:\n")
+	if len(a.stores) == 0 {
+		b.WriteString("apikeys runs the life of an API key held by WorkOS.\n\nUsage:")
+	} else {
+		b.WriteString("apikeys runs the life of an API key held by WorkOS, or in your own\ndatabase with --store.\n\nUsage:")
+	}
+	b.WriteString("\n  apikeys COMMAND [flags]\n\nCommands:\n")
 	for _, c := range commands {
 		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
 	}
 	b.WriteString("\nRun 'apikeys COMMAND --help' for a command's flags and examples.\n")
 	b.WriteString("Key values are read from stdin or a hidden prompt, never from the command line.\n\n")
-	b.WriteString(connectionHelp + "\n" + exitCodesHelp)
+	b.WriteString(a.connectionHelp() + "\n" + exitCodesHelp)
 	fmt.Fprint(w, b.String())
 }
 
 // connection holds the flags every command has.
 type connection struct {
-	baseURL, apiKeyFile string
-	timeout             time.Duration
+	baseURL, apiKeyFile, store string
+	timeout                    time.Duration
 }
 
 // flags returns c's flag set, with the connection flags on it.
@@ -138,8 +196,22 @@ func (a *app) flags(c *command) (*flag.FlagSet, *connection) {
 	conn := &connection{timeout: defaultTimeout}
 	fs.StringVar(&conn.baseURL, "base-url", "", "the WorkOS API's base `URL` (default $WORKOS_BASE_URL, else https://api.workos.com)")
 	fs.StringVar(&conn.apiKeyFile, "api-key-file", "", "read the WorkOS secret key from `FILE` instead of $WORKOS_API_KEY")
-	fs.DurationVar(&conn.timeout, "timeout", defaultTimeout, "give up on WorkOS after `D`, prompts excluded")
+	storeUsage := "keys in the database `DSN` names instead of WorkOS (default $" + storeEnv + ")"
+	if len(a.stores) == 0 {
+		storeUsage = "keys in the database `DSN` names: only in the apikeys built from the sqlstore module"
+	}
+	fs.StringVar(&conn.store, "store", "", storeUsage)
+	fs.DurationVar(&conn.timeout, "timeout", defaultTimeout, "give up after `D`, prompts excluded")
 	return fs, conn
+}
+
+// orgUsage is the help of --org: a WorkOS organization, or with --store
+// the owner ID the store lists keys by.
+func (a *app) orgUsage(workos string) string {
+	if len(a.stores) == 0 {
+		return workos
+	}
+	return workos + "; with --store, the keys' owner ID"
 }
 
 // parse parses args with fs, accepting flags after positional arguments
@@ -181,7 +253,7 @@ func (a *app) help(c *command, fs *flag.FlagSet) {
 	fs.SetOutput(&b)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
-	b.WriteString("\n" + connectionHelp + "\n" + exitCodesHelp)
+	b.WriteString("\n" + a.connectionHelp() + "\n" + exitCodesHelp)
 	fmt.Fprint(a.stdout, b.String())
 }
 

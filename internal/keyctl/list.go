@@ -1,4 +1,4 @@
-package main
+package keyctl
 
 import (
 	"context"
@@ -35,7 +35,7 @@ const progressEvery = 2 * time.Second
 
 func runList(ctx context.Context, a *app, c *command, args []string) int {
 	fs, conn := a.flags(c)
-	org := fs.String("org", "", "the organization's `ID` (required)")
+	org := fs.String("org", "", a.orgUsage("the organization's `ID` (required)"))
 	asJSON := fs.Bool("json", false, "print one JSON array")
 	asJSONL := fs.Bool("jsonl", false, "print one JSON object per line, as keys arrive")
 	if _, code, done := a.parse(c, fs, conn, args, 0); done {
@@ -47,10 +47,11 @@ func runList(ctx context.Context, a *app, c *command, args []string) int {
 	case *asJSON && *asJSONL:
 		return a.usage(c, "--json and --jsonl exclude each other")
 	}
-	b, err := a.open(conn)
+	b, err := a.open(ctx, c, conn)
 	if err != nil {
 		return a.fail(ctx, c, err)
 	}
+	defer a.close(c, b)
 	ctx, cancel := withTimeout(ctx, conn)
 	defer cancel()
 	if *asJSONL {
@@ -80,7 +81,7 @@ func runList(ctx context.Context, a *app, c *command, args []string) int {
 }
 
 // allKeys collects every key of the organization.
-func (a *app) allKeys(ctx context.Context, b backend, org string) ([]*apikey.Key, error) {
+func (a *app) allKeys(ctx context.Context, b Backend, org string) ([]*apikey.Key, error) {
 	var keys []*apikey.Key
 	_, err := a.eachKey(ctx, b, org, func(k *apikey.Key) error {
 		keys = append(keys, k)
@@ -92,7 +93,7 @@ func (a *app) allKeys(ctx context.Context, b backend, org string) ([]*apikey.Key
 // eachKey calls f on every key of the organization, reporting progress on
 // stderr once listing has taken progressEvery, and returns how many keys
 // it handled.
-func (a *app) eachKey(ctx context.Context, b backend, org string, f func(*apikey.Key) error) (int, error) {
+func (a *app) eachKey(ctx context.Context, b Backend, org string, f func(*apikey.Key) error) (int, error) {
 	n := 0
 	start := a.now()
 	next := start.Add(progressEvery)

@@ -1,4 +1,4 @@
-package main
+package keyctl
 
 import (
 	"context"
@@ -15,10 +15,11 @@ import (
 )
 
 // workosBackend keeps keys in WorkOS, through the workos package's client.
+// WorkOS keeps no metadata of a key: a rotation's new key has none.
 type workosBackend struct{ c *workos.Client }
 
 // openWorkOS builds the WorkOS client from the flags and the environment.
-func (a *app) openWorkOS(conn *connection) (backend, error) {
+func (a *app) openWorkOS(conn *connection) (Backend, error) {
 	secret := a.env("WORKOS_API_KEY")
 	if conn.apiKeyFile != "" {
 		b, err := os.ReadFile(conn.apiKeyFile)
@@ -75,10 +76,10 @@ func (b *workosBackend) Get(ctx context.Context, org, id string) (*apikey.Key, e
 			return k, nil
 		}
 	}
-	return nil, &marked{fmt.Errorf("no key %s in organization %s", id, org), errNotFound}
+	return nil, &marked{fmt.Errorf("no key %s in organization %s", id, org), ErrNotFound}
 }
 
-func (b *workosBackend) Create(ctx context.Context, req createRequest) (*apikey.Key, string, error) {
+func (b *workosBackend) Create(ctx context.Context, req CreateRequest) (*apikey.Key, string, error) {
 	if req.Owner.Type != "organization" {
 		// Creating user keys is behind a WorkOS feature flag.
 		return nil, "", fmt.Errorf("only organization keys can be created with WorkOS, not %s keys", clean(req.Owner.Type))
@@ -107,15 +108,18 @@ func (b *workosBackend) Delete(ctx context.Context, id string) error {
 	return mark(b.c.DeleteKey(ctx, id))
 }
 
+// Close does nothing: the client holds no connection of its own.
+func (b *workosBackend) Close() error { return nil }
+
 // mark makes the workos package's errors match the backend's.
 func mark(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, workos.ErrNotFound):
-		return &marked{err, errNotFound}
+		return &marked{err, ErrNotFound}
 	case errors.Is(err, workos.ErrAlreadyExpired):
-		return &marked{err, errAlreadyExpired}
+		return &marked{err, ErrAlreadyExpired}
 	}
 	return err
 }

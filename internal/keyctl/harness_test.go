@@ -1,4 +1,4 @@
-package main
+package keyctl
 
 import (
 	"bytes"
@@ -62,7 +62,7 @@ func (h *harness) runCtx(ctx context.Context, stdin io.Reader, args ...string) r
 	if now == nil {
 		now = func() time.Time { return h.now }
 	}
-	a := &app{
+	a := &app{source: "WorkOS",
 		stdin: stdin, stdout: &stdout, stderr: &stderr,
 		env: func(k string) string { return h.env[k] },
 		now: now,

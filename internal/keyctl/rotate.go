@@ -1,4 +1,4 @@
-package main
+package keyctl
 
 import (
 	"context"
@@ -36,7 +36,7 @@ const defaultGrace = 24 * time.Hour
 
 func runRotate(ctx context.Context, a *app, c *command, args []string) int {
 	fs, conn := a.flags(c)
-	org := fs.String("org", "", "the old key's organization `ID` (with --id)")
+	org := fs.String("org", "", a.orgUsage("the old key's organization `ID` (with --id)"))
 	id := fs.String("id", "", "the old key's `ID` (with --org); without both, the old key is read from stdin")
 	grace := defaultGrace
 	fs.Var(days{&grace}, "grace", "the old key keeps working for `D`; 0 deletes it at once")
@@ -48,10 +48,11 @@ func runRotate(ctx context.Context, a *app, c *command, args []string) int {
 	if (*org == "") != (*id == "") {
 		return a.usage(c, "--org and --id go together; without them the old key is read from stdin")
 	}
-	b, err := a.open(conn)
+	b, err := a.open(ctx, c, conn)
 	if err != nil {
 		return a.fail(ctx, c, err)
 	}
+	defer a.close(c, b)
 	var value string
 	if *id == "" {
 		if value, err = a.readKey(ctx, "API key to rotate (not echoed): "); err != nil {
@@ -75,9 +76,9 @@ func runRotate(ctx context.Context, a *app, c *command, args []string) int {
 	}
 	now := a.now()
 	if !old.ExpiresAt.IsZero() && !now.Before(old.ExpiresAt) {
-		return a.fail(ctx, c, &marked{fmt.Errorf("%s expired at %s: create a key instead", clean(old.ID), when(old.ExpiresAt, "")), errAlreadyExpired})
+		return a.fail(ctx, c, &marked{fmt.Errorf("%s expired at %s: create a key instead", clean(old.ID), when(old.ExpiresAt, "")), ErrAlreadyExpired})
 	}
-	req := createRequest{Owner: old.Owner, Name: old.Name, Permissions: old.Permissions}
+	req := CreateRequest{Owner: old.Owner, Name: old.Name, Permissions: old.Permissions, Metadata: old.Metadata}
 	if expiresIn > 0 {
 		req.ExpiresAt = now.Add(expiresIn)
 	}
@@ -92,10 +93,10 @@ func runRotate(ctx context.Context, a *app, c *command, args []string) int {
 		return code
 	}
 	if err != nil {
-		// The new key exists, but WorkOS described it oddly: keep the old
-		// one working until someone has looked.
-		a.errorf(c, "the new key was created and its value printed, but WorkOS's answer was incomplete (%v); the old key %s still works: check the new one with 'apikeys validate', then run %s",
-			err, clean(old.ID), retireCommand(old.ID, grace))
+		// The new key exists, but the backend described it oddly: keep the
+		// old one working until someone has looked.
+		a.errorf(c, "the new key was created and its value printed, but %s's answer was incomplete (%v); the old key %s still works: check the new one with 'apikeys validate', then run %s",
+			a.source, err, clean(old.ID), retireCommand(old.ID, grace))
 		return exitUndecided
 	}
 	return a.retire(ctx, c, b, old, grace, now)
@@ -103,7 +104,7 @@ func runRotate(ctx context.Context, a *app, c *command, args []string) int {
 
 // retire expires the old key of a rotation after grace, or deletes it when
 // grace is 0, and says what happened on stderr.
-func (a *app) retire(ctx context.Context, c *command, b backend, old *apikey.Key, grace time.Duration, now time.Time) int {
+func (a *app) retire(ctx context.Context, c *command, b Backend, old *apikey.Key, grace time.Duration, now time.Time) int {
 	var err error
 	var done string
 	at := now.Add(grace)
@@ -117,11 +118,11 @@ func (a *app) retire(ctx context.Context, c *command, b backend, old *apikey.Key
 		_, err = b.Expire(ctx, old.ID, at)
 		done = "expires at " + when(at, "")
 	}
-	if errors.Is(err, errNotFound) || errors.Is(err, errAlreadyExpired) {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrAlreadyExpired) {
 		err, done = nil, "already gone"
 	}
 	if err != nil {
-		why, _ := explain(ctx, err)
+		why, _ := a.explain(ctx, err)
 		a.errorf(c, "the new key was created and its value printed, but the old key %s was not retired (%s); it still works: run %s",
 			clean(old.ID), why, retireCommand(old.ID, grace))
 		return exitUndecided
