@@ -1,0 +1,25 @@
+// Command apikeys is the apikeys command of the root module with the SQL
+// store: besides WorkOS, --store sqlite:PATH or --store postgres://… runs
+// validate, list, audit, create, rotate, expire and delete on keys kept by
+// the sqlstore package, with the same output and exit statuses. --org then
+// names the keys' owner ID.
+//
+// Build it from a clone (the module's replace directive points at the
+// root module until a release):
+//
+//	cd sqlstore && go install ./cmd/apikeys
+//	apikeys create --store sqlite:apikeys.db --org acme --name ci --permission posts:read
+//
+// Tables are created or brought up to date on opening, as Store.Migrate
+// does. APIKEYS_KEY_PREFIX sets the prefix of the keys create and rotate
+// issue (default sk_), APIKEYS_PEPPER_FILE the file holding the pepper of
+// an HMAC digest: both must match the application's.
+package main
+
+import (
+	"time"
+
+	"github.com/apikeyauth/apikey/internal/keyctl"
+)
+
+func main() { keyctl.Main(withStores(time.Now)...) }
