@@ -18,7 +18,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/apikeyauth/apikey"
 	"github.com/apikeyauth/apikey/internal/keyctl"
+	"github.com/apikeyauth/apikey/sqlstore"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -163,6 +165,7 @@ type result struct {
 	args           []string
 	code           int
 	stdout, stderr string
+	format         apikey.KeyFormat // of the keys it issued
 }
 
 func newHarness(t *testing.T, db database) *harness {
@@ -179,7 +182,7 @@ func (h *harness) run(stdin string, args ...string) result {
 	opts := append(withStores(h.clock.Now), keyctl.WithClock(h.clock.Now))
 	code := keyctl.Run(context.Background(), full, strings.NewReader(stdin), &stdout, &stderr,
 		func(k string) string { return h.env[k] }, opts...)
-	r := result{full, code, stdout.String(), stderr.String()}
+	r := result{full, code, stdout.String(), stderr.String(), h.format()}
 	h.runs = append(h.runs, r)
 	if v := strings.TrimSpace(stdin); v != "" {
 		h.values = append(h.values, v)
@@ -199,7 +202,7 @@ func (h *harness) scanOutputs() {
 		if (r.args[0] == "create" || r.args[0] == "rotate") && stdout != "" {
 			line, rest, _ := strings.Cut(stdout, "\n")
 			assert.Empty(h.t, rest, "%v: stdout has more than the value's line", r.args)
-			assert.True(h.t, strings.HasPrefix(line, "sk_"), "%v: stdout is not a key value", r.args)
+			assert.True(h.t, r.format.Check(line), "%v: stdout is not a key value", r.args)
 			stdout = ""
 		}
 		for _, v := range h.values {
@@ -212,6 +215,14 @@ func (h *harness) scanOutputs() {
 			}
 		}
 	}
+}
+
+// format is the format of the keys the command issues.
+func (h *harness) format() apikey.KeyFormat {
+	if p := h.env[envKeyPrefix]; p != "" {
+		return apikey.KeyFormat{Prefix: p}
+	}
+	return apikey.KeyFormat{Prefix: sqlstore.DefaultPrefix}
 }
 
 // requireCode checks the exit status, showing the outputs when it differs.
