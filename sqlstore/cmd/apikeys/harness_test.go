@@ -118,7 +118,9 @@ func (d database) failExpiries(t *testing.T) (restore func()) {
 			BEGIN RAISE EXCEPTION 'injected failure'; END $$`,
 			`CREATE TRIGGER apikeys_test_fail BEFORE UPDATE OF expires_at ON apikey_keys
 			FOR EACH ROW EXECUTE FUNCTION apikeys_test_fail()`)
-		return func() { d.exec(t, "DROP TRIGGER apikeys_test_fail ON apikey_keys", "DROP FUNCTION apikeys_test_fail()") }
+		return func() {
+			d.exec(t, "DROP TRIGGER apikeys_test_fail ON apikey_keys", "DROP FUNCTION apikeys_test_fail()")
+		}
 	}
 	d.exec(t, `CREATE TRIGGER apikeys_test_fail BEFORE UPDATE OF expires_at ON apikey_keys
 		BEGIN SELECT RAISE(ABORT, 'injected failure'); END`)

@@ -28,13 +28,17 @@ func withStores(now func() time.Time) []keyctl.Option {
 			Name:     "SQLite",
 			Prefixes: []string{"sqlite:"},
 			Usage:    "sqlite:PATH                 a SQLite file (made by create when missing)",
-			Open:     func(ctx context.Context, req keyctl.OpenRequest) (keyctl.Backend, error) { return openSQLite(ctx, req, now) },
+			Open: func(ctx context.Context, req keyctl.OpenRequest) (keyctl.Backend, error) {
+				return openSQLite(ctx, req, now)
+			},
 		}),
 		keyctl.WithStore(keyctl.Store{
 			Name:     "PostgreSQL",
 			Prefixes: []string{"postgres://", "postgresql://"},
 			Usage:    "postgres://USER@HOST/DB     PostgreSQL (?search_path=SCHEMA for a schema)",
-			Open:     func(ctx context.Context, req keyctl.OpenRequest) (keyctl.Backend, error) { return openStore(ctx, req, now) },
+			Open: func(ctx context.Context, req keyctl.OpenRequest) (keyctl.Backend, error) {
+				return openStore(ctx, req, now)
+			},
 		}),
 	}
 }
