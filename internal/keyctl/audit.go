@@ -21,7 +21,7 @@ reasons:
   never-used  never used, and created longer ago than --unused
   unused      last used longer ago than --unused
   no-expiry   never expires (unless --allow-no-expiry)
-  no-created  WorkOS did not say when it was created, so its age is unknown
+  no-created  the backend did not say when it was created: its age is unknown
 Keys that have already expired are not flagged: they no longer work.
 A check whose threshold is 0 is off. The exit status is 1 when any key is
 flagged, so that the audit can gate a cron job or CI. A summary goes to stderr.

@@ -16,7 +16,7 @@ var createCommand = &command{
 	help: `Usage: apikeys create --org ORG --name NAME [--permission P]... [--expires-in D]
 
 Creates a key for the organization and prints its value on stdout, alone on
-one line, so that VALUE=$(apikeys create ...) works. WorkOS shows the value
+one line, so that VALUE=$(apikeys create ...) works. The value is shown
 this once: store it now. What was created is described on stderr.
 
 Examples:

@@ -12,8 +12,8 @@ var deleteCommand = &command{
 
 Deletes the key: requests with it fail from then on, and it cannot be
 undone. On a terminal it asks first, unless --yes; when stdin is not a
-terminal (a script, a pipe) it refuses without --yes. A key WorkOS does
-not know exits with status 1.
+terminal (a script, a pipe) it refuses without --yes. A key WorkOS (or the
+store) does not know exits with status 1.
 
 Examples:
   apikeys delete api_key_01H5JQDV7R7ATEYZDEG0W5PRYS

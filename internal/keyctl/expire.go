@@ -14,8 +14,8 @@ var expireCommand = &command{
 
 Expires the key now, or schedules its expiry at TIME (RFC 3339, such as
 2026-12-31T23:59:00Z, or a date, 2026-12-31, meaning midnight UTC) or after
-D (such as 24h or 7d). A key that has already expired, or that WorkOS does
-not know, exits with status 1.
+D (such as 24h or 7d). A key that has already expired, or that WorkOS (or the
+store) does not know, exits with status 1.
 
 Examples:
   apikeys expire api_key_01H5JQDV7R7ATEYZDEG0W5PRYS

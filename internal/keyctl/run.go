@@ -57,7 +57,8 @@ func (a *app) connectionHelp() string {
 	for _, s := range a.stores {
 		b.WriteString("    " + s.Usage + "\n")
 	}
-	b.WriteString("                       With --store, --org names the keys' owner ID in the store.\n")
+	b.WriteString("                       With --store, --org names the keys' owner ID in the store;\n" +
+		"                       e.g. apikeys list --store sqlite:apikeys.db --org acme\n")
 	return b.String()
 }
 

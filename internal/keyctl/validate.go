@@ -17,8 +17,8 @@ var validateCommand = &command{
 	help: `Usage: apikeys validate [--json] < keyfile
 
 Reads one key from stdin, or from a hidden prompt on a terminal (never from
-the command line, which shell history and ps would keep), asks WorkOS about
-it, and prints its id, name, owner, permissions, expiry and last use.
+the command line, which shell history and ps would keep), asks WorkOS (or
+the store of --store) about it, and prints its id, name, owner, permissions, expiry and last use.
 
 Examples:
   apikeys validate                      # prompts, without echo
