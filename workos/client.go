@@ -41,6 +41,13 @@ const (
 	DefaultMaxRetryAfter = 30 * time.Second
 )
 
+// RateLimit is how many requests per second WorkOS accepts per secret key
+// (6,000 per 60 s), shared by every process that uses the key, validations
+// and management calls alike; beyond it WorkOS answers 429 for everyone.
+// Give each process a share of it for validations with
+// apikey.WithValidationRate: RateLimit/2 for one process, less for a fleet.
+const RateLimit = 100
+
 // maxReportedRetryAfter bounds the Retry-After that errors report: the
 // real value, so that callers and 503 answers pass on what WorkOS asked,
 // but no absurd one from a broken header.

@@ -19,7 +19,10 @@
 //	REDIS_PREFIX           the fleet's Redis key prefix (default apikey):
 //	                       replicas with the same one share invalidations
 //
-// Flags: -addr (default 127.0.0.1:8080); -metrics-addr, where GET /metrics
+// Flags: -addr (default 127.0.0.1:8080); -max-validations, the validator
+// calls per second this process may make (default 50, half of what WorkOS
+// allows per secret key; 0 for no bound: a flood of random keys could then
+// spend the whole quota); -metrics-addr, where GET /metrics
 // serves Prometheus's text format without a key (default 127.0.0.1:9090,
 // loopback only; empty turns it off); -audit, one JSON line per
 // authenticated or refused request on stderr.
@@ -52,6 +55,9 @@ type config struct {
 	redisURL      string    // REDIS_URL, optional
 	redisPrefix   string    // REDIS_PREFIX, optional
 	auditTo       io.Writer // -audit: where audit lines go; nil for none
+	// maxValidations is -max-validations: validator calls per second, in
+	// bursts of as many; 0 for no bound.
+	maxValidations int
 }
 
 func configFromEnv(getenv func(string) string) (config, error) {
@@ -73,6 +79,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	metricsAddr := flag.String("metrics-addr", "127.0.0.1:9090", "address of GET /metrics, no key needed: keep it private; empty for none")
 	audit := flag.Bool("audit", false, "write an audit line per authenticated or refused request to stderr")
+	maxValidations := flag.Int("max-validations", workos.RateLimit/2, "validator calls per second for this process (0: no bound); over it a miss gets 503 at once")
 	flag.Parse()
 
 	cfg, err := configFromEnv(os.Getenv)
@@ -83,6 +90,7 @@ func main() {
 	if *audit {
 		cfg.auditTo = os.Stderr
 	}
+	cfg.maxValidations = *maxValidations
 	handler, err := newRouter(cfg, slog.Default())
 	if err != nil {
 		log.Fatal(err) // never holds a secret: workos.New and joinFleet keep them out of errors
@@ -138,6 +146,9 @@ func newRouter(cfg config, logger *slog.Logger) (_ *app, err error) {
 	var validator apikey.Validator = client
 	obs := newObserver(cfg.auditTo)
 	authOpts := append(obs.options(), apikey.WithLogger(logger))
+	if cfg.maxValidations > 0 {
+		authOpts = append(authOpts, apikey.WithValidationRate(float64(cfg.maxValidations), cfg.maxValidations))
+	}
 	if cfg.redisURL != "" {
 		if a.fleet, err = joinFleet(cfg, logger); err != nil {
 			return nil, err

@@ -141,3 +141,28 @@ func TestWrongSecretIs500(t *testing.T) {
 	assert.Contains(t, logs.String(), "WORKOS_API_KEY")
 	assert.NotContains(t, logs.String(), "sk_test_wrong")
 }
+
+// -max-validations bounds the calls to WorkOS: a flood of unknown keys gets
+// 503 once the budget is spent, and WorkOS is not asked again.
+func TestMaxValidations(t *testing.T) {
+	fake := &fakeWorkOS{}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	h, err := newRouter(config{apiKey: secret, baseURL: srv.URL, maxValidations: 4}, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer h.Close()
+	var codes []int
+	for i := range 6 {
+		r := httptest.NewRequest(http.MethodGet, "/me", nil)
+		r.Header.Set("Authorization", fmt.Sprintf("Bearer sk_flood_%d", i))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		codes = append(codes, w.Code)
+	}
+	// Four calls a second in bursts of four, half kept for known keys:
+	// two unknown keys get through, the others are refused unasked.
+	assert.Equal(t, []int{401, 401, 503, 503, 503, 503}, codes)
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	assert.Equal(t, 2, fake.validations)
+}
