@@ -154,3 +154,25 @@ func TestWithLogIntervalRejectsNegative(t *testing.T) {
 	_, err = NewCache(testStatic(), WithLogInterval(-time.Second))
 	assert.ErrorIs(t, err, ErrMisconfigured)
 }
+
+// TestOverBudgetIsLogged: a miss refused by the upstream budget is a 503
+// like an outage, and is logged as one.
+func TestOverBudgetIsLogged(t *testing.T) {
+	buf := useDefaultLogger(t)
+	clock := newFakeClock()
+	m, err := New(testStatic(), WithClock(clock.Now), WithValidationRate(1, 1), WithKnownKeyReserve(0))
+	require.NoError(t, err)
+	h := m.Handler(okHandler)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, keyRequest(writerValue))
+	require.Equal(t, http.StatusOK, w.Code, "the one token")
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, keyRequest(readerValue))
+	require.Equal(t, http.StatusServiceUnavailable, w.Code, "none left")
+
+	lines := logLines(t, buf)
+	require.Len(t, lines, 1)
+	assert.Equal(t, "apikey: validator unavailable", lines[0]["msg"])
+	assert.Contains(t, lines[0]["error"], "budget")
+	assert.Equal(t, DigestOf(readerValue).Fingerprint(), lines[0]["fingerprint"])
+}
