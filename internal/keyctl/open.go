@@ -27,7 +27,11 @@ func (a *app) open(ctx context.Context, c *command, conn *connection) (Backend, 
 	a.source = s.Name
 	ctx, cancel := withTimeout(ctx, conn)
 	defer cancel()
-	return s.Open(ctx, OpenRequest{DSN: dsn, Env: a.env, Creates: c.name == "create"})
+	b, err := s.Open(ctx, OpenRequest{DSN: dsn, Env: a.env, Creates: c.name == "create"})
+	if err != nil && errors.Is(context.Cause(ctx), errTimedOut) {
+		return nil, errors.New("no answer from " + s.Name + " within --timeout")
+	}
+	return b, err
 }
 
 // close closes b, saying so on stderr if that fails: what the command

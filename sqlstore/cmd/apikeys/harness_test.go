@@ -3,17 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -21,16 +16,10 @@ import (
 	"github.com/apikeyauth/apikey"
 	"github.com/apikeyauth/apikey/internal/keyctl"
 	"github.com/apikeyauth/apikey/sqlstore"
+	"github.com/apikeyauth/apikey/sqlstore/sqlstoretest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// The services the tests need, as .ci/run provides them.
-const (
-	envPostgres        = "APIKEY_TEST_POSTGRES"
-	envRequireServices = "APIKEY_TEST_REQUIRE_SERVICES"
-	defaultPostgres    = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-)
 
 // database is a fresh, empty database of one kind for one test: the
 // --store value, and the driver and DSN of database/sql to reach it
@@ -49,53 +38,15 @@ var databases = []struct {
 }
 
 func sqliteDatabase(t *testing.T) database {
-	path := filepath.Join(t.TempDir(), "keys.db")
-	return database{store: "sqlite:" + path, driver: "sqlite", sqlDSN: "file:" + path + "?_pragma=busy_timeout(5000)"}
+	dsn := sqlstoretest.SQLite(t)
+	return database{store: dsn, driver: "sqlite", sqlDSN: "file:" + strings.TrimPrefix(dsn, "sqlite:") + "?_pragma=busy_timeout(5000)"}
 }
 
-// postgresDatabase creates a schema of the test's own, dropped when the
-// test ends. Without a PostgreSQL the test is skipped, saying so, or fails
-// when APIKEY_TEST_REQUIRE_SERVICES=1.
+// postgresDatabase is a schema of the test's own: without a PostgreSQL the
+// test is skipped, saying so, or fails when APIKEY_TEST_REQUIRE_SERVICES=1.
 func postgresDatabase(t *testing.T) database {
-	t.Helper()
-	base := os.Getenv(envPostgres)
-	if base == "" {
-		base = defaultPostgres
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		if os.Getenv(envRequireServices) == "1" {
-			t.Fatalf("PostgreSQL at %s (%s) does not answer, and %s=1: %v", redacted(base), envPostgres, envRequireServices, err)
-		}
-		t.Skipf("PostgreSQL at %s does not answer (set %s): %v", redacted(base), envPostgres, err)
-	}
-	defer conn.Close(context.Background())
-	schema := "apikeys_cli_test_" + strings.ToLower(rand.Text()[:12])
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if conn, err := pgx.Connect(ctx, base); err == nil {
-			conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			conn.Close(ctx)
-		}
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return database{store: u.String(), driver: "pgx", sqlDSN: u.String(), postgres: true}
-}
-
-func redacted(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil {
-		return u.Redacted()
-	}
-	return "(unparsable DSN)"
+	dsn := sqlstoretest.Postgres(t)
+	return database{store: dsn, driver: "pgx", sqlDSN: dsn, postgres: true}
 }
 
 // exec runs statements on the database behind the command's back.
