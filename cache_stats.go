@@ -42,3 +42,20 @@ func (c *Cache) Stats() CacheStats {
 	}
 	return st
 }
+
+// Add returns the sum of s and o, field by field, for metrics over several
+// caches.
+func (s CacheStats) Add(o CacheStats) CacheStats {
+	return CacheStats{
+		Hits:          s.Hits + o.Hits,
+		NegativeHits:  s.NegativeHits + o.NegativeHits,
+		StaleHits:     s.StaleHits + o.StaleHits,
+		Misses:        s.Misses + o.Misses,
+		Coalesced:     s.Coalesced + o.Coalesced,
+		Evictions:     s.Evictions + o.Evictions,
+		Invalidations: s.Invalidations + o.Invalidations,
+		Refused:       s.Refused + o.Refused,
+		Size:          s.Size + o.Size,
+		NegativeSize:  s.NegativeSize + o.NegativeSize,
+	}
+}

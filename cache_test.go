@@ -730,3 +730,9 @@ func TestCacheExpiresAtByTheWallClock(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidKey)
 	assert.EqualValues(t, 2, v.calls.Load(), "the validator was asked again")
 }
+
+func TestCacheStatsAdd(t *testing.T) {
+	a := CacheStats{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	b := CacheStats{10, 20, 30, 40, 50, 60, 70, 80, 90, 100}
+	assert.Equal(t, CacheStats{11, 22, 33, 44, 55, 66, 77, 88, 99, 110}, a.Add(b))
+}

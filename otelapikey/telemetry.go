@@ -254,15 +254,7 @@ func (t *Telemetry) stats() (apikey.CacheStats, bool) {
 	t.mu.Unlock()
 	var sum apikey.CacheStats
 	for _, c := range caches {
-		st := c.Stats()
-		sum.Hits += st.Hits
-		sum.NegativeHits += st.NegativeHits
-		sum.StaleHits += st.StaleHits
-		sum.Misses += st.Misses
-		sum.Coalesced += st.Coalesced
-		sum.Evictions += st.Evictions
-		sum.Size += st.Size
-		sum.NegativeSize += st.NegativeSize
+		sum = sum.Add(c.Stats())
 	}
 	return sum, len(caches) > 0
 }

@@ -177,15 +177,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	var sum apikey.CacheStats
 	for _, c := range caches {
-		st := c.Stats()
-		sum.Hits += st.Hits
-		sum.NegativeHits += st.NegativeHits
-		sum.StaleHits += st.StaleHits
-		sum.Misses += st.Misses
-		sum.Coalesced += st.Coalesced
-		sum.Evictions += st.Evictions
-		sum.Size += st.Size
-		sum.NegativeSize += st.NegativeSize
+		sum = sum.Add(c.Stats())
 	}
 	counter := prometheus.CounterValue
 	ch <- prometheus.MustNewConstMetric(m.hits, counter, float64(sum.Hits), "positive")
