@@ -127,7 +127,7 @@ func runAudit(ctx context.Context, a *app, c *command, args []string) int {
 		}
 		_ = tw.Flush()
 	}
-	fmt.Fprintf(a.stderr, "apikeys audit: %d of %d keys in organization %s flagged\n", len(flagged), len(keys), clean(*org))
+	fmt.Fprintf(a.stderr, "apikeys audit: %d of %d keys %s flagged\n", len(flagged), len(keys), a.owner(*org))
 	if len(flagged) > 0 {
 		return exitNo
 	}

@@ -68,7 +68,7 @@ func runList(ctx context.Context, a *app, c *command, args []string) int {
 		return a.fail(ctx, c, err)
 	}
 	if len(keys) == 0 {
-		fmt.Fprintf(a.stderr, "apikeys list: no keys in organization %s\n", clean(*org))
+		fmt.Fprintf(a.stderr, "apikeys list: no keys %s\n", a.owner(*org))
 	}
 	if *asJSON {
 		if keys == nil {

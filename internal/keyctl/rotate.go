@@ -96,15 +96,15 @@ func runRotate(ctx context.Context, a *app, c *command, args []string) int {
 		// The new key exists, but the backend described it oddly: keep the
 		// old one working until someone has looked.
 		a.errorf(c, "the new key was created and its value printed, but %s's answer was incomplete (%v); the old key %s still works: check the new one with 'apikeys validate', then run %s",
-			a.source, err, clean(old.ID), retireCommand(old.ID, grace))
+			a.source, err, clean(old.ID), retireCommand(old.ID, grace, conn.store))
 		return exitUndecided
 	}
-	return a.retire(ctx, c, b, old, grace, now)
+	return a.retire(ctx, c, conn, b, old, grace, now)
 }
 
 // retire expires the old key of a rotation after grace, or deletes it when
 // grace is 0, and says what happened on stderr.
-func (a *app) retire(ctx context.Context, c *command, b Backend, old *apikey.Key, grace time.Duration, now time.Time) int {
+func (a *app) retire(ctx context.Context, c *command, conn *connection, b Backend, old *apikey.Key, grace time.Duration, now time.Time) int {
 	var err error
 	var done string
 	at := now.Add(grace)
@@ -124,17 +124,22 @@ func (a *app) retire(ctx context.Context, c *command, b Backend, old *apikey.Key
 	if err != nil {
 		why, _ := a.explain(ctx, err)
 		a.errorf(c, "the new key was created and its value printed, but the old key %s was not retired (%s); it still works: run %s",
-			clean(old.ID), why, retireCommand(old.ID, grace))
+			clean(old.ID), why, retireCommand(old.ID, grace, conn.store))
 		return exitUndecided
 	}
 	fmt.Fprintf(a.stderr, "apikeys %s: old key %s %s\n", c.name, clean(old.ID), done)
 	return exitOK
 }
 
-// retireCommand is the command that finishes a rotation by hand.
-func retireCommand(id string, grace time.Duration) string {
-	if grace == 0 {
-		return "'apikeys delete " + clean(id) + "'"
+// retireCommand is the command that finishes a rotation by hand, with the
+// --store flag of this one: without it, the command would ask WorkOS.
+func retireCommand(id string, grace time.Duration, store string) string {
+	cmd := "apikeys delete " + clean(id)
+	if grace != 0 {
+		cmd = "apikeys expire " + clean(id) + " --in " + formatDays(grace)
 	}
-	return "'apikeys expire " + clean(id) + " --in " + formatDays(grace) + "'"
+	if store != "" {
+		cmd += ` --store "` + clean(store) + `"`
+	}
+	return "'" + cmd + "'"
 }

@@ -215,6 +215,15 @@ func (a *app) orgUsage(workos string) string {
 	return workos + "; with --store, the keys' owner ID"
 }
 
+// owner names what --org named, in messages: "in organization ORG", or
+// "of owner ORG" in a store.
+func (a *app) owner(org string) string {
+	if a.source == "WorkOS" {
+		return "in organization " + clean(org)
+	}
+	return "of owner " + clean(org)
+}
+
 // parse parses args with fs, accepting flags after positional arguments
 // too ("expire ID --in 24h"), and returns the positional arguments. done
 // is true when the command must stop with code: after --help (0) or a

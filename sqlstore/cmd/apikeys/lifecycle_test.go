@@ -74,7 +74,7 @@ func TestLifecycle(t *testing.T) {
 			assert.True(t, t0.Add(time.Minute+365*day).Equal(keys[1].ExpiresAt), "%v", keys[1].ExpiresAt)
 			r = h.run("", "list", "--org", "nobody")
 			requireCode(t, exitOK, r)
-			assert.Equal(t, "apikeys list: no keys in organization nobody\n", r.stderr)
+			assert.Equal(t, "apikeys list: no keys of owner nobody\n", r.stderr)
 
 			// validate: 0 valid, 1 invalid; the use is recorded.
 			h.clock.Add(10 * day)
@@ -94,7 +94,7 @@ func TestLifecycle(t *testing.T) {
 			require.Len(t, lines, 2, r.stdout)
 			assert.Regexp(t, "^"+aID+` +billing sync +too-old: created 100d ago, rotate every 90d; unused: last used 90d ago, limit 30d; no-expiry: never expires$`, lines[0])
 			assert.Regexp(t, "^"+bID+` +ci +too-old: created 100d ago, rotate every 90d; never-used: never used in the 100d since its creation$`, lines[1])
-			assert.Equal(t, "apikeys audit: 2 of 2 keys in organization acme flagged\n", r.stderr)
+			assert.Equal(t, "apikeys audit: 2 of 2 keys of owner acme flagged\n", r.stderr)
 			r = h.run("", "audit", "--org", "acme", "--max-age", "0", "--unused", "0", "--allow-no-expiry")
 			requireCode(t, exitOK, r)
 			assert.Empty(t, r.stdout)
@@ -131,7 +131,7 @@ func TestLifecycle(t *testing.T) {
 			assert.Contains(t, lines[0], "will not be shown again")
 			assert.Contains(t, lines[1], "apikeys rotate: the new key was created and its value printed, but the old key "+bID+" was not retired (")
 			assert.Contains(t, lines[1], "injected failure")
-			assert.True(t, strings.HasSuffix(lines[1], "); it still works: run 'apikeys expire "+bID+" --in 1d'"), lines[1])
+			assert.True(t, strings.HasSuffix(lines[1], "); it still works: run 'apikeys expire "+bID+" --in 1d --store \""+d.store+"\"'"), lines[1])
 			requireCode(t, exitOK, h.run(b2Value, "validate"))
 			requireCode(t, exitOK, h.run(bValue, "validate"))
 			restore()
