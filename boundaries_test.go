@@ -495,3 +495,99 @@ func TestBoundaryRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+// The audit line of a request that a guard refused, behind a router that
+// ran inside the middleware, names the guard's route; a user key's line
+// names its organization.
+func TestBoundaryAuditRouteAndOrganization(t *testing.T) {
+	logger, buf := testLogger()
+	audit := NewAuditLog(logger)
+	m, err := New(testStatic(), WithHooks(audit.Hooks()))
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("DELETE /posts/{id}", RequirePermission("posts:write")(okHandler))
+	h := audit.Handler(m.Handler(mux))
+	for _, v := range []string{readerValue, adminValue} {
+		r := httptest.NewRequest(http.MethodDelete, "/posts/1", nil)
+		r.Header.Set("Authorization", "Bearer "+v)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	lines := logLines(t, buf)
+	require.Len(t, lines, 2)
+	assertFields(t, lines[0], map[string]any{"outcome": "forbidden", "status": 403.0, "route": "DELETE /posts/{id}", "key_id": readerKey.ID})
+	assert.NotContains(t, lines[0], "organization_id", "an organization's key")
+	assertFields(t, lines[1], map[string]any{"outcome": "authenticated", "status": 200.0, "route": "", "key_id": adminKey.ID, "organization_id": "org_1"})
+}
+
+// A later decision replaces an earlier one, keeping only what it does not
+// know itself.
+func TestBoundaryAuditMerge(t *testing.T) {
+	first := RequestEvent{Outcome: OutcomeAuthenticated, Key: &readerKey, Digest: DigestOf(readerValue), Answer: AnswerHit}
+	var rec auditRecord
+	rec.merge(first)
+	assert.Equal(t, first, rec.event)
+
+	rec.merge(RequestEvent{Outcome: OutcomeForbidden})
+	assert.Equal(t, RequestEvent{Outcome: OutcomeForbidden, Key: &readerKey, Digest: DigestOf(readerValue), Answer: AnswerHit}, rec.event)
+
+	last := RequestEvent{Outcome: OutcomeForbidden, Key: &writerKey, Digest: DigestOf(writerValue), Answer: AnswerMiss}
+	rec.merge(last)
+	assert.Equal(t, last, rec.event)
+}
+
+// The audit line carries the status the client got: the first final one
+// written, whatever a handler writes or flushes after it.
+func TestBoundaryAuditStatus(t *testing.T) {
+	tests := []struct {
+		name   string
+		handle func(w http.ResponseWriter)
+		want   float64
+	}{
+		{"200 then 500", func(w http.ResponseWriter) { w.WriteHeader(200); w.WriteHeader(500) }, 200},
+		{"103 then 201", func(w http.ResponseWriter) { w.WriteHeader(103); w.WriteHeader(201) }, 201},
+		{"201 then a flush", func(w http.ResponseWriter) { w.WriteHeader(201); w.(http.Flusher).Flush() }, 201},
+		{"a flush", func(w http.ResponseWriter) { w.(http.Flusher).Flush() }, 200},
+		{"202 then a write", func(w http.ResponseWriter) { w.WriteHeader(202); w.Write([]byte("x")) }, 202},
+		{"nothing", func(w http.ResponseWriter) {}, 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			logger, buf := testLogger()
+			audit := NewAuditLog(logger)
+			m, err := New(testStatic(), WithHooks(audit.Hooks()))
+			require.NoError(t, err)
+			h := audit.Handler(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tc.handle(w) })))
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Authorization", "Bearer "+readerValue)
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			lines := logLines(t, buf)
+			require.Len(t, lines, 1)
+			assert.Equal(t, tc.want, lines[0]["status"])
+		})
+	}
+}
+
+// A known key that the budget refuses, served stale, is answered "stale";
+// a refused key with nothing to serve is a miss.
+func TestBoundaryOverBudgetAnswers(t *testing.T) {
+	_, v := customers(1)
+	c, clock := newTestCache(t, v, WithValidationRate(1, 1), WithKnownKeyReserve(0),
+		WithCacheTTL(time.Second), WithStaleIfError(time.Hour))
+	ctx := context.Background()
+	customer := "sk_customer_00000"
+	_, err := c.Validate(ctx, customer)
+	require.NoError(t, err)
+	clock.Advance(2 * time.Second) // past the TTL, one token back
+	_, err = c.Validate(ctx, "sk_random_1")
+	require.ErrorIs(t, err, ErrInvalidKey)
+
+	key, answer, err := c.lookup(ctx, DigestOf(customer), customer)
+	require.NoError(t, err)
+	assert.Equal(t, "key_00000", key.ID)
+	assert.Equal(t, AnswerStale, answer)
+
+	_, answer, err = c.lookup(ctx, DigestOf("sk_random_2"), "sk_random_2")
+	assert.Equal(t, errOverBudget, err)
+	assert.Equal(t, AnswerMiss, answer)
+	assert.EqualValues(t, 2, v.calls.Load())
+}
