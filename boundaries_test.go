@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -590,4 +591,19 @@ func TestBoundaryOverBudgetAnswers(t *testing.T) {
 	assert.Equal(t, errOverBudget, err)
 	assert.Equal(t, AnswerMiss, answer)
 	assert.EqualValues(t, 2, v.calls.Load())
+}
+
+// An UnavailableError reads the same whichever of its parts are set.
+func TestBoundaryUnavailableErrorText(t *testing.T) {
+	tests := []struct {
+		err  *UnavailableError
+		want string
+	}{
+		{&UnavailableError{}, "apikey: validator unavailable"},
+		{&UnavailableError{RequestID: "req_1"}, "apikey: validator unavailable (request id req_1)"},
+		{&UnavailableError{Err: errors.New("down"), RequestID: "req_2"}, "apikey: validator unavailable: down (request id req_2)"},
+	}
+	for _, tc := range tests {
+		assert.EqualError(t, tc.err, tc.want)
+	}
 }
