@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -605,5 +606,37 @@ func TestBoundaryUnavailableErrorText(t *testing.T) {
 	}
 	for _, tc := range tests {
 		assert.EqualError(t, tc.err, tc.want)
+	}
+}
+
+// A key ID cached under two values stays invalidatable by ID after one of
+// the two is dropped.
+func TestBoundaryIDIndexKeepsTheOtherDigest(t *testing.T) {
+	v := counting(ValidatorFunc(func(context.Context, string) (*Key, error) { return &Key{ID: "key_shared"}, nil }))
+	c, _ := newTestCache(t, v)
+	ctx := context.Background()
+	for _, value := range []string{"sk_one", "sk_two"} {
+		_, err := c.Validate(ctx, value)
+		require.NoError(t, err)
+	}
+	c.InvalidateValue("sk_one")
+	c.InvalidateID("key_shared")
+	_, err := c.Validate(ctx, "sk_two")
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, v.calls.Load(), "sk_two was forgotten with its ID")
+	assert.Equal(t, []Digest{DigestOf("sk_two")}, c.ids.lookup("key_shared"))
+}
+
+// Check refuses a character outside base62 after the prefix even when the
+// checksum, computed over it, matches.
+func TestBoundaryKeyFormatCheckCharacters(t *testing.T) {
+	valid := seededKeys(t, testFormat, 1)[0]
+	for _, c := range []byte{'_', '-', '+', '/', '=', '.', ' ', 0x80} {
+		for _, i := range []int{len(testFormat.Prefix), len(valid) - checksumLength - 1} {
+			b := []byte(valid)
+			b[i] = c
+			putChecksum(b[len(b)-checksumLength:], crc32.ChecksumIEEE(b[:len(b)-checksumLength]))
+			assert.False(t, testFormat.Check(string(b)), "%q at %d", c, i)
+		}
 	}
 }
