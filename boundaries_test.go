@@ -640,3 +640,36 @@ func TestBoundaryKeyFormatCheckCharacters(t *testing.T) {
 		}
 	}
 }
+
+// A use a whole second after the one recorded is recorded; one a
+// nanosecond sooner is not.
+func TestBoundaryLastUsedResolution(t *testing.T) {
+	l, err := NewLastUsed(10)
+	require.NoError(t, err)
+	t0 := time.Unix(1000, 0)
+	l.Record("key_1", t0)
+	l.Record("key_1", t0.Add(time.Second-1))
+	got, ok := l.Get("key_1")
+	require.True(t, ok)
+	assert.Equal(t, t0, got)
+	l.Record("key_1", t0.Add(time.Second))
+	got, _ = l.Get("key_1")
+	assert.Equal(t, t0.Add(time.Second), got)
+}
+
+// A refusal that names no permission gets the default description; one
+// that names some lists them.
+func TestBoundaryForbiddenBody(t *testing.T) {
+	for _, tc := range []struct {
+		err  *PermissionError
+		want string
+	}{
+		{&PermissionError{}, "The API key lacks a required permission."},
+		{&PermissionError{Missing: []string{"posts:write"}}, "The API key lacks a required permission: posts:write."},
+	} {
+		w := httptest.NewRecorder()
+		WriteError(w, httptest.NewRequest(http.MethodGet, "/", nil), tc.err)
+		assert.Equal(t, http.StatusForbidden, w.Code)
+		assert.JSONEq(t, `{"error":"insufficient_scope","error_description":"`+tc.want+`"}`, w.Body.String())
+	}
+}
