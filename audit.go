@@ -19,9 +19,8 @@ import (
 //	mw, err := apikey.New(v, apikey.WithHooks(audit.Hooks()))
 //	handler := audit.Handler(mw.Handler(routes))
 //
-// Without its Handler, the line is written when the middleware decides,
-// with the refusal's default status, or none for an authenticated request;
-// a guard's refusal is then a second line.
+// Without its Handler, the line is written when the request is decided,
+// with the refusal's default status, or none for an authenticated request.
 //
 // An AuditLog is safe for concurrent use.
 type AuditLog struct {
@@ -113,8 +112,9 @@ func (a *AuditLog) request(e RequestEvent) {
 	a.write(e, e.Request, status)
 }
 
-// merge keeps the last decision, a guard's refusal after the middleware's
-// authentication, and what the earlier one knew that the last does not.
+// merge keeps the last decision, and what an earlier one knew that the
+// last does not. Each request is decided once (see Hooks.Request); a
+// Handler around two Middlewares sees the inner one's decision last.
 func (rec *auditRecord) merge(e RequestEvent) {
 	if rec.seen {
 		if e.Key == nil {

@@ -14,6 +14,13 @@ type authContext struct {
 	context.Context
 	key       *Key
 	responder *responder // nil outside a Middleware: the default responses
+
+	// For Hooks.Request: how the middleware came by the key, and whether a
+	// guard behind it refused the request, which then reports it instead
+	// of the middleware, so that each request is reported once.
+	digest  Digest
+	answer  Answer
+	refused bool
 }
 
 func newAuthContext(parent context.Context, key *Key, rs *responder) context.Context {

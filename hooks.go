@@ -10,10 +10,13 @@ import "net/http"
 // use, and must not call back into the Cache that called them. The zero
 // value observes nothing.
 type Hooks struct {
-	// Request is called once for every request a Middleware decides
-	// (authenticated, or refused with the outcome of the refusal), before
-	// the next handler runs or the refusal is written, and once more when a
-	// permission guard behind the middleware refuses the request.
+	// Request is called once for every request a Middleware decides, with
+	// its final outcome: for a refusal, before the refusal is written; for
+	// a request the middleware let through, after the next handler
+	// returns, as OutcomeAuthenticated, or with the outcome of the refusal
+	// when a permission guard behind the middleware refused it (the guard
+	// reports it, before writing its refusal). So a counter of events by
+	// outcome counts each request once.
 	Request func(RequestEvent)
 
 	// Validation is called after each validator call, by the Cache that
@@ -52,7 +55,12 @@ func chain[T any](a, b func(T)) func(T) {
 // Hooks.Request, if it has one, and answers it.
 func (rs *responder) refuse(w http.ResponseWriter, r *http.Request, key *Key, err error) {
 	if rs.request != nil {
-		rs.request(RequestEvent{Request: r, Outcome: OutcomeOf(err), Key: key, Err: err})
+		e := RequestEvent{Request: r, Outcome: OutcomeOf(err), Key: key, Err: err}
+		if ac, _ := r.Context().Value(contextKey{}).(*authContext); ac != nil {
+			ac.refused = true // the middleware reports it no more
+			e.Digest, e.Answer = ac.digest, ac.answer
+		}
+		rs.request(e)
 	}
 	rs.fail(w, r, err)
 }

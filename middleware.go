@@ -150,11 +150,17 @@ func (m *Middleware) handler(next http.Handler, optional bool) http.Handler {
 			m.responder.fail(w, r, err)
 			return
 		}
-		if m.hooks.Request != nil {
+		ac := &authContext{Context: r.Context(), key: key, responder: m.responder}
+		if m.hooks.Request == nil {
+			next.ServeHTTP(w, r.WithContext(ac))
+			return
+		}
+		ac.digest, ac.answer = e.Digest, e.Answer
+		next.ServeHTTP(w, r.WithContext(ac))
+		if !ac.refused {
 			e.Request, e.Outcome, e.Key = r, OutcomeAuthenticated, key
 			m.hooks.Request(e)
 		}
-		next.ServeHTTP(w, r.WithContext(newAuthContext(r.Context(), key, m.responder)))
 	})
 }
 

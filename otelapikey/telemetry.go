@@ -105,7 +105,7 @@ func New(opts ...Option) (*Telemetry, error) {
 	t := &Telemetry{tracer: s.tracers.Tracer(ScopeName)}
 	var errs [9]error
 	t.requests, errs[0] = meter.Int64Counter("apikey.requests", metric.WithUnit("{request}"),
-		metric.WithDescription("Requests that the API-key middleware or a permission guard decided, by outcome."))
+		metric.WithDescription("Requests that the API-key middleware decided, each once, by its final outcome (forbidden when a permission guard refused it)."))
 	t.validations, errs[1] = meter.Int64Counter("apikey.validations", metric.WithUnit("{validation}"),
 		metric.WithDescription("Validator calls, by result."))
 	t.duration, errs[2] = meter.Float64Histogram("apikey.validation.duration", metric.WithUnit("s"),

@@ -62,7 +62,7 @@ func New() *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "apikey_requests_total",
-			Help: "Requests that the API-key middleware or a permission guard decided, by outcome.",
+			Help: "Requests that the API-key middleware decided, each once, by its final outcome (forbidden when a permission guard refused it).",
 		}, []string{"outcome"}),
 		validations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "apikey_validations_total",

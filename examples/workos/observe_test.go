@@ -50,7 +50,7 @@ func TestMetricsAndAudit(t *testing.T) {
 	require.NoError(t, err)
 	text := string(body)
 	for _, want := range []string{
-		`apikey_requests_total{outcome="authenticated"} 3`,
+		`apikey_requests_total{outcome="authenticated"} 2`, // the third was refused by a guard: counted as forbidden only
 		`apikey_requests_total{outcome="forbidden"} 1`,
 		`apikey_requests_total{outcome="invalid"} 1`,
 		`apikey_requests_total{outcome="missing"} 1`,
