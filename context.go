@@ -15,12 +15,17 @@ type authContext struct {
 	key       *Key
 	responder *responder // nil outside a Middleware: the default responses
 
-	// For Hooks.Request: how the middleware came by the key, and whether a
-	// guard behind it refused the request, which then reports it instead
-	// of the middleware, so that each request is reported once.
-	digest  Digest
-	answer  Answer
-	refused bool
+	// undecided is the middleware's Hooks.Request event, while no guard
+	// behind it has refused the request; a guard that does reports it
+	// instead, and sets undecided to nil, so that each request is
+	// reported once. Nil without a Hooks.Request.
+	undecided *RequestEvent
+}
+
+// reportingContext is an authContext with the event it may report.
+type reportingContext struct {
+	authContext
+	event RequestEvent
 }
 
 func newAuthContext(parent context.Context, key *Key, rs *responder) context.Context {

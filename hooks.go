@@ -56,9 +56,9 @@ func chain[T any](a, b func(T)) func(T) {
 func (rs *responder) refuse(w http.ResponseWriter, r *http.Request, key *Key, err error) {
 	if rs.request != nil {
 		e := RequestEvent{Request: r, Outcome: OutcomeOf(err), Key: key, Err: err}
-		if ac, _ := r.Context().Value(contextKey{}).(*authContext); ac != nil {
-			ac.refused = true // the middleware reports it no more
-			e.Digest, e.Answer = ac.digest, ac.answer
+		if ac, _ := r.Context().Value(contextKey{}).(*authContext); ac != nil && ac.undecided != nil {
+			e.Digest, e.Answer = ac.undecided.Digest, ac.undecided.Answer
+			ac.undecided = nil // the middleware reports it no more
 		}
 		rs.request(e)
 	}

@@ -150,16 +150,17 @@ func (m *Middleware) handler(next http.Handler, optional bool) http.Handler {
 			m.responder.fail(w, r, err)
 			return
 		}
-		ac := &authContext{Context: r.Context(), key: key, responder: m.responder}
 		if m.hooks.Request == nil {
-			next.ServeHTTP(w, r.WithContext(ac))
+			next.ServeHTTP(w, r.WithContext(&authContext{Context: r.Context(), key: key, responder: m.responder}))
 			return
 		}
-		ac.digest, ac.answer = e.Digest, e.Answer
-		next.ServeHTTP(w, r.WithContext(ac))
-		if !ac.refused {
-			e.Request, e.Outcome, e.Key = r, OutcomeAuthenticated, key
-			m.hooks.Request(e)
+		// The context and the event to report after next, in one allocation.
+		rc := &reportingContext{authContext: authContext{Context: r.Context(), key: key, responder: m.responder}, event: e}
+		rc.event.Request, rc.event.Outcome, rc.event.Key = r, OutcomeAuthenticated, key
+		rc.undecided = &rc.event
+		next.ServeHTTP(w, r.WithContext(&rc.authContext))
+		if rc.undecided != nil {
+			m.hooks.Request(rc.event)
 		}
 	})
 }
