@@ -3,6 +3,8 @@ package workos
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -246,4 +248,31 @@ func TestBoundaryQuickRetryBudget(t *testing.T) {
 			assert.Len(t, f.Requests(), tc.attempts)
 		})
 	}
+}
+
+// urlRecorder is a transport that records the URLs it is asked for and
+// answers each with an empty list.
+type urlRecorder struct{ urls []string }
+
+func (u *urlRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	u.urls = append(u.urls, r.URL.String())
+	return &http.Response{StatusCode: 200, Header: http.Header{}, Request: r,
+		Body: io.NopCloser(strings.NewReader(`{"api_key":null,"data":[],"list_metadata":{}}`))}, nil
+}
+
+// A request without query parameters has no '?'; one with them has them
+// after it.
+func TestBoundaryRequestURL(t *testing.T) {
+	rec := &urlRecorder{}
+	c, err := New(testSecret, WithBaseURL("https://workos.test"), WithHTTPClient(&http.Client{Transport: rec}))
+	require.NoError(t, err)
+	_, err = c.Validate(context.Background(), "sk_test_value")
+	require.ErrorIs(t, err, apikey.ErrInvalidKey)
+	for _, err := range c.ListOrganizationKeys(context.Background(), "org_1", nil) {
+		require.NoError(t, err)
+	}
+	assert.Equal(t, []string{
+		"https://workos.test/api_keys/validations",
+		"https://workos.test/organizations/org_1/api_keys?limit=100",
+	}, rec.urls)
 }
