@@ -276,3 +276,31 @@ func TestBoundaryRequestURL(t *testing.T) {
 		"https://workos.test/organizations/org_1/api_keys?limit=100",
 	}, rec.urls)
 }
+
+// A rotation prints and logs the old key's ID when there is one, and an
+// empty one otherwise.
+func TestBoundaryRotationText(t *testing.T) {
+	created := CreatedKey{Key: &apikey.Key{ID: "api_key_new", Name: "sync"}, Value: "sk_secret_value"}
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		rot     *Rotation
+		text    string
+		logText string
+	}{
+		{&Rotation{New: created}, `workos.Rotation{New: workos.CreatedKey{ID: "api_key_new", Value: [shown once, not printed]}, Old: ""}`,
+			`[new=[id=api_key_new name=sync]]`},
+		{&Rotation{New: created, Old: &apikey.Key{ID: "api_key_old"}, OldExpiresAt: at},
+			`workos.Rotation{New: workos.CreatedKey{ID: "api_key_new", Value: [shown once, not printed]}, Old: "api_key_old", OldExpiresAt: 2030-01-01T00:00:00Z}`,
+			`[new=[id=api_key_new name=sync] old_id=api_key_old old_expires_at=2030-01-01 00:00:00 +0000 UTC]`},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.text, tc.rot.String())
+		assert.Equal(t, tc.logText, tc.rot.LogValue().Resolve().String())
+	}
+}
+
+// A v1 of the wrong length is refused in words that say how long it must be.
+func TestBoundarySignatureV1Length(t *testing.T) {
+	_, err := parseSignature("t=1, v1=00")
+	assert.EqualError(t, err, "workos: invalid webhook signature: v1 is not 64 hex digits")
+}
