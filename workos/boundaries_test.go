@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -303,4 +305,32 @@ func TestBoundaryRotationText(t *testing.T) {
 func TestBoundarySignatureV1Length(t *testing.T) {
 	_, err := parseSignature("t=1, v1=00")
 	assert.EqualError(t, err, "workos: invalid webhook signature: v1 is not 64 hex digits")
+}
+
+// A validation that got no answer keeps the transport's cause in its
+// chain.
+func TestBoundaryValidationKeepsTheCause(t *testing.T) {
+	c, err := New(testSecret, WithBaseURL(workostest.ClosedURL()), withSleep(noSleep))
+	require.NoError(t, err)
+	_, err = c.Validate(context.Background(), "sk_test_value")
+	assert.ErrorIs(t, err, apikey.ErrUnavailable)
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+}
+
+// A rejected secret key's error names the response's request ID when
+// there is one, and no request ID otherwise.
+func TestBoundaryMisconfiguredRequestID(t *testing.T) {
+	for _, tc := range []struct {
+		headers []string
+		want    string
+	}{
+		{[]string{"X-Request-ID", "req_9"}, ": validation: HTTP 401 (request id req_9)"},
+		{nil, ": validation: HTTP 401"},
+	} {
+		f := workostest.NewServer(t)
+		f.Fail(workostest.Reply(401, ``, tc.headers...))
+		_, err := newClient(t, f, WithLogger(slog.New(slog.DiscardHandler))).Validate(context.Background(), "sk_test_value")
+		require.ErrorIs(t, err, apikey.ErrMisconfigured)
+		assert.True(t, strings.HasSuffix(err.Error(), tc.want), "%q does not end in %q", err, tc.want)
+	}
 }
