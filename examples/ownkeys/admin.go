@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/apikeyauth/apikey"
 	"github.com/apikeyauth/apikey/sqlstore"
@@ -19,7 +20,9 @@ type created struct {
 const maxAdminBody = 16 << 10
 
 // createKey issues a key from {"name": …, "permissions": […]} for the
-// caller's owner, and answers 201 with it and, this once, its value.
+// caller's owner, and answers 201 with it and, this once, its value. It
+// refuses (403) a permission that the caller's own key does not grant, so
+// that no key can mint one more powerful than itself.
 func (a *app) createKey(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Name        string   `json:"name"`
@@ -32,6 +35,12 @@ func (a *app) createKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	caller, _ := apikey.FromContext(r.Context())
+	for _, p := range in.Permissions {
+		if !caller.HasPermission(p) {
+			writeError(w, http.StatusForbidden, "your key does not grant "+strconv.Quote(p)+": it cannot give it")
+			return
+		}
+	}
 	k, value, err := a.store.Create(r.Context(), sqlstore.NewKey{Name: in.Name, Owner: caller.Owner, Permissions: in.Permissions})
 	switch {
 	case errors.Is(err, sqlstore.ErrInvalidInput):

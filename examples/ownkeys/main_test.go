@@ -81,6 +81,7 @@ func TestExample(t *testing.T) {
 			c := &client{t: t, h: a.handler}
 			_, reader := c.create(admin, "reader", "posts:read")
 			_, writer := c.create(admin, "writer", "posts:read", "posts:write")
+			_, keysOnly := c.create(admin, "keys-only", "keys:admin")
 			typo := []byte(reader) // the last character mistyped
 			typo[len(typo)-1] = '0'
 			if reader[len(reader)-1] == '0' {
@@ -104,8 +105,14 @@ func TestExample(t *testing.T) {
 				{"reader cannot create keys", "POST", "/admin/keys", reader, `{"name":"x"}`, 403},
 				{"admin lists keys", "GET", "/admin/keys", admin, "", 200},
 				{"create without a name", "POST", "/admin/keys", admin, `{"permissions":["posts:read"]}`, 400},
-				{"create with a bad permission", "POST", "/admin/keys", admin, `{"name":"x","permissions":["a b"]}`, 400},
+				{"create with too many permissions", "POST", "/admin/keys", admin, `{"name":"x","permissions":[` + strings.Repeat(`"posts:read",`, 100) + `"posts:read"]}`, 400},
+				{"create with a permission its maker lacks, malformed", "POST", "/admin/keys", admin, `{"name":"x","permissions":["a b"]}`, 403},
 				{"create from nonsense", "POST", "/admin/keys", admin, `{"name":1}`, 400},
+				{"no key more powerful than its maker: everything", "POST", "/admin/keys", admin, `{"name":"x","permissions":["*"]}`, 403},
+				{"no key more powerful than its maker: posts:*", "POST", "/admin/keys", admin, `{"name":"x","permissions":["posts:*"]}`, 403},
+				{"a keys:admin-only key cannot give posts:write", "POST", "/admin/keys", keysOnly, `{"name":"x","permissions":["posts:write"]}`, 403},
+				{"a keys:admin-only key cannot give everything", "POST", "/admin/keys", keysOnly, `{"name":"x","permissions":["keys:admin","*"]}`, 403},
+				{"a keys:admin-only key gives what it has", "POST", "/admin/keys", keysOnly, `{"name":"y","permissions":["keys:admin"]}`, 201},
 				{"revoke an unknown key", "DELETE", "/admin/keys/key_unknown", admin, "", 404},
 			}
 			for _, tc := range tests {
@@ -126,7 +133,7 @@ func TestExample(t *testing.T) {
 					names = append(names, k.Name)
 					assert.Empty(t, k.Value)
 				}
-				assert.Equal(t, []string{"admin", "reader", "writer"}, names)
+				assert.Equal(t, []string{"admin", "reader", "writer", "keys-only", "y"}, names)
 			})
 
 			t.Run("a revoked key is refused at once", func(t *testing.T) {
@@ -137,7 +144,7 @@ func TestExample(t *testing.T) {
 				assert.Equal(t, 404, c.do("DELETE", "/admin/keys/"+id, admin, "").Code)
 			})
 
-			for _, v := range []string{admin, reader, writer} {
+			for _, v := range []string{admin, reader, writer, keysOnly} {
 				assert.NotContains(t, c.seen.String(), v[5:], "a key value in a response")
 			}
 			require.NoError(t, a.Close())
