@@ -21,10 +21,6 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: Migrate: %w", err)
 	}
 	sort.Strings(names)
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS apikey_schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("sqlstore: Migrate: %w", err)
-	}
 	for _, name := range names {
 		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
 		if err != nil {
@@ -48,11 +44,17 @@ func (s *Store) migrate(ctx context.Context, version int, name string) error {
 	}
 	defer tx.Rollback()
 	if s.dialect.postgres() {
-		// One migrator at a time per database; the lock ends with the
-		// transaction.
+		// One migrator at a time per database, from before the versions
+		// table is created: PostgreSQL's CREATE TABLE IF NOT EXISTS fails
+		// when another transaction creates the same table meanwhile. The
+		// lock ends with the transaction.
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext('apikey_schema_migrations'))"); err != nil {
 			return err
 		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS apikey_schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return err
 	}
 	var n int
 	if err := tx.QueryRowContext(ctx, s.dialect.bind("SELECT COUNT(*) FROM apikey_schema_migrations WHERE version = ?"), version).Scan(&n); err != nil {
