@@ -5,21 +5,35 @@ import (
 	"database/sql"
 	"strconv"
 	"time"
+
+	"github.com/apikeyauth/apikey"
 )
 
 // changesKept is how long the changes table keeps a change. A process away
 // for longer purges its cache when it comes back (see watcher.poll).
 const changesKept = time.Hour
 
+// changeTimeout bounds a change's transaction, which does not end with the
+// caller's context (see change).
+const changeTimeout = 10 * time.Second
+
 // change runs update, which must touch the key's row, in one transaction
 // with a line in the changes table and, on PostgreSQL, a notification that
 // is delivered when, and only if, the transaction commits. Then it forgets
-// the key in the cache this Store watches, if any, without waiting for
-// either.
-func (s *Store) change(ctx context.Context, id string, update func(*sql.Tx) (sql.Result, error)) error {
+// the key in the cache this Store watches, if any, at once, with Origin
+// apikey.OriginLocal; the watcher applies the change again when it reads
+// it from the feed, as every other process does.
+//
+// The transaction runs to its end even if ctx is canceled (a client gone
+// away): on PostgreSQL, a rollback after the sequence number was taken
+// leaves a hole that every watcher waits for and then purges its cache
+// over. changeTimeout bounds it instead.
+func (s *Store) change(ctx context.Context, id string, update func(ctx context.Context, tx *sql.Tx) (sql.Result, error)) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), changeTimeout)
+	defer cancel()
 	var seq int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := update(tx)
+		res, err := update(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -44,7 +58,7 @@ func (s *Store) change(ctx context.Context, id string, update func(*sql.Tx) (sql
 		return err
 	}
 	if w := s.watching(); w != nil {
-		w.apply(seq, id)
+		w.c.Invalidate(apikey.Invalidation{ID: id, Origin: apikey.OriginLocal})
 	}
 	return nil
 }

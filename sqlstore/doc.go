@@ -34,25 +34,31 @@
 //
 // Every change to a key (Revoke, Expire, Rotate, SetPermissions,
 // SetMetadata) is written with a line in apikey_changes in the same
-// transaction. A Store that Watches a cache applies each change to it as an
-// apikey.Invalidation of the key's ID with Origin apikey.OriginStore: its
-// own changes at once, other processes' on PostgreSQL within milliseconds
-// through LISTEN/NOTIFY, and on any backend within the poll interval
-// (WithPollInterval, default 1 second) by reading apikey_changes from the
-// last change applied. When it cannot read them, it purges the cache: it can
-// no longer tell what changed, and a 503 is better than serving a revoked
-// key.
+// transaction, which runs to its end even if the caller's context ends. A
+// Store that Watches a cache applies each change to it as an
+// apikey.Invalidation of the key's ID: its own changes at once, with
+// Origin apikey.OriginLocal; and every change read from the feed, its own
+// included, with Origin apikey.OriginStore, on PostgreSQL within
+// milliseconds through LISTEN/NOTIFY, and on any backend within the poll
+// interval (WithPollInterval, default 1 second) by reading apikey_changes
+// from the last change applied. When it cannot read them, or the table
+// goes back (a restore from a backup, a truncated table, a new database),
+// it purges the cache, with Origin apikey.OriginStore: it can no longer
+// tell what changed, and a 503 is better than serving a revoked key.
 //
 // # With redisfleet
 //
-// The store's change feed reaches every replica by itself, so redisfleet is
-// not needed to carry the store's revocations. Both together are fine: the
-// fleet publishes every invalidation a cache applies whose Origin is not
-// apikey.OriginReplica, the store's included, so each replica's
-// OriginStore invalidation is published once more through Redis and applied
-// again by the others, which is harmless; and with the fleet's shared
-// cache, that publication is what removes the revoked key from Redis and
-// keeps other replicas from writing it back.
+// The store's change feed reaches every replica by itself, so redisfleet
+// does not need to carry the store's changes, and does not: it publishes
+// to the other replicas only the invalidations whose Origin is
+// apikey.OriginLocal or apikey.OriginWebhook. A change made through a
+// replica's Store is OriginLocal there, so it is published (and applied by
+// the others twice, once from the fleet and once from their own feed,
+// which is harmless). An OriginStore invalidation, read from the feed or a
+// purge because the feed cannot be read, only clears the fleet's shared
+// Redis cache, if any, and is never published: every replica's own watcher
+// applies the same change, and one replica's trouble with the database
+// never purges the whole fleet.
 //
 // A Store is safe for concurrent use, never logs or returns a key value
 // (except the new one from Create and Rotate), and stops its goroutines on

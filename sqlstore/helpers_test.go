@@ -65,7 +65,7 @@ type invalidations struct {
 }
 
 func newInvalidations() *invalidations {
-	return &invalidations{ch: make(chan apikey.Invalidation, 1000)}
+	return &invalidations{ch: make(chan apikey.Invalidation, 10000)}
 }
 
 func (r *invalidations) Invalidate(inv apikey.Invalidation) {

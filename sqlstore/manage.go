@@ -215,7 +215,7 @@ func (s *Store) List(ctx context.Context, ownerID, after string, limit int) (Pag
 // and nothing of it stays but a line in the changes table. It returns
 // ErrNotFound for an unknown ID.
 func (s *Store) Revoke(ctx context.Context, id string) error {
-	err := s.change(ctx, id, func(tx *sql.Tx) (sql.Result, error) {
+	err := s.change(ctx, id, func(ctx context.Context, tx *sql.Tx) (sql.Result, error) {
 		return tx.ExecContext(ctx, s.dialect.bind("DELETE FROM apikey_keys WHERE id = ?"), id)
 	})
 	return wrap("Revoke", err)
@@ -229,7 +229,7 @@ func (s *Store) Expire(ctx context.Context, id string, at time.Time) error {
 	if at.IsZero() {
 		at = now
 	}
-	err := s.change(ctx, id, func(tx *sql.Tx) (sql.Result, error) {
+	err := s.change(ctx, id, func(ctx context.Context, tx *sql.Tx) (sql.Result, error) {
 		return tx.ExecContext(ctx, s.dialect.bind("UPDATE apikey_keys SET expires_at = ?, updated_at = ? WHERE id = ?"),
 			micros(at), micros(now), id)
 	})
@@ -255,7 +255,7 @@ func (s *Store) SetMetadata(ctx context.Context, id string, m map[string]string)
 }
 
 func (s *Store) set1(ctx context.Context, id, column, value string) error {
-	return s.change(ctx, id, func(tx *sql.Tx) (sql.Result, error) {
+	return s.change(ctx, id, func(ctx context.Context, tx *sql.Tx) (sql.Result, error) {
 		return tx.ExecContext(ctx, s.dialect.bind("UPDATE apikey_keys SET "+column+" = ?, updated_at = ? WHERE id = ?"),
 			value, micros(s.set.now()), id)
 	})
@@ -273,7 +273,7 @@ func (s *Store) Rotate(ctx context.Context, id string, grace time.Duration) (*ap
 		k     *apikey.Key
 		value string
 	)
-	err := s.change(ctx, id, func(tx *sql.Tx) (sql.Result, error) {
+	err := s.change(ctx, id, func(ctx context.Context, tx *sql.Tx) (sql.Result, error) {
 		old, err := scanKey(tx.QueryRowContext(ctx, s.dialect.bind(selectKey+" WHERE id = ?"), id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound

@@ -26,12 +26,13 @@ import (
 // use. It never stores, logs or returns a key value, except the new value
 // that Create and Rotate return once.
 type Store struct {
-	db           *sql.DB
-	dialect      dialect
-	listenConfig *pgx.ConnConfig // PostgreSQL: the listener's own connection
-	channel      string          // PostgreSQL: the NOTIFY channel of the schema
-	set          settings
-	used         *lastUsed
+	db            *sql.DB
+	dialect       dialect
+	listenConfig  *pgx.ConnConfig // PostgreSQL: the listener's own connection
+	channel       string          // PostgreSQL: the NOTIFY channel of the schema
+	listenTimeout time.Duration   // PostgreSQL: listenTimeout, but in tests
+	set           settings
+	used          *lastUsed
 
 	mu      sync.Mutex
 	watcher *watcher // nil until Watch
@@ -58,7 +59,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err := set.check(); err != nil {
 		return nil, err
 	}
-	s := &Store{set: set}
+	s := &Store{set: set, listenTimeout: listenTimeout}
 	var err error
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):

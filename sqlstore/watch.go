@@ -31,19 +31,22 @@ var errAlreadyWatching = errors.New("sqlstore: Watch: already watching")
 
 // Watch makes every change to a key (Revoke, Expire, Rotate, SetPermissions,
 // SetMetadata), in this process or any other sharing the database, reach
-// c as an apikey.Invalidation of the key's ID with Origin
-// apikey.OriginStore:
+// c as an apikey.Invalidation of the key's ID:
 //
-//   - in this process, at once;
-//   - on PostgreSQL, within milliseconds, through LISTEN/NOTIFY on a
-//     connection of its own that reconnects by itself;
-//   - on any backend, within the poll interval (WithPollInterval), by
-//     reading the changes table from the last change applied. This bounds
-//     what a lost notification, a reconnection or SQLite can delay.
+//   - made through this Store, at once, with Origin apikey.OriginLocal;
+//   - read from the changes feed, with Origin apikey.OriginStore: on
+//     PostgreSQL within milliseconds, through LISTEN/NOTIFY on a connection
+//     of its own that reconnects by itself; on any backend within the poll
+//     interval (WithPollInterval), by reading the changes table from the
+//     last change applied. This bounds what a lost notification, a
+//     reconnection or SQLite can delay. The feed carries this Store's own
+//     changes too, so each of them reaches c twice.
 //
-// When the changes cannot be read, Watch purges c (at every failed poll),
-// since it can no longer tell what changed. Call Watch once, before
-// serving; Close stops its goroutines.
+// When the changes cannot be read (at every failed poll), when a missing
+// change is given up on, and when the changes table goes back (a restore
+// from a backup, a truncated table, a new database), Watch purges c with
+// Origin apikey.OriginStore, since it can no longer tell what changed.
+// Call Watch once, before serving; Close stops its goroutines.
 func (s *Store) Watch(ctx context.Context, c Invalidator) error {
 	var last int64
 	if err := s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM apikey_changes").Scan(&last); err != nil {
@@ -51,24 +54,34 @@ func (s *Store) Watch(ctx context.Context, c Invalidator) error {
 	}
 	w := &watcher{c: c, next: last + 1, seen: map[int64]bool{}, logger: s.set.logger}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	switch {
 	case s.closed:
+		s.mu.Unlock()
 		return ErrClosed
 	case s.watcher != nil:
+		s.mu.Unlock()
 		return errAlreadyWatching
 	}
 	s.watcher = w
 	s.done.Add(1)
 	go s.every(s.ctx, s.set.pollEach, func() { s.pollOnce(s.ctx, w) })
 	if s.dialect.postgres() {
+		s.done.Add(1) // under s.mu, so that Close waits for the listener
+	}
+	s.mu.Unlock()
+	if s.dialect.postgres() {
 		// Listen before returning, so that no change made after Watch
-		// waits for a poll; if that fails, the goroutine tries again.
-		conn, err := s.startListening(ctx)
+		// waits for a poll; if that fails, the goroutine tries again. The
+		// store's lock is not held: Revoke or Close must not wait for a
+		// database that does not answer.
+		dctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(s.ctx, cancel)
+		conn, err := s.startListening(dctx)
+		stop()
+		cancel()
 		if err != nil {
 			s.set.logger.Warn("sqlstore: listening for changes failed; polling only until it connects", "error", err)
 		}
-		s.done.Add(1)
 		go s.listen(s.ctx, w, conn)
 	}
 	return nil
@@ -92,14 +105,21 @@ type watcher struct {
 	failing  bool           // the last poll failed
 }
 
+// apply invalidates the key of a change read from the feed. A change below
+// next is applied too: invalidating is idempotent, and on PostgreSQL a
+// transaction can commit a lower sequence number after later ones were
+// applied (or after the watcher gave up waiting for it). Only changes from
+// next on are deduplicated, and only they move next.
 func (w *watcher) apply(seq int64, id string) {
 	w.mu.Lock()
-	if seq < w.next || w.seen[seq] {
-		w.mu.Unlock()
-		return
+	if seq >= w.next {
+		if w.seen[seq] {
+			w.mu.Unlock()
+			return
+		}
+		w.seen[seq] = true
+		w.advance()
 	}
-	w.seen[seq] = true
-	w.advance()
 	w.mu.Unlock()
 	w.c.Invalidate(apikey.Invalidation{ID: id, Origin: apikey.OriginStore})
 }
@@ -119,7 +139,7 @@ func (s *Store) pollOnce(ctx context.Context, w *watcher) {
 	w.mu.Unlock()
 	pctx, cancel := context.WithTimeout(ctx, s.set.pollEach)
 	defer cancel()
-	err := s.readChanges(pctx, from, w)
+	last, err := s.readChanges(pctx, from, w)
 	if ctx.Err() != nil {
 		return
 	}
@@ -137,26 +157,64 @@ func (s *Store) pollOnce(ctx context.Context, w *watcher) {
 	if wasFailing {
 		w.logger.Info("sqlstore: reading the changes works again")
 	}
+	if last < from-1 {
+		w.restart(last, from)
+		return
+	}
 	w.checkGap(s.set.now())
 }
 
-func (s *Store) readChanges(ctx context.Context, from int64, w *watcher) error {
-	rows, err := s.db.QueryContext(ctx, s.dialect.bind("SELECT seq, key_id FROM apikey_changes WHERE seq >= ? ORDER BY seq LIMIT 1000"), from)
+// pollPage bounds one query of a poll; a poll reads as many pages as there
+// are.
+const pollPage = 1000
+
+// readChanges applies the changes from seq from on, page after page, and
+// returns the highest sequence number in the table. Each page starts after
+// the last row of the one before, not at next: with a change missing at
+// next, rereading from there would return the same page over and over.
+func (s *Store) readChanges(ctx context.Context, from int64, w *watcher) (last int64, err error) {
+	if err := s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM apikey_changes").Scan(&last); err != nil {
+		return 0, err
+	}
+	for {
+		n, after, err := s.readPage(ctx, from, w)
+		if err != nil || n < pollPage {
+			return last, err
+		}
+		from = after + 1
+	}
+}
+
+func (s *Store) readPage(ctx context.Context, from int64, w *watcher) (n int, last int64, err error) {
+	rows, err := s.db.QueryContext(ctx, s.dialect.bind("SELECT seq, key_id FROM apikey_changes WHERE seq >= ? ORDER BY seq LIMIT ?"), from, pollPage)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var (
-			seq int64
-			id  string
-		)
-		if err := rows.Scan(&seq, &id); err != nil {
-			return err
+		var id string
+		if err := rows.Scan(&last, &id); err != nil {
+			return n, last, err
 		}
-		w.apply(seq, id)
+		n++
+		w.apply(last, id)
 	}
-	return rows.Err()
+	return n, last, rows.Err()
+}
+
+// restart follows the changes table back to an earlier point: its highest
+// sequence number, last, is below the changes already applied (before
+// from), as after a restore from a backup, a truncated table or a new
+// database. What the cache holds may have been revoked since, unseen, so
+// it is purged, and the watcher starts over after last.
+func (w *watcher) restart(last, from int64) {
+	w.logger.Warn("sqlstore: the changes table went back; the cache is purged", "last", last, "expected_at_least", from-1)
+	w.mu.Lock()
+	w.next = last + 1
+	clear(w.seen)
+	w.gapSince = time.Time{}
+	w.mu.Unlock()
+	w.c.Invalidate(apikey.Invalidation{All: true, Origin: apikey.OriginStore})
 }
 
 // checkGap gives up on a change that has been missing for gapWait while
@@ -225,7 +283,12 @@ func (s *Store) listen(ctx context.Context, w *watcher, conn *pgx.Conn) {
 	}
 }
 
+// listenTimeout bounds connecting the listener and starting to listen.
+const listenTimeout = 5 * time.Second
+
 func (s *Store) startListening(ctx context.Context) (*pgx.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.listenTimeout)
+	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, s.listenConfig)
 	if err != nil {
 		return nil, err
