@@ -22,7 +22,8 @@ import (
 // Without its Handler, the line is written when the request is decided,
 // with the refusal's default status, or none for an authenticated request.
 //
-// An AuditLog is safe for concurrent use.
+// An AuditLog is safe for concurrent use. Its zero value writes to
+// slog.Default() with the default options, as NewAuditLog(nil) does.
 type AuditLog struct {
 	logger    *slog.Logger
 	route     func(*http.Request) string
@@ -62,21 +63,31 @@ func requestIDHeader(r *http.Request) string {
 	return id
 }
 
-func routePattern(r *http.Request) string { return r.Pattern }
+// routeOf and requestIDOf fall back on the defaults for options left nil,
+// and for the zero AuditLog.
+func (a *AuditLog) routeOf(r *http.Request) string {
+	if a.route == nil {
+		return r.Pattern
+	}
+	return a.route(r)
+}
+
+func (a *AuditLog) requestIDOf(r *http.Request) string {
+	if a.requestID == nil {
+		return requestIDHeader(r)
+	}
+	return a.requestID(r)
+}
 
 // NewAuditLog returns an AuditLog that writes to l at level Info, with the
 // message "apikey audit". A nil l writes to slog.Default(), read for each
 // line.
 func NewAuditLog(l *slog.Logger, opts ...AuditOption) *AuditLog {
-	a := &AuditLog{logger: l, route: routePattern, requestID: requestIDHeader}
+	a := &AuditLog{logger: l}
 	for _, opt := range opts {
-		opt(a)
-	}
-	if a.route == nil {
-		a.route = routePattern
-	}
-	if a.requestID == nil {
-		a.requestID = requestIDHeader
+		if opt != nil {
+			opt(a)
+		}
 	}
 	return a
 }
@@ -158,14 +169,14 @@ func (a *AuditLog) write(e RequestEvent, r *http.Request, status int) {
 		attrs = append(attrs, slog.Int("status", status))
 	}
 	if r != nil {
-		route := a.route(r)
+		route := a.routeOf(r)
 		if route == "" && e.Request != nil && e.Request != r {
 			// The router ran inside the middleware, on the request the
 			// event saw.
-			route = a.route(e.Request)
+			route = a.routeOf(e.Request)
 		}
 		attrs = append(attrs, slog.String("method", r.Method), slog.String("route", route))
-		if id := a.requestID(r); id != "" {
+		if id := a.requestIDOf(r); id != "" {
 			attrs = append(attrs, slog.String("request_id", id))
 		}
 	}

@@ -29,7 +29,8 @@ import (
 // and wins against validations already in flight: their results are
 // returned to the requests that were waiting, but never stored.
 //
-// Build one with NewCache; New builds one by default. A Cache is safe for
+// Build one with NewCache; New builds one by default; the zero value is
+// not usable. A Cache is safe for
 // concurrent use, runs no background goroutine, and needs no Close: a
 // validation outlives its requests only until the validation timeout (or,
 // for a validator that ignores its context, until it returns).
@@ -70,9 +71,9 @@ const ttlJitter = 0.1
 // invalid option or a middleware's option is an error matching
 // ErrMisconfigured.
 func NewCache(v Validator, opts ...Option) (*Cache, error) {
-	s := defaultSettings()
-	for _, opt := range opts {
-		opt(&s)
+	s, err := apply("NewCache", opts)
+	if err != nil {
+		return nil, err
 	}
 	if len(s.middlewareOpts) > 0 {
 		return nil, configError("NewCache", "%s configures a Middleware, not a Cache: give it to New", strings.Join(s.middlewareOpts, ", "))
@@ -162,7 +163,7 @@ func (c *Cache) miss(ctx context.Context, d Digest, value string) (*Key, Answer,
 		}
 		return call.key, answer, call.err
 	case <-ctx.Done():
-		return nil, answer, ctx.Err()
+		return nil, answer, &UnavailableError{Err: ctx.Err()}
 	}
 }
 
@@ -173,6 +174,7 @@ func (c *Cache) miss(ctx context.Context, d Digest, value string) (*Key, Answer,
 // process, since nothing above this goroutine could recover it.
 func (c *Cache) validate(ctx context.Context, call *flight, d Digest, value string, epoch uint64) {
 	defer c.flights.finish(flightKey{d, epoch}, call)
+	call.err = ErrValidatorPanicked // stays if a hook calls runtime.Goexit
 	defer func() {
 		if p := recover(); p != nil {
 			err := newPanicError(p)
@@ -183,12 +185,9 @@ func (c *Cache) validate(ctx context.Context, call *flight, d Digest, value stri
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	start := time.Now()
-	key, err := c.validateWithin(ctx, value)
+	key, err := settle(c.validateWithin(ctx, value))
 	now := c.clock.now()
-	switch {
-	case err == nil && key == nil:
-		err = configError("Validate", "the validator returned no key and no error")
-	case err == nil && c.expired(key):
+	if err == nil && c.expired(key) {
 		key, err = nil, ErrInvalidKey
 	}
 	observeValidation(ctx, c.hooks.Validation, c.failures, start, d, key, err)
@@ -247,20 +246,22 @@ func (c *Cache) storePositive(d Digest, key *Key, now instant, epoch uint64) {
 		end := c.clock.at(key.ExpiresAt)
 		e.expires, e.staleUntil = min(e.expires, end), min(e.staleUntil, end)
 	}
-	c.budget.known.remember(d, now)
 	c.invalidating.RLock()
 	defer c.invalidating.RUnlock()
 	if c.epoch.Load() != epoch {
 		return
 	}
+	c.budget.known.remember(d, now)
 	c.negativeShard(d).remove(d)
 	c.positiveShard(d).add(d, e)
 }
 
 func (c *Cache) storeNegative(d Digest, now instant, epoch uint64) {
-	// The key was valid once, perhaps: it is not any more, not even stale.
-	// Dropping it is right whatever was invalidated meanwhile.
+	// The key was valid once, perhaps: it is not any more, not even stale,
+	// nor known, to draw on the budget kept for real customers. Dropping it
+	// is right whatever was invalidated meanwhile.
 	c.positiveShard(d).remove(d)
+	c.budget.known.forget(d)
 	if c.negTTL <= 0 {
 		return
 	}

@@ -96,6 +96,12 @@ func (k *knownKeys) remember(d Digest, now instant) {
 	k.mu.Unlock()
 }
 
+func (k *knownKeys) forget(d Digest) {
+	k.mu.Lock()
+	k.lru.Remove(d)
+	k.mu.Unlock()
+}
+
 func (k *knownKeys) has(d Digest, now instant) bool {
 	k.mu.Lock()
 	at, ok := k.lru.Peek(d)

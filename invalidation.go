@@ -37,6 +37,9 @@ type Invalidation struct {
 // to the requests waiting for it). The next request with the key asks the
 // validator. Hooks.Invalidation then sees inv.
 func (c *Cache) Invalidate(inv Invalidation) {
+	if inv.ID == "" && inv.Digest.IsZero() && !inv.All {
+		return // names nothing: not worth cancelling the validations in flight, here or elsewhere
+	}
 	if inv.Origin == "" {
 		inv.Origin = OriginLocal
 	}
@@ -48,11 +51,13 @@ func (c *Cache) Invalidate(inv Invalidation) {
 		if inv.ID != "" {
 			for _, d := range c.ids.lookup(inv.ID) {
 				c.positiveShard(d).remove(d)
+				c.budget.known.forget(d)
 			}
 		}
 		if !inv.Digest.IsZero() {
 			c.positiveShard(inv.Digest).remove(inv.Digest)
 			c.negativeShard(inv.Digest).remove(inv.Digest)
+			c.budget.known.forget(inv.Digest)
 		}
 	}
 	c.invalidations.Add(1)

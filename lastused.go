@@ -30,7 +30,7 @@ const lastUsedResolution = time.Second
 //
 // It holds at most size key IDs, forgetting the least recently used first,
 // in about 150 bytes each. It is safe for concurrent use and runs no
-// goroutine.
+// goroutine. Its zero value is not usable: build one with NewLastUsed.
 type LastUsed struct {
 	ids *lru.Cache[string, *atomic.Int64] // unix nanoseconds
 	now func() time.Time

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apikeyauth/apikey/internal/nilcheck"
@@ -40,9 +41,9 @@ func New(v Validator, opts ...Option) (*Middleware, error) {
 	if nilcheck.Is(v) {
 		return nil, configError("New", "the validator is nil")
 	}
-	s := defaultSettings()
-	for _, opt := range opts {
-		opt(&s)
+	s, err := apply("New", opts)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.checkMiddleware(); err != nil {
 		return nil, err
@@ -57,8 +58,10 @@ func New(v Validator, opts ...Option) (*Middleware, error) {
 	}
 	m.responder.request = s.hooks.Request
 	switch c, isCache := v.(*Cache); {
-	case isCache && len(s.cacheOpts) > 0:
-		return nil, configError("New", "%s configures a cache, but the validator is a *Cache with its options already", s.cacheOpts[0])
+	case isCache && len(s.cacheOpts)+len(s.sharedOpts) > 0:
+		return nil, configError("New", "%s configures a cache, but the validator is a *Cache with its options already: give it to NewCache", strings.Join(append(s.cacheOpts, s.sharedOpts...), ", "))
+	case isCache && s.noCache:
+		return nil, configError("New", "WithoutCache, but the validator is a *Cache")
 	case isCache:
 		m.cache = c
 	case !s.noCache:
@@ -142,7 +145,13 @@ func (m *Middleware) handler(next http.Handler, optional bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var e RequestEvent
 		key, err := m.authenticate(r, &e)
-		if err != nil && !(optional && err == ErrMissingKey) {
+		switch {
+		case optional && err == ErrMissingKey && e.Digest.IsZero():
+			err = nil // nothing was extracted: anonymous
+		case err == nil && key == nil:
+			err = configError("Validate", "no key and no error") // fail closed, whatever went wrong
+		}
+		if err != nil {
 			if m.hooks.Request != nil {
 				e.Request, e.Outcome, e.Err = r, OutcomeOf(err), err
 				m.hooks.Request(e)
@@ -178,11 +187,8 @@ func (m *Middleware) validate(ctx context.Context, e *RequestEvent, value string
 	if m.hooks.Validation != nil {
 		start = time.Now()
 	}
-	key, err := callValidator(ctx, m.validator, value)
-	switch {
-	case err == nil && key == nil:
-		err = configError("Validate", "the validator returned no key and no error")
-	case err == nil && key.expired(time.Now):
+	key, err := settle(callValidator(ctx, m.validator, value))
+	if err == nil && key.expired(time.Now) {
 		// Without a cache nothing else checks; a Cache never returns a key
 		// past its expiry.
 		key, err = nil, ErrInvalidKey

@@ -38,8 +38,10 @@ type settings struct {
 	logEvery  time.Duration
 
 	// The names of the options given, by owner, for the errors of options
-	// that do not apply.
-	middlewareOpts, cacheOpts []string
+	// that do not apply: the middleware's, the cache's, and those that
+	// configure a cache as well as a middleware (a Validation or
+	// Invalidation hook, the failure log).
+	middlewareOpts, cacheOpts, sharedOpts []string
 }
 
 func defaultSettings() settings {
@@ -50,6 +52,19 @@ func defaultSettings() settings {
 		maxInFlight: DefaultMaxInFlight, reserve: DefaultKnownKeyReserve,
 		logEvery: DefaultLogInterval,
 	}
+}
+
+// apply fills settings from opts, refusing a nil one: a conditional option
+// left unset is a mistake to report, not to panic on.
+func apply(op string, opts []Option) (settings, error) {
+	s := defaultSettings()
+	for i, opt := range opts {
+		if opt == nil {
+			return s, configError(op, "option %d is nil", i)
+		}
+		opt(&s)
+	}
+	return s, nil
 }
 
 func middlewareOption(name string, set func(*settings)) Option {
@@ -130,7 +145,12 @@ func WithoutCache() Option {
 // order. Given to New, it applies to the middleware and to the Cache New
 // builds. Default: none.
 func WithHooks(h Hooks) Option {
-	return func(s *settings) { s.hooks = s.hooks.then(h) }
+	return func(s *settings) {
+		s.hooks = s.hooks.then(h)
+		if h.Validation != nil || h.Invalidation != nil {
+			s.sharedOpts = append(s.sharedOpts, "WithHooks")
+		}
+	}
 }
 
 // WithLogger sets where the failures an operator must see are written: a
@@ -142,13 +162,19 @@ func WithHooks(h Hooks) Option {
 // else does. Given to New, it applies to the Cache New builds too.
 // Default: slog.Default(), read each time a line is written.
 func WithLogger(l *slog.Logger) Option {
-	return func(s *settings) { s.logger, s.loggerSet = l, true }
+	return func(s *settings) {
+		s.logger, s.loggerSet = l, true
+		s.sharedOpts = append(s.sharedOpts, "WithLogger")
+	}
 }
 
 // WithLogInterval sets the shortest time between two lines of one kind of
 // failure (see WithLogger); zero writes every one. Default: 10s.
 func WithLogInterval(d time.Duration) Option {
-	return func(s *settings) { s.logEvery = d }
+	return func(s *settings) {
+		s.logEvery = d
+		s.sharedOpts = append(s.sharedOpts, "WithLogInterval")
+	}
 }
 
 // WithCacheSize bounds the number of valid keys a Cache keeps; the least

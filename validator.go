@@ -44,5 +44,30 @@ func callValidator(ctx context.Context, v Validator, value string) (key *Key, er
 	return k, e
 }
 
+// settle turns a validator's answer into one the middleware can trust: a
+// key or an error, never neither; a key with an ID, without which it could
+// never be revoked; and an error whose kind the sentinels name. A
+// validator's ErrMissingKey, which only the middleware can know, counts as
+// ErrInvalidKey, and an error of no known kind is an *UnavailableError.
+func settle(key *Key, err error) (*Key, error) {
+	switch {
+	case err != nil:
+		switch OutcomeOf(err) {
+		case OutcomeMissing:
+			return nil, ErrInvalidKey
+		case OutcomeUnavailable:
+			if !errors.Is(err, ErrUnavailable) {
+				return nil, &UnavailableError{Err: err}
+			}
+		}
+		return nil, err
+	case key == nil:
+		return nil, configError("Validate", "the validator returned no key and no error")
+	case key.ID == "":
+		return nil, configError("Validate", "the validator returned a key without an ID, which no invalidation could reach")
+	}
+	return key, nil
+}
+
 // errMatchesNothing is never wrapped by anything.
 var errMatchesNothing = errors.New("apikey: matches nothing")
