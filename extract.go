@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// An Extractor finds the API key in a request. It returns "" and a nil error
+// Extractor finds the API key in a request. It returns "" and a nil error
 // when the request carries no key, and an error wrapping ErrMalformedKey when
 // it carries something that cannot be one. Extractors never return an error
 // that holds the key.

@@ -83,8 +83,12 @@ const (
 	// DefaultRealm is the realm of the WWW-Authenticate challenge.
 	DefaultRealm = "api"
 
-	DefaultCacheSize         = 10_000
-	DefaultCacheTTL          = 30 * time.Second
+	// DefaultCacheSize and DefaultCacheTTL bound how many valid keys a
+	// Cache keeps, and for how long.
+	DefaultCacheSize = 10_000
+	DefaultCacheTTL  = 30 * time.Second
+	// DefaultNegativeCacheSize and DefaultNegativeCacheTTL bound how many
+	// invalid keys a Cache remembers, and for how long.
 	DefaultNegativeCacheSize = 10_000
 	DefaultNegativeCacheTTL  = 5 * time.Second
 	// DefaultValidationTimeout bounds each validator call a Cache makes.

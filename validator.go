@@ -16,7 +16,8 @@ type Validator interface {
 	Validate(ctx context.Context, value string) (*Key, error)
 }
 
-// ValidatorFunc adapts a function to the Validator interface.
+// ValidatorFunc adapts a function to the Validator interface. The function
+// is called concurrently, and must keep the Validator contract.
 type ValidatorFunc func(ctx context.Context, value string) (*Key, error)
 
 // Validate calls f(ctx, value).

@@ -147,7 +147,11 @@ func (c *Client) expire(ctx context.Context, id string, at time.Time) (*apikey.K
 	}
 	var ae *APIError
 	if errors.As(err, &ae) && ae.afterLostAnswer && errors.Is(err, ErrAlreadyExpired) {
-		return &apikey.Key{ID: id, ExpiresAt: c.now()}, nil
+		// The first attempt did it; it asked for at, or for now.
+		if at.IsZero() {
+			at = c.now()
+		}
+		return &apikey.Key{ID: id, ExpiresAt: at}, nil
 	}
 	if err != nil {
 		return nil, err

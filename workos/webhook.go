@@ -80,10 +80,10 @@ func WithWebhookLogger(l *slog.Logger) WebhookOption {
 	return func(s *webhookSettings) { s.logger = l }
 }
 
-// WithEventHook calls f with every verified event, after any invalidation,
+// WithWebhookEventHook calls f with every verified event, after any invalidation,
 // before the handler answers. f must be quick and safe for concurrent use.
 // Default: none.
-func WithEventHook(f func(Event)) WebhookOption {
+func WithWebhookEventHook(f func(Event)) WebhookOption {
 	return func(s *webhookSettings) { s.onEvent = f }
 }
 

@@ -159,7 +159,7 @@ func TestWebhookHandler(t *testing.T) {
 	})
 	t.Run("event hook", func(t *testing.T) {
 		var seen []string
-		h, _, _ := setup(t, WithEventHook(func(e Event) { seen = append(seen, e.Event) }))
+		h, _, _ := setup(t, WithWebhookEventHook(func(e Event) { seen = append(seen, e.Event) }))
 		body := event("user.created", "user_1")
 		post(h, body, header(body, webhookSecret, now, ", "))
 		assert.Equal(t, []string{"user.created"}, seen)
