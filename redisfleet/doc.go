@@ -12,8 +12,8 @@
 //
 // # Delivery
 //
-// Every invalidation the cache applies, whatever its source, is appended to
-// a Redis Stream (key IDs and digests of values, never a value), and every
+// Every invalidation the cache applies, but for a store's (see below), is
+// appended to a Redis Stream (key IDs and digests of values, never a value), and every
 // replica reads the stream from the last entry it applied and applies what
 // the others published, with apikey.OriginReplica, which it never publishes
 // again. A replica that loses Redis resumes where it stopped. When it cannot
@@ -38,15 +38,25 @@
 // same script that publishes it, and leaves a tombstone: a validation that
 // started before it, on any replica, cannot write the key back.
 //
-// # Other sources of invalidation
+// # Sources of invalidation
 //
-// The fleet publishes what the cache applies, so every source reaches every
-// replica as long as it goes through the cache: a WorkOS webhook handled by
-// any one replica (workos.NewWebhookHandler with the cache), a key deleted
-// through a client with the cache as its invalidator, a store's change feed
-// applied with Origin apikey.OriginStore, or a plain cache.InvalidateID. Let
-// one replica, or each of them, feed the cache: an invalidation published
-// twice is applied twice, which is harmless. A source that already reaches
-// every replica by itself (a change feed each one reads) needs no fleet for
-// its invalidations, but the fleet still covers the others.
+// The fleet publishes what the cache applies, by its Origin:
+//
+//   - apikey.OriginLocal and apikey.OriginWebhook are published: a key
+//     deleted through a client with the cache as its invalidator (DeleteKey),
+//     a WorkOS webhook handled by any one replica (workos.NewWebhookHandler
+//     with the cache), or a plain cache.InvalidateID reach every replica.
+//     Let one replica, or each of them, feed the cache: an invalidation
+//     published twice is applied twice, which is harmless.
+//   - apikey.OriginReplica, what the other replicas published, is never
+//     published again.
+//   - apikey.OriginStore, a key store's change feed, is never published:
+//     every replica's own watcher applies the same change, and a store that
+//     purges its cache because this replica cannot read its database must not
+//     purge the whole fleet. With a shared cache, the key ID or value it names
+//     is still removed from Redis (and tombstoned, as a published
+//     invalidation does), since a change made outside the fleet, such as with
+//     a command-line tool, reaches the replicas only through their watchers,
+//     and the shared cache must not answer for the key meanwhile. A store's
+//     purge leaves the shared cache alone.
 package redisfleet

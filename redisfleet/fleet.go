@@ -38,8 +38,9 @@ type Fleet struct {
 
 	queue chan pending
 	// overflowed counts the invalidations the full queue dropped since the
-	// last drain: a purge is published for them.
-	overflowed atomic.Int64
+	// last drain: a purge is published for them. overflowedShared counts
+	// those that were not to be published: the shared cache is voided.
+	overflowed, overflowedShared atomic.Int64
 	// enqueued counts the invalidations queued; outstanding those not yet
 	// published nor given up.
 	enqueued    atomic.Uint64
@@ -107,8 +108,9 @@ func boundedOptions(opt *redis.Options, timeout time.Duration, poolSize int) *re
 }
 
 // Hooks returns the hooks that publish the invalidations a cache applies,
-// but for those it received from the other replicas. Give them to the
-// cache with apikey.WithHooks. Publishing is asynchronous and never blocks
+// but for those it received from the other replicas and those of a store,
+// which are only removed from the shared cache (see the package doc). Give
+// them to the cache with apikey.WithHooks. Publishing is asynchronous and never blocks
 // or fails the invalidation: the local cache has already forgotten the key.
 func (f *Fleet) Hooks() apikey.Hooks { return apikey.Hooks{Invalidation: f.enqueue} }
 

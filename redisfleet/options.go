@@ -80,7 +80,8 @@ func WithLeaseWait(d time.Duration) Option { return func(s *settings) { s.leaseW
 
 // WithQueue bounds the invalidations waiting to be published. When it
 // overflows, the fleet is told to purge instead, since the ones dropped
-// cannot be named. Default: 4096.
+// cannot be named; when all it dropped were a store's, which are not
+// published, only the shared cache is voided. Default: 4096.
 func WithQueue(n int) Option { return func(s *settings) { s.queue = n } }
 
 // WithRetryFor sets how long a publication that failed is retried. Past

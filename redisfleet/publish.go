@@ -24,10 +24,17 @@ const maxBatch = 256
 
 // enqueue is the Invalidation hook: it queues what this replica's cache
 // applied for the publisher, and never blocks. What came from the other
-// replicas is not sent back.
+// replicas is not sent back. A store's invalidation is queued only to be
+// cleared from the shared cache (see publishes), and not at all without
+// one, or when it is a purge.
 func (f *Fleet) enqueue(inv apikey.Invalidation) {
-	if inv.Origin == apikey.OriginReplica {
+	switch inv.Origin {
+	case apikey.OriginReplica:
 		return
+	case apikey.OriginStore:
+		if f.s.sharedTTL == 0 || inv.All {
+			return
+		}
 	}
 	f.enqueued.Add(1)
 	f.outstanding.Add(1)
@@ -35,9 +42,20 @@ func (f *Fleet) enqueue(inv apikey.Invalidation) {
 	case f.queue <- pending{inv: inv, at: time.Now(), count: 1}:
 	default:
 		f.st.dropped.Add(1)
-		f.overflowed.Add(1)
+		if publishes(inv) {
+			f.overflowed.Add(1)
+		} else {
+			f.overflowedShared.Add(1)
+		}
 	}
 }
+
+// publishes reports whether inv goes on the stream. A store's invalidation
+// does not: each replica's store watcher applies the same change by itself,
+// and a store that purges because this replica cannot read its database
+// must not purge the whole fleet. It is only cleared from the shared cache,
+// which may hold the key from before the change.
+func publishes(inv apikey.Invalidation) bool { return inv.Origin != apikey.OriginStore }
 
 // unpublished reports whether an invalidation applied here has not reached
 // Redis yet (published, or given up): until then the shared cache may still
@@ -85,7 +103,8 @@ func (f *Fleet) publishLoop(ctx context.Context) {
 }
 
 // drain adds what is queued to batch, up to maxBatch, and a purge if the
-// queue overflowed.
+// queue overflowed: published if it dropped an invalidation to publish,
+// else one of the shared cache only.
 func (f *Fleet) drain(batch []pending) []pending {
 loop:
 	for len(batch) < maxBatch {
@@ -96,9 +115,14 @@ loop:
 			break loop
 		}
 	}
-	if n := f.overflowed.Swap(0); n > 0 {
-		batch = append(batch, pending{inv: apikey.Invalidation{All: true, Origin: apikey.OriginLocal},
-			at: time.Now(), count: n, overflow: true})
+	n, shared := f.overflowed.Swap(0), f.overflowedShared.Swap(0)
+	if n+shared > 0 {
+		origin := apikey.OriginLocal
+		if n == 0 {
+			origin = apikey.OriginStore
+		}
+		batch = append(batch, pending{inv: apikey.Invalidation{All: true, Origin: origin},
+			at: time.Now(), count: n + shared, overflow: true})
 	}
 	return batch
 }
@@ -131,6 +155,9 @@ func (f *Fleet) publish(ctx context.Context, batch []pending) error {
 	if redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// Redis restarted, or its scripts were flushed: load it again.
 		if err = publishScript.Load(ctx, f.client).Err(); err == nil {
+			err = clearScript.Load(ctx, f.client).Err()
+		}
+		if err == nil {
 			err = f.publishPipeline(ctx, batch)
 		}
 	}
@@ -138,12 +165,19 @@ func (f *Fleet) publish(ctx context.Context, batch []pending) error {
 		f.st.publishErrors.Add(1)
 		return err
 	}
-	f.st.published.Add(uint64(len(batch)))
+	for _, p := range batch {
+		if publishes(p.inv) {
+			f.st.published.Add(1)
+		} else {
+			f.st.sharedCleared.Add(1)
+		}
+	}
 	return nil
 }
 
-// publishPipeline runs the publish script once for each of batch, by its
-// hash: a batch is one round trip of a few hundred bytes per invalidation.
+// publishPipeline runs the publish script, or the clear script, once for
+// each of batch, by its hash: a batch is one round trip of a few hundred
+// bytes per invalidation.
 func (f *Fleet) publishPipeline(ctx context.Context, batch []pending) error {
 	pipe := f.client.Pipeline()
 	epoch := randomToken()
@@ -154,6 +188,10 @@ func (f *Fleet) publishPipeline(ctx context.Context, batch []pending) error {
 		}
 		if p.inv.All {
 			all = "1"
+		}
+		if !publishes(p.inv) {
+			clearScript.EvalSha(ctx, pipe, nil, f.p, tombstoneTTL.Milliseconds(), p.inv.ID, digest, all)
+			continue
 		}
 		origin := p.inv.Origin
 		if origin == "" {

@@ -11,15 +11,19 @@ import (
 //	P stream        the invalidations, one entry each, trimmed to MaxLen
 //	P gen           a counter: the sequence number of the last entry
 //	P epoch         a random value that changes when Redis loses the above
-//	P key:<digest>  a shared validation result: "<gen when read>:<json>"
+//	P clock         a counter the shared cache orders its reads, writes and
+//	                removals by: it also counts removals never published
+//	P key:<digest>  a shared validation result: "<clock when read>:<json>"
 //	P id:<id>       the digests stored for a key ID
-//	P tomb:...      tombstones: the sequence number of the last
-//	                invalidation of a digest, an ID, or everything
+//	P tomb:...      tombstones: the clock of the last removal of a digest,
+//	                an ID, or everything
 //	P lease:<digest> a replica is validating this key
 //
 // Every change happens inside one script, so no replica sees half of one.
 // The scripts name keys they build themselves; the common hash tag keeps
-// them in one slot.
+// them in one slot. The shared cache has a clock of its own, not the
+// stream's sequence number, because a store's invalidation clears it without
+// a stream entry, and the sequence must have no gap.
 
 // tombstoneTTL is how long a tombstone outlives its invalidation. It must
 // exceed the longest shared TTL plus the longest validation (writeWindow),
@@ -33,40 +37,58 @@ const writeWindow = time.Minute
 // maxSharedTTL keeps the shared TTL within what tombstones cover.
 const maxSharedTTL = tombstoneTTL - writeWindow
 
-// publishScript appends one invalidation to the stream, and removes what it
-// names from the shared cache, leaving tombstones that refuse the writes of
-// validations started before it. It creates the epoch if Redis lost it.
+// forgetLua defines forget(p, ttl, id, digest, all): it removes what an
+// invalidation names from the shared cache, and leaves tombstones (for ttl
+// ms) that refuse the writes of validations that read before it.
+const forgetLua = `
+local function forget(p, ttl, id, digest, all)
+  local t = redis.call('INCR', p..'clock')
+  if all == '1' then
+    redis.call('SET', p..'tomb:all', t, 'PX', ttl)
+  end
+  if digest ~= '' then
+    redis.call('SET', p..'tomb:key:'..digest, t, 'PX', ttl)
+    redis.call('DEL', p..'key:'..digest)
+  end
+  if id ~= '' then
+    redis.call('SET', p..'tomb:id:'..id, t, 'PX', ttl)
+    local ids = p..'id:'..id
+    for _, d in ipairs(redis.call('SMEMBERS', ids)) do
+      redis.call('DEL', p..'key:'..d)
+    end
+    redis.call('DEL', ids)
+  end
+end
+`
+
+// publishScript appends one invalidation to the stream, and forgets what it
+// names in the shared cache. It creates the epoch if Redis lost it.
 //
 // ARGV: prefix, new epoch, maxlen, tombstone TTL (ms), replica, origin, id,
 // digest (hex), all ("1" or ""). Returns the entry's sequence number.
-var publishScript = redis.NewScript(`
+var publishScript = redis.NewScript(forgetLua + `
 local p = ARGV[1]
 local epoch = redis.call('GET', p..'epoch')
 if not epoch then
   epoch = ARGV[2]
   redis.call('SET', p..'epoch', epoch)
 end
+forget(p, ARGV[4], ARGV[7], ARGV[8], ARGV[9])
 local seq = redis.call('INCR', p..'gen')
-local ttl = ARGV[4]
-if ARGV[9] == '1' then
-  redis.call('SET', p..'tomb:all', seq, 'PX', ttl)
-end
-if ARGV[8] ~= '' then
-  redis.call('SET', p..'tomb:key:'..ARGV[8], seq, 'PX', ttl)
-  redis.call('DEL', p..'key:'..ARGV[8])
-end
-if ARGV[7] ~= '' then
-  redis.call('SET', p..'tomb:id:'..ARGV[7], seq, 'PX', ttl)
-  local ids = p..'id:'..ARGV[7]
-  for _, d in ipairs(redis.call('SMEMBERS', ids)) do
-    redis.call('DEL', p..'key:'..d)
-  end
-  redis.call('DEL', ids)
-end
 redis.call('XADD', p..'stream', 'MAXLEN', '~', ARGV[3], '*',
   'epoch', epoch, 'seq', seq, 'from', ARGV[5], 'origin', ARGV[6],
   'id', ARGV[7], 'digest', ARGV[8], 'all', ARGV[9])
 return seq
+`)
+
+// clearScript forgets what an invalidation names in the shared cache
+// without publishing it: for the invalidations every replica gets by
+// itself.
+//
+// ARGV: prefix, tombstone TTL (ms), id, digest (hex), all ("1" or "").
+var clearScript = redis.NewScript(forgetLua + `
+forget(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+return 1
 `)
 
 // syncScript tells the reader where the stream stands: the epoch (created
@@ -100,11 +122,11 @@ return {epoch, gen, lastID, nextSeq}
 
 // readScript looks a digest up in the shared cache and, on a miss, takes
 // the lease on validating it if no other replica holds it. An entry written
-// before the last purge counts as a miss. It also returns the sequence
-// number and epoch (created if Redis lost it) to hand to writeScript.
+// before the last purge counts as a miss. It also returns the clock and the
+// epoch (created if Redis lost it) to hand to writeScript.
 //
 // ARGV: prefix, digest (hex), lease token ("" for no lease), lease TTL (ms),
-// new epoch. Returns {entry or "", gen, epoch, 1 if the lease was taken}.
+// new epoch. Returns {entry or "", clock, epoch, 1 if the lease was taken}.
 var readScript = redis.NewScript(`
 local p = ARGV[1]
 local entry = redis.call('GET', p..'key:'..ARGV[2])
@@ -113,7 +135,7 @@ if entry and all then
   local g = tonumber(string.match(entry, '^(%d+):'))
   if not g or g < tonumber(all) then entry = false end
 end
-local gen = redis.call('GET', p..'gen') or '0'
+local clock = redis.call('GET', p..'clock') or '0'
 local epoch = redis.call('GET', p..'epoch')
 if not epoch then
   epoch = ARGV[5]
@@ -123,21 +145,21 @@ local lease = 0
 if not entry and ARGV[3] ~= '' then
   if redis.call('SET', p..'lease:'..ARGV[2], ARGV[3], 'NX', 'PX', ARGV[4]) then lease = 1 end
 end
-return {entry or '', gen, epoch, lease}
+return {entry or '', clock, epoch, lease}
 `)
 
 // writeScript stores a validation result unless an invalidation of its
 // digest, its ID or everything came after the read that started the
-// validation (sequence number gen), or Redis lost the fleet's state since
-// (epoch). It releases the lease if it holds it.
+// validation (at clock c), or Redis lost the fleet's state since (epoch).
+// It releases the lease if it holds it.
 //
-// ARGV: prefix, digest (hex), key ID, gen, epoch, entry, TTL (ms), lease token.
+// ARGV: prefix, digest (hex), key ID, c, epoch, entry, TTL (ms), lease token.
 // Returns 1 if stored, 0 if refused.
 var writeScript = redis.NewScript(`
 local p = ARGV[1]
 local g0 = tonumber(ARGV[4])
 local ok = redis.call('GET', p..'epoch') == ARGV[5]
-  and tonumber(redis.call('GET', p..'gen') or '0') >= g0
+  and tonumber(redis.call('GET', p..'clock') or '0') >= g0
 if ok then
   for _, t in ipairs({p..'tomb:all', p..'tomb:key:'..ARGV[2], p..'tomb:id:'..ARGV[3]}) do
     local v = redis.call('GET', t)

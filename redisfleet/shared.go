@@ -45,7 +45,7 @@ type sharedValidator struct {
 // snapshot is what readScript answered.
 type snapshot struct {
 	key   *apikey.Key // nil on a miss
-	gen   string      // the sequence number when read
+	clock string      // the shared cache's clock when read
 	epoch string
 	lease bool // this validation holds the lease
 	// unreadable is set when the entry could not be decoded: no one is
@@ -112,7 +112,7 @@ func (f *Fleet) sharedRead(ctx context.Context, digest, token string) (snapshot,
 	}
 	entry, _ := r[0].(string)
 	snap := snapshot{}
-	snap.gen, _ = r[1].(string)
+	snap.clock, _ = r[1].(string)
 	snap.epoch, _ = r[2].(string)
 	lease, _ := r[3].(int64)
 	snap.lease = lease == 1
@@ -155,13 +155,13 @@ func (f *Fleet) awaitShared(ctx context.Context, digest, token string, snap snap
 
 // sharedWrite stores key for the other replicas, unless it was invalidated
 // since snap was read, the validation took too long to be sure of that, or
-// snap was never read (gen is empty).
+// snap was never read (its clock is empty).
 func (f *Fleet) sharedWrite(ctx context.Context, digest string, key *apikey.Key, snap snapshot, token string, start time.Time) {
 	ttl := f.s.sharedTTL
 	if !key.ExpiresAt.IsZero() {
 		ttl = min(ttl, time.Until(key.ExpiresAt))
 	}
-	if ttl < time.Millisecond || snap.gen == "" || time.Since(start) > writeWindow {
+	if ttl < time.Millisecond || snap.clock == "" || time.Since(start) > writeWindow {
 		if snap.lease {
 			f.releaseLease(ctx, digest, token)
 		}
@@ -177,8 +177,8 @@ func (f *Fleet) sharedWrite(ctx context.Context, digest string, key *apikey.Key,
 	}
 	cctx, cancel := f.call(ctx)
 	defer cancel()
-	stored, err := writeScript.Run(cctx, f.client, nil, f.p, digest, key.ID, snap.gen, snap.epoch,
-		snap.gen+":"+string(body), ttl.Milliseconds(), token).Int()
+	stored, err := writeScript.Run(cctx, f.client, nil, f.p, digest, key.ID, snap.clock, snap.epoch,
+		snap.clock+":"+string(body), ttl.Milliseconds(), token).Int()
 	switch {
 	case err != nil:
 		f.sharedFailed()
@@ -204,11 +204,11 @@ func (f *Fleet) sharedFailed() {
 
 func (f *Fleet) sharedDown() bool { return time.Now().UnixNano() < f.sharedDownUntil.Load() }
 
-// decodeEntry reads "<gen>:<json>".
+// decodeEntry reads "<clock>:<json>".
 func decodeEntry(entry string) (*apikey.Key, error) {
-	gen, body, ok := strings.Cut(entry, ":")
-	if _, err := strconv.ParseUint(gen, 10, 64); !ok || err != nil {
-		return nil, fmt.Errorf("redisfleet: a shared entry has no sequence number")
+	clock, body, ok := strings.Cut(entry, ":")
+	if _, err := strconv.ParseUint(clock, 10, 64); !ok || err != nil {
+		return nil, fmt.Errorf("redisfleet: a shared entry has no clock")
 	}
 	var key apikey.Key
 	if err := json.Unmarshal([]byte(body), &key); err != nil {

@@ -33,6 +33,9 @@ type Stats struct {
 	// SharedStored counts keys written to the shared cache, SharedRefused
 	// writes refused because the key was invalidated meanwhile.
 	SharedStored, SharedRefused uint64
+	// SharedCleared counts the store's invalidations removed from the
+	// shared cache, which are not published.
+	SharedCleared uint64
 	// SharedErrors counts shared-cache calls that failed or timed out; the
 	// validations they were part of went on upstream.
 	SharedErrors uint64
@@ -43,6 +46,7 @@ type stats struct {
 	received, purges, published, publishErrors, dropped atomic.Uint64
 	sharedHits, sharedMisses, sharedWaits               atomic.Uint64
 	sharedStored, sharedRefused, sharedErrors           atomic.Uint64
+	sharedCleared                                       atomic.Uint64
 
 	mu        sync.Mutex
 	connected bool
@@ -61,6 +65,7 @@ func (f *Fleet) Stats() Stats {
 		Received: st.received.Load(), Purges: st.purges.Load(),
 		Published: st.published.Load(), PublishErrors: st.publishErrors.Load(), Dropped: st.dropped.Load(),
 		SharedHits: st.sharedHits.Load(), SharedMisses: st.sharedMisses.Load(), SharedWaits: st.sharedWaits.Load(),
-		SharedStored: st.sharedStored.Load(), SharedRefused: st.sharedRefused.Load(), SharedErrors: st.sharedErrors.Load(),
+		SharedStored: st.sharedStored.Load(), SharedRefused: st.sharedRefused.Load(),
+		SharedCleared: st.sharedCleared.Load(), SharedErrors: st.sharedErrors.Load(),
 	}
 }
