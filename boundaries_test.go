@@ -604,7 +604,7 @@ func TestBoundaryUnavailableErrorText(t *testing.T) {
 		{&UnavailableError{Err: errors.New("down"), RequestID: "req_2"}, "apikey: validator unavailable: down (request id req_2)"},
 	}
 	for _, tc := range tests {
-		assert.EqualError(t, tc.err, tc.want)
+		t.Run(tc.want, func(t *testing.T) { assert.EqualError(t, tc.err, tc.want) })
 	}
 }
 
@@ -666,9 +666,11 @@ func TestBoundaryForbiddenBody(t *testing.T) {
 		{&PermissionError{}, "The API key lacks a required permission."},
 		{&PermissionError{Missing: []string{"posts:write"}}, "The API key lacks a required permission: posts:write."},
 	} {
-		w := httptest.NewRecorder()
-		WriteError(w, httptest.NewRequest(http.MethodGet, "/", nil), tc.err)
-		assert.Equal(t, http.StatusForbidden, w.Code)
-		assert.JSONEq(t, `{"error":"insufficient_scope","error_description":"`+tc.want+`"}`, w.Body.String())
+		t.Run(tc.want, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			WriteError(w, httptest.NewRequest(http.MethodGet, "/", nil), tc.err)
+			assert.Equal(t, http.StatusForbidden, w.Code)
+			assert.JSONEq(t, `{"error":"insufficient_scope","error_description":"`+tc.want+`"}`, w.Body.String())
+		})
 	}
 }
