@@ -48,9 +48,9 @@ type KeyFormat struct {
 	Prefix string
 }
 
-// Validate reports whether the prefix can start keys, with an error that
+// CheckPrefix reports whether the prefix can start keys, with an error that
 // matches ErrMisconfigured if not.
-func (f KeyFormat) Validate() error {
+func (f KeyFormat) CheckPrefix() error {
 	p := f.Prefix
 	ok := len(p) > 0 && len(p) <= maxPrefixLen && p[len(p)-1] == '_'
 	for i := 0; ok && i < len(p); i++ {
@@ -73,7 +73,7 @@ func (f KeyFormat) Generate() (string, error) {
 }
 
 func (f KeyFormat) generate(random io.Reader) (string, error) {
-	if err := f.Validate(); err != nil {
+	if err := f.CheckPrefix(); err != nil {
 		return "", err
 	}
 	b := make([]byte, f.Len())

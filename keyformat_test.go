@@ -57,7 +57,7 @@ func TestKeyFormatValidate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.prefix, func(t *testing.T) {
 			f := KeyFormat{Prefix: tc.prefix}
-			err := f.Validate()
+			err := f.CheckPrefix()
 			_, genErr := f.Generate()
 			if tc.ok {
 				assert.NoError(t, err)

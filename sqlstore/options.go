@@ -75,8 +75,8 @@ func WithLogger(l *slog.Logger) Option { return func(s *settings) { s.logger = l
 
 func (s *settings) check() error {
 	switch {
-	case s.format.Validate() != nil:
-		return s.format.Validate()
+	case s.format.CheckPrefix() != nil:
+		return s.format.CheckPrefix()
 	case s.lastUsedEach <= 0:
 		return misconfigured("the last-used interval must be positive, not %v", s.lastUsedEach)
 	case s.pollEach <= 0:
