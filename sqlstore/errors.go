@@ -16,6 +16,11 @@ var (
 	// store refuses; the error says which field and why.
 	ErrInvalidInput = errors.New("sqlstore: invalid input")
 
+	// ErrSchemaOutdated reports a database that lacks tables, or a
+	// version of them, that this package needs: run Migrate (see
+	// CheckSchema).
+	ErrSchemaOutdated = errors.New("sqlstore: the schema is missing or older than this package")
+
 	// ErrClosed reports a call on a closed Store.
 	ErrClosed = errors.New("sqlstore: closed")
 )

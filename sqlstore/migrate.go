@@ -16,21 +16,84 @@ import (
 // takes an advisory lock; SQLite's write lock serializes). It never changes
 // or drops a migration already applied.
 func (s *Store) Migrate(ctx context.Context) error {
-	names, err := fs.Glob(s.dialect.migrations, "*.sql")
+	ms, err := s.migrations()
 	if err != nil {
 		return fmt.Errorf("sqlstore: Migrate: %w", err)
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("sqlstore: Migrate: migration %s has no version number", name)
-		}
-		if err := s.migrate(ctx, version, name); err != nil {
-			return fmt.Errorf("sqlstore: Migrate: %s: %w", name, err)
+	for _, m := range ms {
+		if err := s.migrate(ctx, m.version, m.name); err != nil {
+			return fmt.Errorf("sqlstore: Migrate: %s: %w", m.name, err)
 		}
 	}
 	return nil
+}
+
+// CheckSchema returns nil when the database has every migration that this
+// package embeds, and otherwise an error matching ErrSchemaOutdated that
+// names the first one missing. It changes nothing: it is for tools that
+// must not migrate a database behind its application's back.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	ms, err := s.migrations()
+	if err != nil {
+		return fmt.Errorf("sqlstore: CheckSchema: %w", err)
+	}
+	exists := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'apikey_schema_migrations'"
+	if s.dialect.postgres() {
+		exists = "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'apikey_schema_migrations'"
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, exists).Scan(&n); err != nil {
+		return fmt.Errorf("sqlstore: CheckSchema: %w", err)
+	}
+	applied := map[int]bool{}
+	if n > 0 {
+		rows, err := s.db.QueryContext(ctx, "SELECT version FROM apikey_schema_migrations")
+		if err != nil {
+			return fmt.Errorf("sqlstore: CheckSchema: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				return fmt.Errorf("sqlstore: CheckSchema: %w", err)
+			}
+			applied[v] = true
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlstore: CheckSchema: %w", err)
+		}
+	}
+	for _, m := range ms {
+		if !applied[m.version] {
+			return fmt.Errorf("%w: migration %s is not applied", ErrSchemaOutdated, m.name)
+		}
+	}
+	return nil
+}
+
+// migration is one of the embedded migrations of the Store's dialect.
+type migration struct {
+	version int
+	name    string
+}
+
+// migrations returns the embedded migrations, in the order of their
+// versions.
+func (s *Store) migrations() ([]migration, error) {
+	names, err := fs.Glob(s.dialect.migrations, "*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	ms := make([]migration, 0, len(names))
+	for _, name := range names {
+		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("migration %s has no version number", name)
+		}
+		ms = append(ms, migration{version, name})
+	}
+	return ms, nil
 }
 
 func (s *Store) migrate(ctx context.Context, version int, name string) error {

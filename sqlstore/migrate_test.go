@@ -39,3 +39,26 @@ func TestMigrateConcurrently(t *testing.T) {
 		})
 	}
 }
+
+// CheckSchema tells a database without the tables, or without one of the
+// package's migrations, from an up-to-date one, and changes nothing.
+func TestCheckSchema(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := Open(ctx, b.dsn(t), WithKeyFormat(testFormat))
+			require.NoError(t, err)
+			t.Cleanup(func() { s.Close() })
+			assert.ErrorIs(t, s.CheckSchema(ctx), ErrSchemaOutdated, "no tables")
+			_, err = s.db.Exec("SELECT COUNT(*) FROM apikey_schema_migrations")
+			assert.Error(t, err, "CheckSchema created nothing")
+			require.NoError(t, s.Migrate(ctx))
+			assert.NoError(t, s.CheckSchema(ctx))
+			_, err = s.db.Exec("DELETE FROM apikey_schema_migrations")
+			require.NoError(t, err)
+			err = s.CheckSchema(ctx)
+			assert.ErrorIs(t, err, ErrSchemaOutdated, "a migration missing")
+			assert.ErrorContains(t, err, "migration 0001")
+		})
+	}
+}

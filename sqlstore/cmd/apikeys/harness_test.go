@@ -61,6 +61,17 @@ func (d database) exec(t *testing.T, stmts ...string) {
 	}
 }
 
+// count counts the rows of table, behind the command's back.
+func (d database) count(t *testing.T, table string) (int, error) {
+	t.Helper()
+	db, err := sql.Open(d.driver, d.sqlDSN)
+	require.NoError(t, err)
+	defer db.Close()
+	var n int
+	err = db.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n)
+	return n, err
+}
+
 // failExpiries makes every change of a key's expiry fail in the database
 // until the returned function is called.
 func (d database) failExpiries(t *testing.T) (restore func()) {

@@ -10,8 +10,9 @@
 //	cd sqlstore && go install ./cmd/apikeys
 //	apikeys create --store sqlite:apikeys.db --org acme --name ci --permission posts:read
 //
-// Tables are created or brought up to date on opening, as Store.Migrate
-// does. APIKEYS_KEY_PREFIX sets the prefix of the keys create and rotate
+// create makes the tables, or brings them up to date, as Store.Migrate
+// does; the other commands never change them, and refuse tables that are
+// missing or older than the command's. APIKEYS_KEY_PREFIX sets the prefix of the keys create and rotate
 // issue (default sk_), APIKEYS_PEPPER_FILE the file holding the pepper of
 // an HMAC digest: both must match the application's.
 package main

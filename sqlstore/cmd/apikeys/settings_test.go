@@ -101,6 +101,35 @@ func TestStoreSettings(t *testing.T) {
 		assert.ErrorIs(t, err, os.ErrNotExist, "no database was made for a listing")
 	})
 
+	t.Run("only create migrates; the others refuse tables missing or older", func(t *testing.T) {
+		for _, db := range databases {
+			t.Run(db.name, func(t *testing.T) {
+				d := db.open(t)
+				if !d.postgres {
+					d.exec(t, "PRAGMA user_version = 1") // makes the file, without tables
+				}
+				h := newHarness(t, d)
+				for _, args := range [][]string{{"list", "--org", "acme"}, {"audit", "--org", "acme"}, {"delete", "key_1", "--yes"}} {
+					r := h.run("", args...)
+					requireCode(t, exitUndecided, r)
+					assert.Equal(t, "apikeys "+args[0]+": "+errSchema.Error()+"\n", r.stderr)
+				}
+				r := h.run("sk_"+strings.Repeat("a", 42)+"\n", "validate")
+				requireCode(t, exitUndecided, r)
+				assert.Contains(t, r.stderr, errSchema.Error())
+				_, err := d.count(t, "apikey_schema_migrations")
+				assert.Error(t, err, "no command but create made the tables")
+
+				created(t, h, "--org", "acme", "--name", "first")
+				requireCode(t, exitOK, h.run("", "list", "--org", "acme"))
+				d.exec(t, "DELETE FROM apikey_schema_migrations")
+				r = h.run("", "list", "--org", "acme")
+				requireCode(t, exitUndecided, r)
+				assert.Equal(t, "apikeys list: "+errSchema.Error()+"\n", r.stderr, "a migration missing")
+			})
+		}
+	})
+
 	t.Run("an unreachable PostgreSQL: one line without the password", func(t *testing.T) {
 		r := runBare(t, nil, "", "list", "--org", "acme", "--timeout", "5s",
 			"--store", "postgres://postgres:hunter2secret@127.0.0.1:1/test?sslmode=disable&connect_timeout=2")

@@ -56,7 +56,15 @@ func openSQLite(ctx context.Context, req keyctl.OpenRequest, now func() time.Tim
 	return openStore(ctx, req, now)
 }
 
-// openStore opens the store and brings its tables up to date.
+// errSchema is the answer to a command other than create on a database
+// whose tables are missing or older than this command: it does not
+// migrate a database behind its application's back.
+var errSchema = errors.New("the database has no apikeys tables, or older ones than this apikeys: " +
+	"run the application's Store.Migrate, or 'apikeys create', first")
+
+// openStore opens the store. Only create, which may make the database,
+// brings its tables up to date; the other commands refuse tables that are
+// missing or older than the command's.
 func openStore(ctx context.Context, req keyctl.OpenRequest, now func() time.Time) (keyctl.Backend, error) {
 	opts := []sqlstore.Option{
 		sqlstore.WithClock(now),
@@ -82,7 +90,12 @@ func openStore(ctx context.Context, req keyctl.OpenRequest, now func() time.Time
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Migrate(ctx); err != nil {
+	if req.Creates {
+		err = s.Migrate(ctx)
+	} else if err = s.CheckSchema(ctx); errors.Is(err, sqlstore.ErrSchemaOutdated) {
+		err = errSchema
+	}
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
