@@ -7,6 +7,11 @@ import (
 	"github.com/apikeyauth/apikey"
 )
 
+// The errors of the package. Where apikey has a sentinel that means the
+// same, the Store uses it instead of one of its own: Validate answers
+// apikey.ErrInvalidKey for an unknown or expired key, a database error on
+// the request path is an *apikey.UnavailableError, and Open's refusals
+// match apikey.ErrMisconfigured. These are the store's own.
 var (
 	// ErrNotFound reports a key ID that the store does not hold (never
 	// created, or revoked).
@@ -34,3 +39,15 @@ func unavailable(err error) error {
 func invalidInput(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidInput}, args...)...)
 }
+
+// configError is an Open error that matches apikey.ErrMisconfigured.
+type configError struct{ msg string }
+
+func misconfigured(format string, args ...any) error {
+	return &configError{msg: "sqlstore: Open: " + fmt.Sprintf(format, args...)}
+}
+
+func (e *configError) Error() string { return e.msg }
+
+// Unwrap returns apikey.ErrMisconfigured.
+func (e *configError) Unwrap() error { return apikey.ErrMisconfigured }

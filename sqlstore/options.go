@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -88,15 +87,3 @@ func (s *settings) check() error {
 	}
 	return nil
 }
-
-// configError is an Open error that matches apikey.ErrMisconfigured.
-type configError struct{ msg string }
-
-func misconfigured(format string, args ...any) error {
-	return &configError{msg: "sqlstore: Open: " + fmt.Sprintf(format, args...)}
-}
-
-func (e *configError) Error() string { return e.msg }
-
-// Unwrap returns apikey.ErrMisconfigured.
-func (e *configError) Unwrap() error { return apikey.ErrMisconfigured }
