@@ -3,6 +3,7 @@ package redisfleet_test
 import (
 	"log"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,7 +17,14 @@ import (
 // is refused by all of them within milliseconds. The example has no Output
 // line, so it is compiled but not run: it needs a Redis.
 func Example() {
-	var upstream apikey.Validator // WorkOS's client, a store of your own...
+	// The upstream validator: WorkOS's client, a store of your own... Here,
+	// one key from the environment.
+	upstream, err := apikey.NewStatic(map[string]apikey.Key{
+		os.Getenv("API_KEY"): {ID: "key_ops", Name: "ops"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
 	opt, err := redis.ParseURL("redis://127.0.0.1:6379/0")
 	if err != nil {
 		log.Fatal(err)

@@ -66,6 +66,31 @@ func TestAttach(t *testing.T) {
 	assert.ErrorIs(t, g.Attach(cache), ErrAttached, "after Close")
 }
 
+// TestValidatorRefusesNilUpstream: a nil upstream gives a nil Validator,
+// which apikey.New refuses at setup, rather than one that panics on the
+// first miss.
+func TestValidatorRefusesNilUpstream(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		next apikey.Validator
+	}{
+		{"shared cache, nil", []Option{WithSharedCache(time.Second)}, nil},
+		{"shared cache, nil pointer", []Option{WithSharedCache(time.Second)}, (*upstream)(nil)},
+		{"no shared cache, nil pointer", nil, (*upstream)(nil)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := New(&redis.Options{Addr: redisAddr()}, append(tc.opts, WithLogger(discard))...)
+			require.NoError(t, err)
+			defer f.Close()
+			v := f.Validator(tc.next)
+			assert.Nil(t, v)
+			_, err = apikey.New(v, apikey.WithHooks(f.Hooks()))
+			assert.ErrorIs(t, err, apikey.ErrMisconfigured)
+		})
+	}
+}
+
 func TestValidatorWithoutSharedCacheIsUpstream(t *testing.T) {
 	f, err := New(&redis.Options{Addr: redisAddr()}, WithLogger(discard))
 	require.NoError(t, err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/apikeyauth/apikey"
+	"github.com/apikeyauth/apikey/internal/nilcheck"
 )
 
 // sharedDownFor is how long shared-cache calls are skipped after one failed.
@@ -30,7 +31,14 @@ const leasePoll = 5 * time.Millisecond
 // skipped, and then left alone for a second: the validation goes upstream,
 // as it would without a shared cache. The returned Validator is safe for
 // concurrent use.
+//
+// A nil next, or one holding a nil pointer, gives nil: apikey.New and
+// apikey.NewCache refuse it with an error matching apikey.ErrMisconfigured,
+// so the mistake shows at setup, not as a panic on the first request.
 func (f *Fleet) Validator(next apikey.Validator) apikey.Validator {
+	if nilcheck.Is(next) {
+		return nil
+	}
 	if f.s.sharedTTL == 0 {
 		return next
 	}
