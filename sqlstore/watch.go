@@ -24,8 +24,11 @@ type Invalidator interface {
 // gapWait is how long a watcher waits for a missing sequence number, a
 // change whose transaction has not committed yet, before it gives up on it
 // and purges its cache instead: PostgreSQL hands out sequence numbers
-// before commit, and a rolled-back change leaves a hole for good.
-const gapWait = 10 * time.Second
+// before commit, and a rolled-back change leaves a hole for good. It is
+// longer than a change's transaction may last (changeTimeout), so that a
+// change given up on has ended one way or the other; one that committed
+// all the same is still applied when it is read (see apply).
+const gapWait = changeTimeout + 2*time.Second
 
 var errAlreadyWatching = errors.New("sqlstore: Watch: already watching")
 
