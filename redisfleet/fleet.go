@@ -135,9 +135,11 @@ func (f *Fleet) Attach(cache *apikey.Cache) error {
 	return nil
 }
 
-// Close stops the Fleet's goroutines, after one last attempt to publish
-// what is queued, and closes its Redis connections. It waits for them, and
-// is safe to call more than once.
+// Close stops the Fleet's goroutines and closes its Redis connections. It
+// first publishes everything queued, within the timeout (WithTimeout); what
+// it cannot is counted in Stats.Dropped, and a purge is published in its
+// place, within one more timeout. It waits for the goroutines, and is safe
+// to call more than once.
 func (f *Fleet) Close() error {
 	var err error
 	f.closeOnce.Do(func() {

@@ -71,7 +71,7 @@ func (f *Fleet) settle(batch []pending) {
 
 // publishLoop publishes the queue in batches, retrying a failed batch with
 // backoff until it succeeds or grows older than the retry window. When ctx
-// ends it makes one last attempt with what is queued.
+// ends it flushes what is queued.
 func (f *Fleet) publishLoop(ctx context.Context) {
 	defer f.wg.Done()
 	var batch []pending
@@ -82,7 +82,7 @@ func (f *Fleet) publishLoop(ctx context.Context) {
 			case p := <-f.queue:
 				batch = append(batch, p)
 			case <-ctx.Done():
-				f.publish(context.Background(), f.drain(batch))
+				f.flush(batch)
 				return
 			}
 		}
@@ -96,10 +96,47 @@ func (f *Fleet) publishLoop(ctx context.Context) {
 		select {
 		case <-time.After(backoff.next()):
 		case <-ctx.Done():
-			f.publish(context.Background(), f.drain(batch))
+			f.flush(batch)
 			return
 		}
 	}
+}
+
+// flush publishes batch and everything queued when the Fleet closes, in
+// rounds, within one timeout. What is left then is dropped and counted, and
+// one purge is published in its place, so that the other replicas still
+// forget what they were not told.
+func (f *Fleet) flush(batch []pending) {
+	ctx, cancel := f.call(context.Background())
+	defer cancel()
+	for {
+		batch = f.drain(batch)
+		if len(batch) == 0 {
+			return
+		}
+		if ctx.Err() != nil || f.publish(ctx, batch) != nil {
+			break
+		}
+		f.settle(batch)
+		batch = batch[:0]
+	}
+	for n := len(f.queue); n > 0; n-- {
+		batch = append(batch, <-f.queue)
+	}
+	batch = f.drain(batch) // the overflow's purge, if the queue overflowed meanwhile
+	purge := pending{inv: apikey.Invalidation{All: true, Origin: apikey.OriginStore}, at: time.Now(), overflow: true}
+	for _, p := range batch {
+		if !p.overflow {
+			f.st.dropped.Add(1)
+		}
+		if publishes(p.inv) {
+			purge.inv.Origin = apikey.OriginLocal
+		}
+	}
+	f.settle(batch)
+	pctx, pcancel := f.call(context.Background())
+	defer pcancel()
+	_ = f.publish(pctx, []pending{purge}) // Redis may be gone: it is counted in PublishErrors
 }
 
 // drain adds what is queued to batch, up to maxBatch, and a purge if the

@@ -23,7 +23,8 @@ type Stats struct {
 	// PublishErrors counts failed attempts to publish, each retried.
 	PublishErrors uint64
 	// Dropped counts invalidations never published: retried for longer than
-	// WithRetryFor, or overflowing the queue (then a purge is published).
+	// WithRetryFor, overflowing the queue, or left unpublished by Close (for
+	// the last two, a purge is published in their place).
 	Dropped uint64
 
 	// SharedHits and SharedMisses count the shared cache's answers.
