@@ -5,7 +5,8 @@
 // upstream call per key instead of one each.
 //
 //	opt, err := redis.ParseURL("redis://127.0.0.1:6379/0")
-//	fleet, err := redisfleet.New(opt, redisfleet.WithSharedCache(20*time.Second))
+//	fleet, err := redisfleet.New(opt, redisfleet.WithSharedCache(10*time.Second),
+//		redisfleet.WithSharedSecret(secret))
 //	defer fleet.Close()
 //	auth, err := apikey.New(fleet.Validator(upstream), apikey.WithHooks(fleet.Hooks()))
 //	err = fleet.Attach(auth.Cache())
@@ -38,6 +39,12 @@
 // same script that publishes it, and leaves a tombstone: a validation that
 // started before it, on any replica, cannot write the key back.
 //
+// A key read from the shared cache is then kept in the local cache for the
+// local TTL, so a key revoked without any invalidation is served for up to
+// the two TTLs added together: keep their sum within what you accept. The
+// replicas believe what they read there: set WithSharedSecret, or trust
+// everyone who can write to that Redis as much as the validator.
+//
 // # Sources of invalidation
 //
 // The fleet publishes what the cache applies, by its Origin:
@@ -58,5 +65,7 @@
 //     invalidation does), since a change made outside the fleet, such as with
 //     a command-line tool, reaches the replicas only through their watchers,
 //     and the shared cache must not answer for the key meanwhile. A store's
-//     purge leaves the shared cache alone.
+//     purge voids the whole shared cache, for the same reason: the replicas
+//     then validate again, but no one purges its local cache.
+//   - Any other Origin is published, like apikey.OriginLocal.
 package redisfleet

@@ -32,6 +32,8 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		{"zero queue", opt, []Option{WithQueue(0)}, "queue size"},
 		{"negative retry", opt, []Option{WithRetryFor(-time.Second)}, "retry window"},
 		{"nil logger", opt, []Option{WithLogger(nil)}, "logger is nil"},
+		{"short secret", opt, []Option{WithSharedSecret(make([]byte, 31))}, "at least 32 bytes, not 31"},
+		{"empty secret", opt, []Option{WithSharedSecret(nil)}, "at least 32 bytes, not 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := New(tc.opt, tc.opts...)

@@ -22,6 +22,7 @@ type settings struct {
 	queue     int
 	retryFor  time.Duration
 	logger    *slog.Logger
+	secret    []byte
 }
 
 // The defaults of New's options.
@@ -68,14 +69,22 @@ func WithBlock(d time.Duration) Option { return func(s *settings) { s.block = d 
 // WithSharedCache turns the shared second-level cache on: Validator keeps
 // valid keys in Redis, by digest, for ttl (never past a key's ExpiresAt), so
 // that the replicas make one upstream call per key per ttl between them.
-// Keep ttl at most the local cache's TTL: a key revoked without any
-// invalidation can be served for up to the two added together.
+// Keep ttl at most the local cache's TTL: a key read from the shared cache
+// is then kept in the local cache for its whole TTL, so a key revoked
+// without any invalidation can be served for up to the two added together.
+//
+// The replicas believe what they read there: anyone who can write to this
+// Redis could make them accept any key value with any permissions. Without
+// WithSharedSecret, trust the Redis, and everyone who can reach it, as
+// much as the upstream validator itself.
 // At most 59 minutes. Default: 0, off.
 func WithSharedCache(ttl time.Duration) Option { return func(s *settings) { s.sharedTTL = ttl } }
 
 // WithLeaseWait sets how long a replica that finds another one already
 // validating the same key waits for its answer in the shared cache before
-// asking the upstream validator itself. Default: 1s.
+// asking the upstream validator itself. Zero turns leases off: replicas
+// that miss the same key at once each ask the upstream validator.
+// Default: 1s.
 func WithLeaseWait(d time.Duration) Option { return func(s *settings) { s.leaseWait = d } }
 
 // WithQueue bounds the invalidations waiting to be published. When it
@@ -86,8 +95,21 @@ func WithQueue(n int) Option { return func(s *settings) { s.queue = n } }
 
 // WithRetryFor sets how long a publication that failed is retried. Past
 // it, the other replicas' TTLs have forgotten the key anyway: keep it at
-// least the local cache's TTL. Default: 30s.
+// least the local cache's TTL. Zero gives up on the first failure: the
+// invalidation is dropped and counted in Stats.Dropped. Default: 30s.
 func WithRetryFor(d time.Duration) Option { return func(s *settings) { s.retryFor = d } }
+
+// WithSharedSecret signs each shared cache entry with HMAC-SHA256 under
+// secret, bound to the digest it is stored under, and refuses an entry
+// whose MAC is missing or wrong (counted in Stats.SharedRejected; the key
+// is validated upstream instead). A writer to Redis without the secret can
+// then delete or replay entries, but not mint or alter a key. Every
+// replica of the fleet needs the same secret, of at least 32 bytes; New
+// copies it. Without a shared cache it does nothing. Default: none, the
+// entries are not signed.
+func WithSharedSecret(secret []byte) Option {
+	return func(s *settings) { s.secret = append([]byte{}, secret...) }
+}
 
 // WithLogger sets where the Fleet reports losing and regaining Redis and
 // the purges it makes. It logs transitions, never one line per request,
@@ -116,11 +138,16 @@ func (s *settings) check() error {
 		return misconfigured(fmt.Sprintf("the queue size must be positive, not %d", s.queue))
 	case s.retryFor < 0:
 		return misconfigured(fmt.Sprintf("the retry window must not be negative, not %v", s.retryFor))
+	case s.secret != nil && len(s.secret) < minSecret:
+		return misconfigured(fmt.Sprintf("the shared secret must be at least %d bytes, not %d", minSecret, len(s.secret)))
 	case s.logger == nil:
 		return misconfigured("the logger is nil")
 	}
 	return nil
 }
+
+// minSecret is the shortest shared secret: as long as the MAC.
+const minSecret = 32
 
 func misconfigured(what string) error {
 	return fmt.Errorf("redisfleet: New: %s: %w", what, apikey.ErrMisconfigured)

@@ -13,8 +13,8 @@ import (
 
 // TestStoreInvalidationsNotPublished: a store's invalidation, which every
 // replica's watcher applies by itself, is not published; one of a key or a
-// value is cleared from the shared cache, without a gap in the stream's
-// sequence; a store's purge touches neither. Others are published.
+// value is cleared from the shared cache, and a purge voids it, without a
+// gap in the stream's sequence. Others are published.
 func TestStoreInvalidationsNotPublished(t *testing.T) {
 	const value = "sk_test_origin"
 	for _, tc := range []struct {
@@ -26,7 +26,8 @@ func TestStoreInvalidationsNotPublished(t *testing.T) {
 	}{
 		{"an ID from the store", apikey.Invalidation{ID: "key_0", Origin: apikey.OriginStore}, false, true, 1},
 		{"a digest from the store", apikey.Invalidation{Digest: apikey.DigestOf(value), Origin: apikey.OriginStore}, false, true, 1},
-		{"a purge from the store", apikey.Invalidation{All: true, Origin: apikey.OriginStore}, false, false, 0},
+		{"a purge from the store", apikey.Invalidation{All: true, Origin: apikey.OriginStore}, false, true, 1},
+		{"an ID from another origin", apikey.Invalidation{ID: "key_0", Origin: "admin"}, true, true, 0},
 		{"an ID from a webhook", apikey.Invalidation{ID: "key_0", Origin: apikey.OriginWebhook}, true, true, 0},
 		{"a local ID", apikey.Invalidation{ID: "key_0"}, true, true, 0},
 	} {
@@ -55,9 +56,9 @@ func TestStoreInvalidationsNotPublished(t *testing.T) {
 			n, err := admin.XLen(t.Context(), "{"+prefix+"}:stream").Result()
 			require.NoError(t, err)
 			assert.Equal(t, int64(want), n, "stream entries")
-			if tc.cleared {
+			if tc.cleared && !tc.inv.All { // a purge leaves entries, older than its tombstone
 				assert.Zero(t, sharedEntries(t, opt, prefix), "cleared from the shared cache")
-			} else {
+			} else if !tc.cleared {
 				assert.Equal(t, 1, sharedEntries(t, opt, prefix), "the shared cache is kept")
 			}
 			assert.Zero(t, b.fleet.Stats().Purges, "no gap in the stream's sequence")
@@ -71,6 +72,11 @@ func TestStoreInvalidationsNotPublished(t *testing.T) {
 			up.calls.Store(0)
 			c := newReplica(t, opt, up, opts...)
 			require.NoError(t, c.validate(value))
+			if tc.cleared {
+				assert.Equal(t, int64(1), up.calls.Load(), "not answered by the shared cache")
+			} else {
+				assert.Zero(t, up.calls.Load(), "answered by the shared cache")
+			}
 			assert.Equal(t, 1, sharedEntries(t, opt, prefix))
 		})
 	}

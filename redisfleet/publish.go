@@ -26,13 +26,13 @@ const maxBatch = 256
 // applied for the publisher, and never blocks. What came from the other
 // replicas is not sent back. A store's invalidation is queued only to be
 // cleared from the shared cache (see publishes), and not at all without
-// one, or when it is a purge.
+// one.
 func (f *Fleet) enqueue(inv apikey.Invalidation) {
 	switch inv.Origin {
 	case apikey.OriginReplica:
 		return
 	case apikey.OriginStore:
-		if f.s.sharedTTL == 0 || inv.All {
+		if f.s.sharedTTL == 0 {
 			return
 		}
 	}

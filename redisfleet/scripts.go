@@ -37,6 +37,18 @@ const writeWindow = time.Minute
 // maxSharedTTL keeps the shared TTL within what tombstones cover.
 const maxSharedTTL = tombstoneTTL - writeWindow
 
+// withEpoch starts a script whose first two arguments are the prefix and a
+// new epoch: it sets p to the prefix, and epoch to the fleet's epoch,
+// created if Redis lost it.
+const withEpoch = `
+local p = ARGV[1]
+local epoch = redis.call('GET', p..'epoch')
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('SET', p..'epoch', epoch)
+end
+`
+
 // forgetLua defines forget(p, ttl, id, digest, all): it removes what an
 // invalidation names from the shared cache, and leaves tombstones (for ttl
 // ms) that refuse the writes of validations that read before it.
@@ -66,13 +78,7 @@ end
 //
 // ARGV: prefix, new epoch, maxlen, tombstone TTL (ms), replica, origin, id,
 // digest (hex), all ("1" or ""). Returns the entry's sequence number.
-var publishScript = redis.NewScript(forgetLua + `
-local p = ARGV[1]
-local epoch = redis.call('GET', p..'epoch')
-if not epoch then
-  epoch = ARGV[2]
-  redis.call('SET', p..'epoch', epoch)
-end
+var publishScript = redis.NewScript(forgetLua + withEpoch + `
 forget(p, ARGV[4], ARGV[7], ARGV[8], ARGV[9])
 local seq = redis.call('INCR', p..'gen')
 redis.call('XADD', p..'stream', 'MAXLEN', '~', ARGV[3], '*',
@@ -96,13 +102,7 @@ return 1
 // sequence number of the first entry after the reader's last ID ("" if none).
 //
 // ARGV: prefix, new epoch, the reader's last ID ("" for none).
-var syncScript = redis.NewScript(`
-local p = ARGV[1]
-local epoch = redis.call('GET', p..'epoch')
-if not epoch then
-  epoch = ARGV[2]
-  redis.call('SET', p..'epoch', epoch)
-end
+var syncScript = redis.NewScript(withEpoch + `
 local gen = redis.call('GET', p..'gen') or '0'
 local lastID = '0-0'
 local last = redis.call('XREVRANGE', p..'stream', '+', '-', 'COUNT', 1)
@@ -125,25 +125,20 @@ return {epoch, gen, lastID, nextSeq}
 // before the last purge counts as a miss. It also returns the clock and the
 // epoch (created if Redis lost it) to hand to writeScript.
 //
-// ARGV: prefix, digest (hex), lease token ("" for no lease), lease TTL (ms),
-// new epoch. Returns {entry or "", clock, epoch, 1 if the lease was taken}.
-var readScript = redis.NewScript(`
-local p = ARGV[1]
-local entry = redis.call('GET', p..'key:'..ARGV[2])
+// ARGV: prefix, new epoch, digest (hex), lease token ("" for no lease),
+// lease TTL (ms). Returns {entry or "", clock, epoch, 1 if the lease was
+// taken}.
+var readScript = redis.NewScript(withEpoch + `
+local entry = redis.call('GET', p..'key:'..ARGV[3])
 local all = redis.call('GET', p..'tomb:all')
 if entry and all then
   local g = tonumber(string.match(entry, '^(%d+):'))
   if not g or g < tonumber(all) then entry = false end
 end
 local clock = redis.call('GET', p..'clock') or '0'
-local epoch = redis.call('GET', p..'epoch')
-if not epoch then
-  epoch = ARGV[5]
-  redis.call('SET', p..'epoch', epoch)
-end
 local lease = 0
-if not entry and ARGV[3] ~= '' then
-  if redis.call('SET', p..'lease:'..ARGV[2], ARGV[3], 'NX', 'PX', ARGV[4]) then lease = 1 end
+if not entry and ARGV[4] ~= '' then
+  if redis.call('SET', p..'lease:'..ARGV[3], ARGV[4], 'NX', 'PX', ARGV[5]) then lease = 1 end
 end
 return {entry or '', clock, epoch, lease}
 `)

@@ -2,7 +2,11 @@ package redisfleet
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -77,19 +81,20 @@ func (v *sharedValidator) Validate(ctx context.Context, value string) (*apikey.K
 	if err != nil {
 		return v.next.Validate(ctx, value)
 	}
-	if f.unpublished() || f.enqueued.Load() != before {
-		// This replica applied an invalidation that has not reached Redis
-		// yet: what the shared cache answered may be what it removes.
-		if snap.lease {
-			f.releaseLease(ctx, digest, token)
-		}
-		return v.next.Validate(ctx, value)
-	}
-	if snap.key == nil && token != "" && !snap.lease && !snap.unreadable {
+	if snap.key == nil && token != "" && !snap.lease && !snap.unreadable && !f.changedSince(before) {
 		snap, err = f.awaitShared(ctx, digest, token, snap)
 		if err != nil {
 			return nil, err
 		}
+	}
+	if f.changedSince(before) {
+		// This replica applied an invalidation that has not reached Redis
+		// yet, or did while this validation read or waited: what the
+		// shared cache answered may be what it removes.
+		if snap.lease {
+			f.releaseLease(ctx, digest, token)
+		}
+		return v.next.Validate(ctx, value)
 	}
 	if snap.key != nil {
 		f.st.sharedHits.Add(1)
@@ -106,11 +111,17 @@ func (v *sharedValidator) Validate(ctx context.Context, value string) (*apikey.K
 	return key, err
 }
 
+// changedSince reports whether an invalidation applied here has not reached
+// Redis yet, or was applied since enqueued was before.
+func (f *Fleet) changedSince(before uint64) bool {
+	return f.unpublished() || f.enqueued.Load() != before
+}
+
 // sharedRead looks digest up, taking the lease on a miss if token is set.
 func (f *Fleet) sharedRead(ctx context.Context, digest, token string) (snapshot, error) {
 	cctx, cancel := f.call(ctx)
 	defer cancel()
-	r, err := readScript.Run(cctx, f.client, nil, f.p, digest, token, f.s.leaseWait.Milliseconds(), randomToken()).Slice()
+	r, err := readScript.Run(cctx, f.client, nil, f.p, randomToken(), digest, token, f.s.leaseWait.Milliseconds()).Slice()
 	if err == nil && len(r) != 4 {
 		err = fmt.Errorf("redisfleet: read answered %d values, not 4", len(r))
 	}
@@ -125,7 +136,11 @@ func (f *Fleet) sharedRead(ctx context.Context, digest, token string) (snapshot,
 	lease, _ := r[3].(int64)
 	snap.lease = lease == 1
 	if entry != "" {
-		if snap.key, err = decodeEntry(entry); err != nil {
+		switch snap.key, err = f.decodeEntry(digest, entry); {
+		case errors.Is(err, errBadMAC):
+			f.st.sharedRejected.Add(1) // forged, or signed with another secret
+			snap.unreadable = true
+		case err != nil:
 			f.st.sharedErrors.Add(1) // an entry this version cannot read: validate again
 			snap.unreadable = true
 		}
@@ -186,7 +201,7 @@ func (f *Fleet) sharedWrite(ctx context.Context, digest string, key *apikey.Key,
 	cctx, cancel := f.call(ctx)
 	defer cancel()
 	stored, err := writeScript.Run(cctx, f.client, nil, f.p, digest, key.ID, snap.clock, snap.epoch,
-		snap.clock+":"+string(body), ttl.Milliseconds(), token).Int()
+		f.encodeEntry(digest, snap.clock, body), ttl.Milliseconds(), token).Int()
 	switch {
 	case err != nil:
 		f.sharedFailed()
@@ -212,11 +227,40 @@ func (f *Fleet) sharedFailed() {
 
 func (f *Fleet) sharedDown() bool { return time.Now().UnixNano() < f.sharedDownUntil.Load() }
 
-// decodeEntry reads "<clock>:<json>".
-func decodeEntry(entry string) (*apikey.Key, error) {
+// errBadMAC is a shared entry whose MAC is missing or wrong.
+var errBadMAC = errors.New("redisfleet: a shared entry's MAC is missing or wrong")
+
+// encodeEntry builds "<clock>:<json>", or "<clock>:<MAC hex>:<json>" with
+// a shared secret.
+func (f *Fleet) encodeEntry(digest, clock string, body []byte) string {
+	if f.s.secret == nil {
+		return clock + ":" + string(body)
+	}
+	return clock + ":" + hex.EncodeToString(f.entryMAC(digest, clock, body)) + ":" + string(body)
+}
+
+// entryMAC signs an entry's clock and body with the digest it is stored
+// under, so that an entry cannot be moved to another key value's place.
+func (f *Fleet) entryMAC(digest, clock string, body []byte) []byte {
+	m := hmac.New(sha256.New, f.s.secret)
+	m.Write([]byte(digest + "\n" + clock + "\n"))
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// decodeEntry reads what encodeEntry built for digest.
+func (f *Fleet) decodeEntry(digest, entry string) (*apikey.Key, error) {
 	clock, body, ok := strings.Cut(entry, ":")
 	if _, err := strconv.ParseUint(clock, 10, 64); !ok || err != nil {
 		return nil, fmt.Errorf("redisfleet: a shared entry has no clock")
+	}
+	if f.s.secret != nil {
+		var mac string
+		mac, body, ok = strings.Cut(body, ":")
+		got, err := hex.DecodeString(mac)
+		if !ok || err != nil || !hmac.Equal(got, f.entryMAC(digest, clock, []byte(body))) {
+			return nil, errBadMAC
+		}
 	}
 	var key apikey.Key
 	if err := json.Unmarshal([]byte(body), &key); err != nil {

@@ -2,6 +2,7 @@ package redisfleet
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -151,4 +152,32 @@ func TestSharedCacheSkippedWhileUnpublished(t *testing.T) {
 	fresh := newReplica(t, opt, up, opts...)
 	require.NoError(t, fresh.validate(value))
 	assert.Equal(t, int64(2), up.calls.Load(), "published: the shared cache answers again")
+}
+
+// TestSharedCacheSkippedAfterWait: an invalidation applied here while this
+// replica waited on another's lease keeps it from the shared cache, whose
+// answer may be what the invalidation removes.
+func TestSharedCacheSkippedAfterWait(t *testing.T) {
+	opt, prefix := testRedis(t)
+	const value = "sk_test_after_wait"
+	up := newUpstream(value)
+	r := newReplica(t, opt, up, append(testOptions(prefix), WithSharedCache(10*time.Second), WithLeaseWait(5*time.Second))...)
+	admin := redis.NewClient(opt)
+	defer admin.Close()
+	ctx := t.Context()
+	p, digest := "{"+prefix+"}:", digestHex(apikey.DigestOf(value))
+	require.NoError(t, admin.Set(ctx, p+"lease:"+digest, "another replica", time.Minute).Err())
+
+	done := make(chan error, 1)
+	go func() { done <- r.validate(value) }()
+	require.Eventually(t, func() bool { return r.fleet.Stats().SharedWaits == 1 }, 5*time.Second, time.Millisecond)
+	r.fleet.outstanding.Add(1) // an invalidation applied, not yet published
+	defer r.fleet.outstanding.Add(-1)
+	body, err := json.Marshal(apikey.Key{ID: "key_0"})
+	require.NoError(t, err)
+	require.NoError(t, admin.Set(ctx, p+"key:"+digest, r.fleet.encodeEntry(digest, "0", body), time.Minute).Err())
+
+	require.NoError(t, <-done)
+	assert.Equal(t, int64(1), up.calls.Load(), "asked upstream, not the shared cache")
+	assert.Zero(t, r.fleet.Stats().SharedHits)
 }

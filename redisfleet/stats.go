@@ -40,6 +40,10 @@ type Stats struct {
 	// SharedErrors counts shared-cache calls that failed or timed out; the
 	// validations they were part of went on upstream.
 	SharedErrors uint64
+	// SharedRejected counts shared entries refused because their MAC
+	// (WithSharedSecret) was missing or wrong: someone without the secret
+	// wrote to the fleet's keys. The validations went on upstream.
+	SharedRejected uint64
 }
 
 // stats holds a Fleet's counters.
@@ -47,7 +51,7 @@ type stats struct {
 	received, purges, published, publishErrors, dropped atomic.Uint64
 	sharedHits, sharedMisses, sharedWaits               atomic.Uint64
 	sharedStored, sharedRefused, sharedErrors           atomic.Uint64
-	sharedCleared                                       atomic.Uint64
+	sharedCleared, sharedRejected                       atomic.Uint64
 
 	mu        sync.Mutex
 	connected bool
@@ -68,5 +72,6 @@ func (f *Fleet) Stats() Stats {
 		SharedHits: st.sharedHits.Load(), SharedMisses: st.sharedMisses.Load(), SharedWaits: st.sharedWaits.Load(),
 		SharedStored: st.sharedStored.Load(), SharedRefused: st.sharedRefused.Load(),
 		SharedCleared: st.sharedCleared.Load(), SharedErrors: st.sharedErrors.Load(),
+		SharedRejected: st.sharedRejected.Load(),
 	}
 }
