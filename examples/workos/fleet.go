@@ -10,10 +10,16 @@ import (
 	"github.com/apikeyauth/apikey/redisfleet"
 )
 
-// sharedTTL is how long a key validated by one replica is served to the
-// others from Redis: under the local cache's 30s, since a key revoked
-// without any invalidation can be served for both added together.
-const sharedTTL = 20 * time.Second
+// A key validated by one replica is served to the others from Redis for
+// sharedTTL, and each of them then keeps it in its local cache for
+// fleetCacheTTL: a key revoked without any invalidation (no webhook) can be
+// served for both added together, which stays within revocationBound, the
+// local cache's TTL without a fleet.
+const (
+	revocationBound = 30 * time.Second
+	sharedTTL       = 10 * time.Second
+	fleetCacheTTL   = revocationBound - sharedTTL
+)
 
 // joinFleet connects to the Redis at cfg.redisURL, to share invalidations
 // and validations with the other replicas there. It does not wait for
@@ -26,6 +32,11 @@ func joinFleet(cfg config, logger *slog.Logger) (*redisfleet.Fleet, error) {
 		return nil, errors.New("REDIS_URL is not a Redis URL such as redis://127.0.0.1:6379/0")
 	}
 	opts := []redisfleet.Option{redisfleet.WithSharedCache(sharedTTL), redisfleet.WithLogger(logger)}
+	if cfg.fleetSecret != "" {
+		opts = append(opts, redisfleet.WithSharedSecret([]byte(cfg.fleetSecret)))
+	} else {
+		logger.Warn("REDIS_FLEET_SECRET is not set: whoever can write to REDIS_URL can make the replicas accept any key")
+	}
 	if cfg.redisPrefix != "" {
 		opts = append(opts, redisfleet.WithPrefix(cfg.redisPrefix))
 	}

@@ -61,7 +61,7 @@ func TestFleet(t *testing.T) {
 	key := srv.AddKey("sk_test_fleet_reader", "reader", "org_1", "posts:read")
 	var logs syncBuffer // the fleet logs from its own goroutines
 	cfg := config{apiKey: workostest.SecretKey, baseURL: srv.URL, webhookSecret: webhookSecret,
-		redisURL: redisURL, redisPrefix: prefix}
+		redisURL: redisURL, redisPrefix: prefix, fleetSecret: strings.Repeat("f", 32)}
 	var replicas []*app
 	for range 2 {
 		a, err := newRouter(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
@@ -80,6 +80,17 @@ func TestFleet(t *testing.T) {
 		require.Equal(t, http.StatusOK, me(a))
 	}
 	assert.Equal(t, 1, srv.Validations(), "the second replica found the key in the shared cache")
+	// A replica keeps what it read from Redis for its local TTL: together
+	// they bound how long a key revoked without a webhook is served.
+	admin := redis.NewClient(&redis.Options{Addr: strings.TrimSuffix(strings.TrimPrefix(redisURL, "redis://"), "/0")})
+	defer admin.Close()
+	entries, err := admin.Keys(t.Context(), "{"+prefix+"}:key:*").Result()
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	ttl, err := admin.PTTL(t.Context(), entries[0]).Result()
+	require.NoError(t, err)
+	assert.LessOrEqual(t, ttl+fleetCacheTTL, revocationBound, "shared TTL + local TTL within the bound")
+	assert.NotContains(t, logs.String(), "REDIS_FLEET_SECRET is not set")
 
 	require.True(t, srv.Revoke(key.ID))
 	body := fmt.Sprintf(`{"id":"evt_1","event":"api_key.revoked","data":{"id":%q},"created_at":"2026-01-15T12:00:00.000Z"}`, key.ID)
@@ -112,6 +123,17 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestFleetShortSecret refuses a REDIS_FLEET_SECRET too short to sign
+// with, without quoting it.
+func TestFleetShortSecret(t *testing.T) {
+	redisURL, prefix := testRedisURL(t)
+	_, err := newRouter(config{apiKey: secret, redisURL: redisURL, redisPrefix: prefix, fleetSecret: "tooshort"},
+		slog.New(slog.DiscardHandler))
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "at least 32 bytes")
+	assert.NotContains(t, err.Error(), "tooshort")
 }
 
 func TestFleetBadURL(t *testing.T) {

@@ -18,6 +18,9 @@
 //	                       reaches all, and they share validations
 //	REDIS_PREFIX           the fleet's Redis key prefix (default apikey):
 //	                       replicas with the same one share invalidations
+//	REDIS_FLEET_SECRET     at least 32 bytes every replica shares: signs
+//	                       the validations they share in Redis, so that a
+//	                       writer to Redis cannot mint keys
 //
 // Flags: -addr (default 127.0.0.1:8080); -max-validations, the validator
 // calls per second this process may make (default 50, half of what WorkOS
@@ -29,14 +32,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -54,6 +61,7 @@ type config struct {
 	webhookSecret string    // WORKOS_WEBHOOK_SECRET, optional
 	redisURL      string    // REDIS_URL, optional
 	redisPrefix   string    // REDIS_PREFIX, optional
+	fleetSecret   string    // REDIS_FLEET_SECRET, optional
 	auditTo       io.Writer // -audit: where audit lines go; nil for none
 	// maxValidations is -max-validations: validator calls per second, in
 	// bursts of as many; 0 for no bound.
@@ -67,6 +75,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		webhookSecret: getenv("WORKOS_WEBHOOK_SECRET"),
 		redisURL:      getenv("REDIS_URL"),
 		redisPrefix:   getenv("REDIS_PREFIX"),
+		fleetSecret:   getenv("REDIS_FLEET_SECRET"),
 	}
 	if cfg.apiKey == "" {
 		return cfg, errors.New("WORKOS_API_KEY is not set: export your WorkOS secret key (sk_...) " +
@@ -106,11 +115,20 @@ func main() {
 			log.Printf("no metrics: %v", err)
 		}()
 	}
-	srv := &http.Server{Addr: *addr, Handler: handler, ReadHeaderTimeout: 5 * time.Second}
-	log.Printf("listening on http://%s", *addr)
-	err = srv.ListenAndServe()
-	_ = handler.Close()
-	log.Fatal(err)
+	// A deploy stops the process with SIGTERM: finish the requests in flight
+	// and close the fleet, which publishes its last invalidations.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		_ = handler.Close()
+		log.Fatal(err)
+	}
+	log.Printf("listening on http://%s", ln.Addr())
+	if err := serve(ctx, &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}, ln, handler); err != nil {
+		log.Fatal(err)
+	}
+	log.Print("stopped")
 }
 
 // app is the example's handler, and what it holds open.
@@ -154,7 +172,7 @@ func newRouter(cfg config, logger *slog.Logger) (_ *app, err error) {
 			return nil, err
 		}
 		validator = a.fleet.Validator(client)
-		authOpts = append(authOpts, apikey.WithHooks(a.fleet.Hooks()))
+		authOpts = append(authOpts, apikey.WithHooks(a.fleet.Hooks()), apikey.WithCacheTTL(fleetCacheTTL))
 	}
 	auth, err := apikey.New(validator, authOpts...)
 	if err != nil {
@@ -180,7 +198,8 @@ func newRouter(cfg config, logger *slog.Logger) (_ *app, err error) {
 		r.Method(http.MethodPost, "/webhooks/workos", hooks)
 		logger.Info("webhooks enabled at POST /webhooks/workos: revoked keys stop working at once")
 	} else {
-		logger.Warn("WORKOS_WEBHOOK_SECRET is not set: no webhook route; a key revoked in WorkOS keeps working here until the cache TTL (30s) ends")
+		logger.Warn("WORKOS_WEBHOOK_SECRET is not set: no webhook route; a key revoked in WorkOS keeps working here for up to " +
+			revocationBound.String() + ", the caches' TTLs")
 	}
 	r.Group(func(r chi.Router) {
 		r.Use(auth.Handler)
