@@ -246,6 +246,11 @@ func (c *Cache) storePositive(d Digest, key *Key, now instant, epoch uint64) {
 		end := c.clock.at(key.ExpiresAt)
 		e.expires, e.staleUntil = min(e.expires, end), min(e.staleUntil, end)
 	}
+	if !key.cacheUntil.IsZero() { // the validator's own bound (CacheUntil)
+		if end := c.clock.at(key.cacheUntil); end < e.expires {
+			e.expires, e.staleUntil = end, min(e.staleUntil, end.add(c.staleTTL))
+		}
+	}
 	c.invalidating.RLock()
 	defer c.invalidating.RUnlock()
 	if c.epoch.Load() != epoch {

@@ -736,3 +736,32 @@ func TestCacheStatsAdd(t *testing.T) {
 	b := CacheStats{10, 20, 30, 40, 50, 60, 70, 80, 90, 100}
 	assert.Equal(t, CacheStats{11, 22, 33, 44, 55, 66, 77, 88, 99, 110}, a.Add(b))
 }
+
+// A validator that is a cache itself bounds how long this cache keeps its
+// answer, so that the two TTLs do not add up; handlers see the key as it is.
+func TestCacheUntil(t *testing.T) {
+	clock := newFakeClock()
+	v := counting(ValidatorFunc(func(_ context.Context, value string) (*Key, error) {
+		k := writerKey
+		return CacheUntil(&k, clock.Now().Add(5*time.Second)), nil
+	}))
+	c, err := NewCache(v, WithClock(clock.Now), WithCacheTTL(30*time.Second))
+	require.NoError(t, err)
+	ctx := context.Background()
+	key, err := c.Validate(ctx, writerValue)
+	require.NoError(t, err)
+	assert.Equal(t, writerKey.ID, key.ID)
+	b, err := json.Marshal(key)
+	require.NoError(t, err)
+	want, _ := json.Marshal(writerKey)
+	assert.JSONEq(t, string(want), string(b), "nothing of the bound shows")
+
+	clock.Advance(4 * time.Second)
+	_, err = c.Validate(ctx, writerValue)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, v.calls.Load(), "within the bound: a hit")
+	clock.Advance(time.Second)
+	_, err = c.Validate(ctx, writerValue)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, v.calls.Load(), "at the bound: asked again, though the TTL is 30s")
+}

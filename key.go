@@ -50,6 +50,21 @@ type Key struct {
 	// CreatedAt and UpdatedAt are the key's timestamps; zero if unknown.
 	CreatedAt time.Time `json:"created_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
+
+	// cacheUntil, set by CacheUntil, bounds how long a Cache keeps this
+	// answer; zero for no bound beyond its TTL.
+	cacheUntil time.Time
+}
+
+// CacheUntil returns a copy of k that a Cache keeps no later than t, however
+// long its TTL: for a validator that is itself a cache (a shared one, say)
+// and knows how much longer its answer is good for, so that the two TTLs do
+// not add up. Handlers see the copy as they would k; nothing else of it
+// changes, and it is never serialized.
+func CacheUntil(k *Key, t time.Time) *Key {
+	c := *k
+	c.cacheUntil = t
+	return &c
 }
 
 // HasPermission reports whether k grants perm. A granted permission
