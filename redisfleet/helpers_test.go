@@ -122,9 +122,12 @@ type replica struct {
 }
 
 // testOptions are the options every test fleet gets: a short block time,
-// so that a flush is noticed quickly, and quiet logs.
+// so that a flush is noticed quickly, quiet logs, and a timeout long enough
+// that a loaded machine does not make a call to a Redis that works time out
+// (a replica whose first call fails purges its cache when it gets through,
+// as it should). The tests of a Redis that does not answer set their own.
 func testOptions(prefix string) []Option {
-	return []Option{WithPrefix(prefix), WithBlock(50 * time.Millisecond), WithLogger(discard)}
+	return []Option{WithPrefix(prefix), WithBlock(50 * time.Millisecond), WithTimeout(2 * time.Second), WithLogger(discard)}
 }
 
 // newReplica starts a replica on opt, closed at the end of the test.
