@@ -39,9 +39,10 @@
 // same script that publishes it, and leaves a tombstone: a validation that
 // started before it, on any replica, cannot write the key back.
 //
-// A key read from the shared cache is then kept in the local cache for the
-// local TTL, so a key revoked without any invalidation is served for up to
-// the two TTLs added together: keep their sum within what you accept. The
+// A key read from the shared cache is kept in the local cache no longer
+// than its shared entry still lives (apikey.CacheUntil), so a key revoked
+// without any invalidation is served for up to the longer of the two TTLs,
+// never their sum. The
 // replicas believe what they read there: set WithSharedSecret, or trust
 // everyone who can write to that Redis as much as the validator.
 //

@@ -127,7 +127,7 @@ return {epoch, gen, lastID, nextSeq}
 //
 // ARGV: prefix, new epoch, digest (hex), lease token ("" for no lease),
 // lease TTL (ms). Returns {entry or "", clock, epoch, 1 if the lease was
-// taken}.
+// taken, the entry's remaining TTL in ms (0 without an entry)}.
 var readScript = redis.NewScript(withEpoch + `
 local entry = redis.call('GET', p..'key:'..ARGV[3])
 local all = redis.call('GET', p..'tomb:all')
@@ -140,7 +140,9 @@ local lease = 0
 if not entry and ARGV[4] ~= '' then
   if redis.call('SET', p..'lease:'..ARGV[3], ARGV[4], 'NX', 'PX', ARGV[5]) then lease = 1 end
 end
-return {entry or '', clock, epoch, lease}
+local pttl = 0
+if entry then pttl = redis.call('PTTL', p..'key:'..ARGV[3]) end
+return {entry or '', clock, epoch, lease, pttl}
 `)
 
 // writeScript stores a validation result unless an invalidation of its

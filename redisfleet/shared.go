@@ -122,8 +122,8 @@ func (f *Fleet) sharedRead(ctx context.Context, digest, token string) (snapshot,
 	cctx, cancel := f.call(ctx)
 	defer cancel()
 	r, err := readScript.Run(cctx, f.client, nil, f.p, randomToken(), digest, token, f.s.leaseWait.Milliseconds()).Slice()
-	if err == nil && len(r) != 4 {
-		err = fmt.Errorf("redisfleet: read answered %d values, not 4", len(r))
+	if err == nil && len(r) != 5 {
+		err = fmt.Errorf("redisfleet: read answered %d values, not 5", len(r))
 	}
 	if err != nil {
 		f.sharedFailed()
@@ -143,6 +143,11 @@ func (f *Fleet) sharedRead(ctx context.Context, digest, token string) (snapshot,
 		case err != nil:
 			f.st.sharedErrors.Add(1) // an entry this version cannot read: validate again
 			snap.unreadable = true
+		default:
+			// The local cache keeps it no longer than the shared entry
+			// lives, so that the two TTLs never add up.
+			pttl, _ := r[4].(int64)
+			snap.key = apikey.CacheUntil(snap.key, time.Now().Add(time.Duration(max(pttl, 0))*time.Millisecond))
 		}
 	}
 	return snap, nil

@@ -181,3 +181,24 @@ func TestSharedCacheSkippedAfterWait(t *testing.T) {
 	assert.Equal(t, int64(1), up.calls.Load(), "asked upstream, not the shared cache")
 	assert.Zero(t, r.fleet.Stats().SharedHits)
 }
+
+// TestSharedCacheBoundsTheLocalTTL: a replica that read a key from the
+// shared cache keeps it locally no longer than the shared entry lives, so
+// that a key revoked without any invalidation is not served for the two
+// TTLs added together.
+func TestSharedCacheBoundsTheLocalTTL(t *testing.T) {
+	opt, prefix := testRedis(t)
+	const value = "sk_test_bounded"
+	up := newUpstream(value)
+	opts := append(testOptions(prefix), WithSharedCache(300*time.Millisecond))
+	a, b := newReplica(t, opt, up, opts...), newReplica(t, opt, up, opts...)
+	require.NoError(t, a.validate(value))
+	require.NoError(t, b.validate(value))
+	require.Equal(t, int64(1), up.calls.Load(), "b read a's answer from the shared cache")
+
+	// The shared entry ends (Redis's own clock); b's local cache, whose TTL
+	// is 30s, must let the key go with it.
+	require.Eventually(t, func() bool { return sharedEntries(t, opt, prefix) == 0 }, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, b.validate(value))
+	assert.Equal(t, int64(2), up.calls.Load(), "b asked again once the shared entry was gone")
+}

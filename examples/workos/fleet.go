@@ -11,10 +11,11 @@ import (
 )
 
 // A key validated by one replica is served to the others from Redis for
-// sharedTTL, and each of them then keeps it in its local cache for
-// fleetCacheTTL: a key revoked without any invalidation (no webhook) can be
-// served for both added together, which stays within revocationBound, the
-// local cache's TTL without a fleet.
+// sharedTTL, and each of them keeps it in its local cache for fleetCacheTTL
+// but never longer than its shared entry lives: a key revoked without any
+// invalidation (no webhook) is served for the longer of the two at most,
+// and even their sum stays within revocationBound, the local cache's TTL
+// without a fleet.
 const (
 	revocationBound = 30 * time.Second
 	sharedTTL       = 10 * time.Second
