@@ -120,7 +120,7 @@ func (c *Cache) lookup(ctx context.Context, d Digest, value string) (*Key, Answe
 	if c.negTTL > 0 && c.negativeShard(d).get(d, now) {
 		return nil, AnswerNegativeHit, ErrInvalidKey
 	}
-	return c.miss(ctx, d, value)
+	return c.miss(ctx, d, value, now)
 }
 
 // expired reports whether key's own ExpiresAt has passed. Entries already
@@ -137,7 +137,7 @@ func (c *Cache) negativeShard(d Digest) *negativeShard {
 	return &c.negative[shardOf(d, len(c.negative))]
 }
 
-func (c *Cache) miss(ctx context.Context, d Digest, value string) (*Key, Answer, error) {
+func (c *Cache) miss(ctx context.Context, d Digest, value string, now instant) (*Key, Answer, error) {
 	c.misses.Add(1)
 	epoch := c.epoch.Load()
 	call, leader := c.flights.join(flightKey{d, epoch})
@@ -146,11 +146,11 @@ func (c *Cache) miss(ctx context.Context, d Digest, value string) (*Key, Answer,
 	case !leader:
 		c.coalesced.Add(1)
 		answer = AnswerCoalesced
-	case c.budget.take(d, c.clock.now(), c.clock.wall()) != nil:
+	case c.budget.take(d, now, c.clock.wall()) != nil:
 		// Over budget: no call upstream, and no queue; a known key may
 		// still be served stale.
 		c.failures.report(errOverBudget, d)
-		call.key, call.err = c.staleOr(d, c.clock.now(), errOverBudget)
+		call.key, call.err = c.staleOr(d, now, errOverBudget)
 		call.stale = call.err == nil
 		c.flights.finish(flightKey{d, epoch}, call)
 	default:

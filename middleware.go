@@ -145,11 +145,8 @@ func (m *Middleware) handler(next http.Handler, optional bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var e RequestEvent
 		key, err := m.authenticate(r, &e)
-		switch {
-		case optional && err == ErrMissingKey && e.Digest.IsZero():
+		if optional && err == ErrMissingKey { // only extraction says so: settle turns a validator's into ErrInvalidKey
 			err = nil // nothing was extracted: anonymous
-		case err == nil && key == nil:
-			err = configError("Validate", "no key and no error") // fail closed, whatever went wrong
 		}
 		if err != nil {
 			if m.hooks.Request != nil {
