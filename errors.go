@@ -74,13 +74,13 @@ func (e *UnavailableError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns ErrUnavailable and the cause, so that errors.Is matches both.
-func (e *UnavailableError) Unwrap() []error {
-	if e.Err == nil {
-		return []error{ErrUnavailable}
-	}
-	return []error{ErrUnavailable, e.Err}
-}
+// Is reports whether target is ErrUnavailable, which every
+// UnavailableError is. It and Unwrap match without allocating, as an
+// Unwrap() []error would on every errors.Is.
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// Unwrap returns the cause, so that errors.Is and errors.As match it too.
+func (e *UnavailableError) Unwrap() error { return e.Err }
 
 // PermissionError is the ErrForbidden that a permission guard reports. It
 // names the permissions the key would need, for the scope attribute of the

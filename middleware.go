@@ -110,7 +110,6 @@ func (m *Middleware) authenticate(r *http.Request, e *RequestEvent) (*Key, error
 	case m.formatCheck != nil && !m.formatCheck(value):
 		return nil, ErrInvalidKey
 	}
-	e.Digest = DigestOf(value)
 	return m.validate(r.Context(), e, value)
 }
 
@@ -172,9 +171,11 @@ func (m *Middleware) handler(next http.Handler, optional bool) http.Handler {
 }
 
 // validate asks the cache, or the validator when there is none, for the key
-// whose digest is e.Digest. It returns a key or an error, never neither.
+// with this value, filling in e's answer and digest. It returns a key or an
+// error, never neither.
 func (m *Middleware) validate(ctx context.Context, e *RequestEvent, value string) (*Key, error) {
 	if m.cache != nil {
+		e.Digest = DigestOf(value)
 		key, answer, err := m.cache.lookup(ctx, e.Digest, value)
 		e.Answer = answer
 		return key, err
@@ -189,6 +190,11 @@ func (m *Middleware) validate(ctx context.Context, e *RequestEvent, value string
 		// Without a cache nothing else checks; a Cache never returns a key
 		// past its expiry.
 		key, err = nil, ErrInvalidKey
+	}
+	if err != nil || m.hooks.Request != nil || m.hooks.Validation != nil {
+		// Only a hook or the failure log needs it: no second SHA-256 per
+		// request besides the validator's own.
+		e.Digest = DigestOf(value)
 	}
 	observeValidation(ctx, m.hooks.Validation, m.failures, start, e.Digest, key, err)
 	return key, err
