@@ -25,7 +25,7 @@ type Hooks struct {
 	Validation func(ValidationEvent)
 
 	// Invalidation is called for every invalidation a Cache applies, after
-	// it took effect, with its Origin. An adapter that shares invalidations
+	// it took effect, with its Origin (never empty: OriginLocal by default). An adapter that shares invalidations
 	// with other processes publishes those whose Origin is not
 	// OriginReplica, and applies what it receives with OriginReplica, so
 	// that nothing is sent around twice.

@@ -28,6 +28,7 @@ import (
 type Store struct {
 	db            *sql.DB
 	dialect       dialect
+	selectDigest  string          // Validate's query, bound to the dialect once
 	listenConfig  *pgx.ConnConfig // PostgreSQL: the listener's own connection
 	channel       string          // PostgreSQL: the NOTIFY channel of the schema
 	listenTimeout time.Duration   // PostgreSQL: listenTimeout, but in tests
@@ -77,6 +78,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: Open: %w", err)
 	}
+	s.selectDigest = s.dialect.bind(selectKey + " WHERE digest = ?")
 	if err := s.db.PingContext(ctx); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("sqlstore: Open: the database does not answer: %w", err)
@@ -147,7 +149,7 @@ func (s *Store) Format() apikey.KeyFormat { return s.set.format }
 // *apikey.UnavailableError.
 func (s *Store) Validate(ctx context.Context, value string) (*apikey.Key, error) {
 	d := s.set.hasher.Sum(value)
-	k, err := scanKey(s.db.QueryRowContext(ctx, s.dialect.bind(selectKey+" WHERE digest = ?"), d[:]))
+	k, err := scanKey(s.db.QueryRowContext(ctx, s.selectDigest, d[:]))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, apikey.ErrInvalidKey
