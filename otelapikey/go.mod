@@ -3,7 +3,7 @@ module github.com/apikeyauth/apikey/otelapikey
 go 1.25.0
 
 require (
-	github.com/apikeyauth/apikey v0.0.0-00010101000000-000000000000
+	github.com/apikeyauth/apikey v0.1.0
 	github.com/stretchr/testify v1.12.1
 	go.opentelemetry.io/otel v1.46.0
 	go.opentelemetry.io/otel/metric v1.46.0
@@ -24,5 +24,3 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/time v0.13.0 // indirect
 )
-
-replace github.com/apikeyauth/apikey => ../

@@ -3,7 +3,7 @@ module github.com/apikeyauth/apikey/promapikey
 go 1.25.0
 
 require (
-	github.com/apikeyauth/apikey v0.0.0-00010101000000-000000000000
+	github.com/apikeyauth/apikey v0.1.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
 )
@@ -25,5 +25,3 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
 )
-
-replace github.com/apikeyauth/apikey => ../

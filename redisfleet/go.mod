@@ -3,7 +3,7 @@ module github.com/apikeyauth/apikey/redisfleet
 go 1.25.0
 
 require (
-	github.com/apikeyauth/apikey v0.0.0-00010101000000-000000000000
+	github.com/apikeyauth/apikey v0.1.0
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
@@ -17,5 +17,3 @@ require (
 	golang.org/x/sys v0.30.0 // indirect
 	golang.org/x/time v0.13.0 // indirect
 )
-
-replace github.com/apikeyauth/apikey => ../

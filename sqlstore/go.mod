@@ -3,7 +3,7 @@ module github.com/apikeyauth/apikey/sqlstore
 go 1.25.0
 
 require (
-	github.com/apikeyauth/apikey v0.0.0-00010101000000-000000000000
+	github.com/apikeyauth/apikey v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
@@ -29,5 +29,3 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 )
-
-replace github.com/apikeyauth/apikey => ../

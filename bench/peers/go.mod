@@ -2,10 +2,8 @@ module github.com/apikeyauth/apikey/bench/peers
 
 go 1.25.0
 
-replace github.com/apikeyauth/apikey => ../..
-
 require (
-	github.com/apikeyauth/apikey v0.0.0-00010101000000-000000000000
+	github.com/apikeyauth/apikey v0.1.0
 	github.com/auth0/go-jwt-middleware/v2 v2.3.1
 	github.com/labstack/echo/v4 v4.16.0
 	gopkg.in/go-jose/go-jose.v2 v2.6.3

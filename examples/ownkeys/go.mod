@@ -3,8 +3,8 @@ module github.com/apikeyauth/apikey/examples/ownkeys
 go 1.25.0
 
 require (
-	github.com/apikeyauth/apikey v0.0.0-00010101000000-000000000000
-	github.com/apikeyauth/apikey/sqlstore v0.0.0-00010101000000-000000000000
+	github.com/apikeyauth/apikey v0.1.0
+	github.com/apikeyauth/apikey/sqlstore v0.1.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
 )
@@ -29,9 +29,4 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 	modernc.org/sqlite v1.59.0 // indirect
-)
-
-replace (
-	github.com/apikeyauth/apikey => ../../
-	github.com/apikeyauth/apikey/sqlstore => ../../sqlstore
 )

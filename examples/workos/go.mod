@@ -3,9 +3,9 @@ module github.com/apikeyauth/apikey/examples/workos
 go 1.25.0
 
 require (
-	github.com/apikeyauth/apikey v0.0.0-00010101000000-000000000000
-	github.com/apikeyauth/apikey/promapikey v0.0.0-00010101000000-000000000000
-	github.com/apikeyauth/apikey/redisfleet v0.0.0-00010101000000-000000000000
+	github.com/apikeyauth/apikey v0.1.0
+	github.com/apikeyauth/apikey/promapikey v0.1.0
+	github.com/apikeyauth/apikey/redisfleet v0.1.0
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/prometheus/client_golang v1.24.1
 	github.com/redis/go-redis/v9 v9.22.0
@@ -26,10 +26,4 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/time v0.13.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
-)
-
-replace (
-	github.com/apikeyauth/apikey => ../../
-	github.com/apikeyauth/apikey/promapikey => ../../promapikey
-	github.com/apikeyauth/apikey/redisfleet => ../../redisfleet
 )
