@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -71,8 +72,14 @@ func TestBoundaryOptionEdges(t *testing.T) {
 		{"stale -1ns", []Option{WithStaleIfError(-1)}, false},
 		{"timeout 1ns", []Option{WithValidationTimeout(time.Nanosecond)}, true},
 		{"timeout -1ns", []Option{WithValidationTimeout(-1)}, false},
-		{"rate 0, burst 0", []Option{WithValidationRate(0, 0)}, true},
+		{"rate 0, burst 0", []Option{WithValidationRate(0, 0)}, false},
+		{"rate 0, burst 1", []Option{WithValidationRate(0, 1)}, false},
 		{"rate 1, burst 1", []Option{WithValidationRate(1, 1)}, true},
+		{"rate smallest positive", []Option{WithValidationRate(math.SmallestNonzeroFloat64, 1)}, true},
+		{"rate largest finite", []Option{WithValidationRate(math.MaxFloat64, 1)}, true},
+		{"rate +Inf", []Option{WithValidationRate(math.Inf(1), 1)}, false},
+		{"rate -Inf", []Option{WithValidationRate(math.Inf(-1), 1)}, false},
+		{"rate NaN", []Option{WithValidationRate(math.NaN(), 1)}, false},
 		{"rate 1, burst 0", []Option{WithValidationRate(1, 0)}, false},
 		{"rate -1", []Option{WithValidationRate(-1, 1)}, false},
 		{"in flight 1", []Option{WithMaxInFlight(1)}, true},

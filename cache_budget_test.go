@@ -3,6 +3,7 @@ package apikey
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -239,8 +240,11 @@ func TestBudgetOptions(t *testing.T) {
 		opt  Option
 		want string
 	}{
-		{WithValidationRate(-1, 1), "apikey: NewCache: the validation rate must not be negative, and its burst must be at least 1 (rate -1, burst 1)"},
-		{WithValidationRate(10, 0), "apikey: NewCache: the validation rate must not be negative, and its burst must be at least 1 (rate 10, burst 0)"},
+		{WithValidationRate(-1, 1), "apikey: NewCache: the validation rate must be a positive, finite number of calls per second, not -1 (leave WithValidationRate out for no bound)"},
+		{WithValidationRate(0, 1), "apikey: NewCache: the validation rate must be a positive, finite number of calls per second, not 0 (leave WithValidationRate out for no bound)"},
+		{WithValidationRate(math.NaN(), 1), "apikey: NewCache: the validation rate must be a positive, finite number of calls per second, not NaN (leave WithValidationRate out for no bound)"},
+		{WithValidationRate(math.Inf(1), 1), "apikey: NewCache: the validation rate must be a positive, finite number of calls per second, not +Inf (leave WithValidationRate out for no bound)"},
+		{WithValidationRate(10, 0), "apikey: NewCache: the validation rate's burst must be at least 1, not 0"},
 		{WithMaxInFlight(0), "apikey: NewCache: the maximum of validations in flight must be positive, not 0"},
 		{WithKnownKeyReserve(1), "apikey: NewCache: the known keys' reserve must be at least 0 and less than 1, not 1"},
 		{WithKnownKeyReserve(-0.1), "apikey: NewCache: the known keys' reserve must be at least 0 and less than 1, not -0.1"},

@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 )
@@ -25,7 +26,8 @@ type settings struct {
 	// The cache's.
 	size, negSize                  int
 	ttl, negTTL, staleTTL, timeout time.Duration
-	rate                           float64 // validator calls per second; 0: no bound
+	rate                           float64 // validator calls per second; 0: no bound, unless rateSet
+	rateSet                        bool    // WithValidationRate was given, whatever its rate
 	burst, maxInFlight             int
 	reserve                        float64          // the share of both kept for known keys
 	now                            func() time.Time // nil: the real clock
@@ -240,9 +242,11 @@ func WithClock(now func() time.Time) Option {
 // WithKnownKeyReserve), so that a flood of keys never seen cannot spend
 // what the customers whose entries expire during it need. A valid key never
 // seen before competes with the flood: it may wait for the flood to pass.
-// Default: no bound per second.
+// perSecond must be positive and finite, and burst at least 1: a rate of
+// zero, NaN or infinity would bound nothing, so NewCache and New refuse it
+// (leave the option out for no bound). Default: no bound per second.
 func WithValidationRate(perSecond float64, burst int) Option {
-	return cacheOption("WithValidationRate", func(s *settings) { s.rate, s.burst = perSecond, burst })
+	return cacheOption("WithValidationRate", func(s *settings) { s.rate, s.burst, s.rateSet = perSecond, burst, true })
 }
 
 // WithMaxInFlight bounds the validator calls a Cache runs at once, so that
@@ -296,8 +300,10 @@ func (s *settings) checkCache(op string) error {
 		return configError(op, "the stale-if-error window must not be negative, not %s", s.staleTTL)
 	case s.timeout <= 0:
 		return configError(op, "the validation timeout must be positive, not %s", s.timeout)
-	case s.rate < 0 || s.rate > 0 && s.burst < 1:
-		return configError(op, "the validation rate must not be negative, and its burst must be at least 1 (rate %g, burst %d)", s.rate, s.burst)
+	case s.rateSet && !(s.rate > 0 && s.rate <= math.MaxFloat64): // NaN fails both
+		return configError(op, "the validation rate must be a positive, finite number of calls per second, not %g (leave WithValidationRate out for no bound)", s.rate)
+	case s.rateSet && s.burst < 1:
+		return configError(op, "the validation rate's burst must be at least 1, not %d", s.burst)
 	case s.maxInFlight <= 0:
 		return configError(op, "the maximum of validations in flight must be positive, not %d", s.maxInFlight)
 	case !(s.reserve >= 0 && s.reserve < 1):
