@@ -36,8 +36,9 @@
 // Bodies are small JSON objects with error and error_description, sent with
 // Cache-Control: no-store. [WithErrorHandler] replaces them, for the
 // middleware and the guards behind it; [WriteError] writes them, for an
-// error handler that only wants to log. No key value is ever written to a
-// response, an error or a log.
+// error handler that only wants to log, and [SetErrorHeaders] keeps their
+// headers (the challenge, Retry-After) under a body of the handler's own.
+// No key value is ever written to a response, an error or a log.
 //
 // # Caching
 //

@@ -112,10 +112,14 @@ func ExampleCache_InvalidateID() {
 	// after: true
 }
 
-// An error handler can keep the default statuses and change only the body.
+// An error handler can keep the default headers and statuses and change only
+// the body: SetErrorHeaders keeps the WWW-Authenticate challenge that tells
+// clients how to authenticate, and the Retry-After of a 503.
 func ExampleWithErrorHandler() {
 	keys, _ := apikey.NewStatic(map[string]apikey.Key{"sk_a": {ID: "key_a"}})
 	auth, err := apikey.New(keys, apikey.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		apikey.SetErrorHeaders(w, r, err)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(apikey.StatusCode(err))
 		switch {
 		case errors.Is(err, apikey.ErrMissingKey):
@@ -129,8 +133,8 @@ func ExampleWithErrorHandler() {
 	}
 	w := httptest.NewRecorder()
 	auth.Handler(http.NotFoundHandler()).ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
-	fmt.Println(w.Code, w.Body.String())
-	// Output: 401 please log in
+	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"), w.Body.String())
+	// Output: 401 Bearer realm="api" please log in
 }
 
 // A custom error handler that logs each refusal and then answers as usual.

@@ -125,7 +125,9 @@ func WithRealm(realm string) Option {
 // and those of the permission guards behind it. The handler receives the
 // error (match it with errors.Is against the sentinels) and must write the
 // whole response; WriteError writes the default one, for a handler that
-// only wants to log or to add a header. Default: WriteError.
+// only wants to log or to add a header, and SetErrorHeaders sets its
+// headers (the WWW-Authenticate challenge, Retry-After), for a handler that
+// writes its own body. Default: WriteError.
 func WithErrorHandler(h ErrorHandler) Option {
 	return middlewareOption("WithErrorHandler", func(s *settings) { s.errorHandler = h })
 }

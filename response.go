@@ -15,7 +15,9 @@ import (
 // (errors.Is), or is a validator error the middleware could not classify,
 // which counts as ErrUnavailable (OutcomeOf tells which). It never holds
 // the key value. WriteError is the default; a handler may call it to keep
-// the default response and only log, count or add a header.
+// the default response and only log, count or add a header, or call
+// SetErrorHeaders and StatusCode to keep the default headers and status
+// under a body of its own.
 type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 // defaultRetryAfter is the Retry-After of a 503 whose cause gave none, and
@@ -56,7 +58,27 @@ func (rs *responder) fail(w http.ResponseWriter, r *http.Request, err error) {
 // realm of the Middleware that handled r, or DefaultRealm. Custom error
 // handlers call it to delegate; it never calls one itself.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	responderFrom(r.Context()).write(w, err)
+	responderOf(r).write(w, err)
+}
+
+// SetErrorHeaders sets on w the headers of err's default response and
+// writes nothing: the RFC 6750 WWW-Authenticate challenge (with the realm
+// of the Middleware that handled r, or DefaultRealm) on a 400, 401 or 403,
+// Retry-After on a 503, and Cache-Control: no-store. A custom ErrorHandler
+// that writes its own body calls it first, then writes StatusCode(err), so
+// that clients still learn how to authenticate and when to retry.
+// WriteError calls it too: both send the same headers.
+func SetErrorHeaders(w http.ResponseWriter, r *http.Request, err error) {
+	responderOf(r).setHeaders(w.Header(), classify(err), err)
+}
+
+// responderOf returns the responder of the Middleware that handled r; a nil
+// r gets the default one rather than a panic.
+func responderOf(r *http.Request) *responder {
+	if r == nil {
+		return defaultResponder
+	}
+	return responderFrom(r.Context())
 }
 
 // outcome is one row of the outcome table.
@@ -95,17 +117,22 @@ func StatusCode(err error) int { return classify(err).status }
 
 func (rs *responder) write(w http.ResponseWriter, err error) {
 	o := classify(err)
-	h := w.Header()
+	rs.setHeaders(w.Header(), o, err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(o.status)
+	w.Write(errorBody(o, err))
+}
+
+// setHeaders sets the headers of o's default response to err, the body's
+// Content-Type aside.
+func (rs *responder) setHeaders(h http.Header, o *outcome, err error) {
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Type", "application/json")
 	if o.challenge {
 		h.Set("WWW-Authenticate", rs.challenge(o, err))
 	}
 	if o.status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", retryAfterSeconds(err))
 	}
-	w.WriteHeader(o.status)
-	w.Write(errorBody(o, err))
 }
 
 // challenge builds the WWW-Authenticate value (RFC 6750 §3). A missing key
