@@ -130,6 +130,7 @@ func TestBoundarySleep(t *testing.T) {
 func TestBoundaryListLimit(t *testing.T) {
 	for _, limit := range []int{1, 100} {
 		f := workostest.NewServer(t)
+		f.AddKey("sk_boundary_list_00000000001", "k", "org_1")
 		for _, err := range newClient(t, f).ListOrganizationKeys(context.Background(), "org_1", &ListOptions{Limit: limit}) {
 			require.NoError(t, err)
 		}

@@ -3,6 +3,7 @@ package workos
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,8 +15,17 @@ import (
 // package wraps them, and *APIError unwraps to the one its status means.
 var (
 	// ErrNotFound reports that WorkOS knows no such key (or organization):
-	// HTTP 404.
+	// HTTP 404 with a message that names the missing object, such as
+	// "API Key not found: 'api_key_…'." or "Organization not found: …".
 	ErrNotFound = errors.New("workos: not found")
+
+	// ErrRouteNotFound reports any other HTTP 404: the path is no WorkOS
+	// endpoint (WorkOS answers a bare "Not Found"), or something other than
+	// WorkOS answered, most often because the base URL is wrong (a path
+	// such as /v1 appended, a proxy). It never means that a key or an
+	// organization is unknown, and errors that match it also match
+	// apikey.ErrMisconfigured.
+	ErrRouteNotFound = errors.New("workos: no such API route (check the base URL)")
 
 	// ErrAlreadyExpired reports an expire call on a key that has already
 	// expired: HTTP 409 api_key_already_expired.
@@ -66,7 +76,8 @@ var (
 )
 
 // APIError is a non-2xx answer from WorkOS to a management call. It
-// unwraps to the sentinel its status means (ErrNotFound, ErrAlreadyExpired,
+// unwraps to the sentinel its status means (ErrNotFound or ErrRouteNotFound
+// and apikey.ErrMisconfigured, ErrAlreadyExpired,
 // ErrUnauthorized and apikey.ErrMisconfigured, ErrRateLimited and
 // apikey.ErrUnavailable, ErrBadRequest; 5xx match apikey.ErrUnavailable).
 // It never holds a key value or the secret key.
@@ -125,13 +136,16 @@ func (e *APIError) Error() string {
 // Unwrap returns the sentinels that the status means.
 func (e *APIError) Unwrap() []error { return e.sentinels }
 
-// sentinelsFor maps a status to the sentinels an *APIError unwraps to.
-func sentinelsFor(status int, code string) []error {
+// sentinelsFor maps a status to the sentinels an *APIError unwraps to;
+// msg tells a missing object from a missing route on a 404.
+func sentinelsFor(status int, code, msg string) []error {
 	switch {
 	case status == 401 || status == 403:
 		return []error{ErrUnauthorized, apikey.ErrMisconfigured}
-	case status == 404:
+	case status == 404 && namesMissingObject(msg):
 		return []error{ErrNotFound}
+	case status == 404:
+		return []error{ErrRouteNotFound, apikey.ErrMisconfigured}
 	case status == 409 && (code == "" || code == "api_key_already_expired"):
 		return []error{ErrAlreadyExpired}
 	case status == 400 || status == 422:
@@ -142,6 +156,22 @@ func sentinelsFor(status int, code string) []error {
 		return []error{apikey.ErrUnavailable}
 	}
 	return nil
+}
+
+// missingObjects are the objects whose absence WorkOS reports with a 404,
+// as its messages spell them once lowercased and without spaces: "API Key
+// not found: 'api_key_…'." (the API's description), "ApiKey not found"
+// (WorkOS's emulator), "Organization not found: 'org_…'.".
+var missingObjects = []string{"apikey", "organization"}
+
+// namesMissingObject reports whether a 404's message is WorkOS's answer
+// for an object it does not know. An unknown path gets a bare "Not Found"
+// from WorkOS, and a proxy or another server its own words: a 404 whose
+// message names none of missingObjects must not read as "no such key",
+// since a command would then report a key gone that still works.
+func namesMissingObject(msg string) bool {
+	name, _, ok := strings.Cut(strings.ToLower(msg), " not found")
+	return ok && slices.Contains(missingObjects, strings.ReplaceAll(name, " ", ""))
 }
 
 // configError is the error of a constructor given something unusable: it

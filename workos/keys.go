@@ -88,8 +88,9 @@ func (c *Client) CreateOrganizationKey(ctx context.Context, organizationID strin
 // the outcome, unless the ID is refused before anything is sent: a delete
 // whose answer is lost, or that WorkOS answers 404 (an error matching
 // ErrNotFound), may still have removed the key, and forgetting it costs
-// one validation. A 404 on a retry, after an attempt that got no answer,
-// counts as success: that attempt deleted it.
+// one validation. WorkOS's "not found" on a retry, after an attempt that
+// got no answer, counts as success: that attempt deleted it. A 404 that
+// is not WorkOS's "not found" (ErrRouteNotFound) never does.
 func (c *Client) DeleteKey(ctx context.Context, id string) error {
 	if err := checkID("key ID", id); err != nil {
 		return err
@@ -100,7 +101,7 @@ func (c *Client) DeleteKey(ctx context.Context, id string) error {
 		c.invalidate(id)
 	}
 	var ae *APIError
-	if errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound && ae.afterLostAnswer {
+	if errors.As(err, &ae) && ae.afterLostAnswer && errors.Is(err, ErrNotFound) {
 		return nil
 	}
 	return err
@@ -176,8 +177,11 @@ type ListOptions struct {
 // loop needs them by following list_metadata.after. opts may be nil.
 //
 // An error ends the sequence: it is yielded once, with a nil key. An
-// unknown organization yields no keys and no error: WorkOS answers 404,
-// its emulator an empty list, and both mean "no keys here". Stopping the
+// organization WorkOS does not know yields an error matching ErrNotFound;
+// a 404 from a path that is no WorkOS endpoint (a wrong base URL), one
+// matching ErrRouteNotFound: neither reads as an organization without
+// keys. (WorkOS's emulator answers an unknown organization with an empty
+// list, which cannot be told apart from one without keys.) Stopping the
 // loop early fetches no further page.
 func (c *Client) ListOrganizationKeys(ctx context.Context, organizationID string, opts *ListOptions) iter.Seq2[*apikey.Key, error] {
 	return func(yield func(*apikey.Key, error) bool) {
@@ -202,10 +206,6 @@ func (c *Client) ListOrganizationKeys(ctx context.Context, organizationID string
 		seen := map[string]bool{}
 		for {
 			r, err := c.call(ctx, http.MethodGet, path, q, nil, "")
-			var ae *APIError
-			if errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound && !q.Has("after") {
-				return
-			}
 			if err != nil {
 				yield(nil, err)
 				return

@@ -355,18 +355,27 @@ func TestListOrganizationKeys(t *testing.T) {
 		}
 		assert.Len(t, f.Requests(), 1)
 	})
-	for _, status := range []int{404, 200} {
-		t.Run(fmt.Sprint("unknown organization answered ", status), func(t *testing.T) {
-			f := workostest.NewServer(t)
-			f.SetUnknownOrganizationStatus(status)
-			n := 0
-			for _, err := range newClient(t, f).ListOrganizationKeys(context.Background(), "org_nope", nil) {
-				require.NoError(t, err)
-				n++
-			}
-			assert.Zero(t, n)
-		})
-	}
+	t.Run("unknown organization answered 404 is not found", func(t *testing.T) {
+		f := workostest.NewServer(t)
+		var errs []error
+		for k, err := range newClient(t, f).ListOrganizationKeys(context.Background(), "org_nope", nil) {
+			assert.Nil(t, k)
+			errs = append(errs, err)
+		}
+		require.Len(t, errs, 1)
+		assert.ErrorIs(t, errs[0], ErrNotFound)
+		assert.NotErrorIs(t, errs[0], ErrRouteNotFound)
+	})
+	t.Run("unknown organization answered 200, as the emulator does, has no keys", func(t *testing.T) {
+		f := workostest.NewServer(t)
+		f.SetUnknownOrganizationStatus(200)
+		n := 0
+		for _, err := range newClient(t, f).ListOrganizationKeys(context.Background(), "org_nope", nil) {
+			require.NoError(t, err)
+			n++
+		}
+		assert.Zero(t, n)
+	})
 	t.Run("an error ends the sequence", func(t *testing.T) {
 		f := workostest.NewServer(t)
 		for i := range 5 {

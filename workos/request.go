@@ -156,7 +156,7 @@ func (c *Client) apiError(method, path string, r *response) *APIError {
 		}
 		e.Errors = append(e.Errors, FieldError{Field: c.clean(f.Field, 64), Code: c.clean(f.Code, 64)})
 	}
-	e.sentinels = sentinelsFor(r.status, eb.Code)
+	e.sentinels = sentinelsFor(r.status, eb.Code, msg)
 	return e
 }
 

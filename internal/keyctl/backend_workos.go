@@ -55,9 +55,17 @@ func (b *workosBackend) Validate(ctx context.Context, value string) (*apikey.Key
 	return b.c.Validate(ctx, value)
 }
 
+// List reports an organization WorkOS does not know as an error that is
+// not ErrNotFound: a misnamed organization is a mistake in the command,
+// not a "no" about a key, and must not pass for one without keys.
 func (b *workosBackend) List(ctx context.Context, org string) iter.Seq2[*apikey.Key, error] {
 	return func(yield func(*apikey.Key, error) bool) {
 		for k, err := range b.c.ListOrganizationKeys(ctx, org, nil) {
+			if errors.Is(err, workos.ErrNotFound) {
+				err = fmt.Errorf("no organization %s in WorkOS: %w", clean(org), err)
+				yield(nil, err)
+				return
+			}
 			if !yield(k, mark(err)) {
 				return
 			}

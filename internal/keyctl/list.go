@@ -20,7 +20,8 @@ Prints every key of the organization, one line per key starting with its
 id, as an aligned table; or one JSON array (--json); or one JSON object per
 line (--jsonl), written as pages arrive. Only display values such as
 sk_...3456 are shown, never a key. Progress goes to stderr when paging takes
-more than a moment. An unknown organization lists no keys.
+more than a moment. An organization WorkOS does not know exits with
+status 2.
 
 Examples:
   apikeys list --org org_01EHZNVPK3SFK441A1RGBFSHRT

@@ -152,15 +152,22 @@ func TestList(t *testing.T) {
 		assert.Regexp(t, `^apikeys: listed 250 keys in \d`, lines[len(lines)-1])
 	})
 
-	t.Run("an unknown organization has no keys", func(t *testing.T) {
-		for _, status := range []int{404, 200} {
-			h := newHarness(t)
-			h.srv.SetUnknownOrganizationStatus(status)
-			r := h.run(in(""), "list", "--org", "org_nobody", "--json")
-			requireCode(t, exitOK, r)
-			assert.Equal(t, "[]\n", r.stdout)
-			assert.Equal(t, "apikeys list: no keys in organization org_nobody\n", r.stderr)
-		}
+	t.Run("an unknown organization is an error", func(t *testing.T) {
+		h := newHarness(t)
+		r := h.run(in(""), "list", "--org", "org_nobody", "--json")
+		requireCode(t, exitUndecided, r)
+		assert.Empty(t, r.stdout)
+		assert.Contains(t, r.stderr, "apikeys list: no organization org_nobody in WorkOS: ")
+		assert.Contains(t, r.stderr, "Organization not found")
+	})
+	t.Run("an organization answered with an empty list has no keys", func(t *testing.T) {
+		// As WorkOS's emulator answers an unknown one.
+		h := newHarness(t)
+		h.srv.SetUnknownOrganizationStatus(200)
+		r := h.run(in(""), "list", "--org", "org_nobody", "--json")
+		requireCode(t, exitOK, r)
+		assert.Equal(t, "[]\n", r.stdout)
+		assert.Equal(t, "apikeys list: no keys in organization org_nobody\n", r.stderr)
 	})
 
 	for _, tc := range []struct {

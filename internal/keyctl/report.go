@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/apikeyauth/apikey"
+	"github.com/apikeyauth/apikey/workos"
 )
 
 // errTimedOut is the cause of a command's context when --timeout ends it.
@@ -39,6 +40,8 @@ func (a *app) explain(ctx context.Context, err error) (string, int) {
 		return "interrupted", exitUndecided
 	case errors.Is(err, apikey.ErrInvalidKey), errors.Is(err, ErrNotFound), errors.Is(err, ErrAlreadyExpired):
 		return err.Error(), exitNo
+	case errors.Is(err, workos.ErrRouteNotFound):
+		return err.Error() + " (check --base-url or WORKOS_BASE_URL: WorkOS's API is " + workos.DefaultBaseURL + ", with no path)", exitUndecided
 	case errors.Is(err, apikey.ErrMisconfigured) && a.source != "WorkOS":
 		return err.Error() + " (check --store and the store's settings)", exitUndecided
 	case errors.Is(err, apikey.ErrMisconfigured):

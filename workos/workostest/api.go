@@ -50,6 +50,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte) {
 	case r.Method == http.MethodPost && len(seg) == 3 && seg[0] == "organizations" && seg[2] == "api_keys":
 		s.create(w, seg[1], body, r.Header.Get("Idempotency-Key"))
 	default:
+		// A path that is no endpoint: a bare "Not Found", where an unknown
+		// object's 404 names the object ("ApiKey not found").
 		writeJSON(w, http.StatusNotFound, map[string]any{"message": "Not Found", "code": "not_found"})
 	}
 }

@@ -243,3 +243,42 @@ func TestUpdateKeyTimestamps(t *testing.T) {
 	assert.Equal(t, "2026-03-01T07:30:00.123Z", got.APIKey["created_at"])
 	assert.Equal(t, "2026-01-15T12:00:00.000Z", got.APIKey["updated_at"])
 }
+
+// TestNotFoundBodies pins the two 404s a client must tell apart: an
+// object WorkOS does not know, whose message names it, and a path that is
+// no endpoint, answered with a bare "Not Found" as WorkOS's emulator does.
+func TestNotFoundBodies(t *testing.T) {
+	s := workostest.NewServer(t)
+	for _, tt := range []struct {
+		method, path, want string
+	}{
+		{http.MethodDelete, "/api_keys/api_key_nope", `{"message":"ApiKey not found","code":"not_found"}`},
+		{http.MethodPost, "/api_keys/api_key_nope/expire", `{"message":"API Key not found: 'api_key_nope'."}`},
+		{http.MethodGet, "/organizations/org_nope/api_keys", `{"message":"Organization not found: 'org_nope'."}`},
+		{http.MethodPost, "/organizations/org_nope/api_keys", `{"message":"Organization not found: 'org_nope'."}`},
+		{http.MethodDelete, "/v1/api_keys/api_key_nope", `{"message":"Not Found","code":"not_found"}`},
+		{http.MethodGet, "/v1/organizations/org_nope/api_keys", `{"message":"Not Found","code":"not_found"}`},
+		{http.MethodGet, "/api_keys/api_key_nope", `{"message":"Not Found","code":"not_found"}`},
+	} {
+		var body io.Reader
+		if tt.method == http.MethodPost {
+			body = strings.NewReader(`{"name":"n"}`)
+			if strings.HasSuffix(tt.path, "/expire") {
+				body = strings.NewReader(`{}`)
+			}
+		}
+		req, err := http.NewRequest(tt.method, s.URL+tt.path, body)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+workostest.SecretKey)
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("User-Agent", "workostest-test")
+		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		status, got, err := readAll(t, resp)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusNotFound, status, tt.path)
+		assert.JSONEq(t, tt.want, got, "%s %s", tt.method, tt.path)
+	}
+}
