@@ -50,6 +50,13 @@ type Key struct {
 	// CreatedAt and UpdatedAt are the key's timestamps; zero if unknown.
 	CreatedAt time.Time `json:"created_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	// Limits are the key's rate limits, which the middleware charges after
+	// authentication (see Limit; WithLimits may hand out others). Empty
+	// means none: such a key costs the middleware nothing more.
+	Limits []Limit `json:"limits,omitempty"`
+	// Quota is the key's allowance of credits, whose count a QuotaStore
+	// keeps (see WithQuotas); nil means none.
+	Quota *Quota `json:"quota,omitempty"`
 
 	// cacheUntil, set by CacheUntil, bounds how long a Cache keeps this
 	// answer; zero for no bound beyond its TTL.

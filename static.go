@@ -41,6 +41,18 @@ func NewStatic(keys map[string]Key) (*Static, error) {
 		}
 		k.Permissions = slices.Clone(k.Permissions)
 		k.Metadata = maps.Clone(k.Metadata)
+		k.Limits = slices.Clone(k.Limits)
+		for _, l := range k.Limits {
+			if err := l.Validate(); err != nil {
+				return nil, configError("NewStatic", "key %q: %v", k.ID, err)
+			}
+		}
+		if k.Quota != nil {
+			if err := k.Quota.Validate(); err != nil {
+				return nil, configError("NewStatic", "key %q: %v", k.ID, err)
+			}
+			k.Quota = cloneQuota(k.Quota)
+		}
 		s.digests = append(s.digests, DigestOf(value))
 		s.keys = append(s.keys, &k)
 	}
