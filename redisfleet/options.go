@@ -22,7 +22,7 @@ type settings struct {
 	queue     int
 	retryFor  time.Duration
 	logger    *slog.Logger
-	secret    []byte
+	secret    *sharedSecret // nil: entries are not signed
 }
 
 // The defaults of New's options.
@@ -100,15 +100,18 @@ func WithQueue(n int) Option { return func(s *settings) { s.queue = n } }
 func WithRetryFor(d time.Duration) Option { return func(s *settings) { s.retryFor = d } }
 
 // WithSharedSecret signs each shared cache entry with HMAC-SHA256 under
-// secret, bound to the digest it is stored under, and refuses an entry
-// whose MAC is missing or wrong (counted in Stats.SharedRejected; the key
-// is validated upstream instead). A writer to Redis without the secret can
-// then delete or replay entries, but not mint or alter a key. Every
+// secret, bound to the digest it is stored under, its key's ID, its expiry
+// and the fleet's epoch, and refuses an entry whose MAC is missing or wrong
+// (counted in Stats.SharedRejected; the key is validated upstream instead).
+// A writer to Redis without the secret can then delete entries, but not
+// mint or alter a key, move an entry to another key value, or keep one past
+// its expiry; an entry written back after its key was revoked is refused by
+// the key's tombstones, which every read checks, signed or not. Every
 // replica of the fleet needs the same secret, of at least 32 bytes; New
-// copies it. Without a shared cache it does nothing. Default: none, the
-// entries are not signed.
+// copies it, and the Fleet never prints it. Without a shared cache it does
+// nothing. Default: none, the entries are not signed.
 func WithSharedSecret(secret []byte) Option {
-	return func(s *settings) { s.secret = append([]byte{}, secret...) }
+	return func(s *settings) { s.secret = newSharedSecret(secret) }
 }
 
 // WithLogger sets where the Fleet reports losing and regaining Redis and
@@ -138,8 +141,8 @@ func (s *settings) check() error {
 		return misconfigured(fmt.Sprintf("the queue size must be positive, not %d", s.queue))
 	case s.retryFor < 0:
 		return misconfigured(fmt.Sprintf("the retry window must not be negative, not %v", s.retryFor))
-	case s.secret != nil && len(s.secret) < minSecret:
-		return misconfigured(fmt.Sprintf("the shared secret must be at least %d bytes, not %d", minSecret, len(s.secret)))
+	case s.secret != nil && len(s.secret.reveal()) < minSecret:
+		return misconfigured(fmt.Sprintf("the shared secret must be at least %d bytes, not %d", minSecret, len(s.secret.reveal())))
 	case s.logger == nil:
 		return misconfigured("the logger is nil")
 	}

@@ -13,7 +13,9 @@ import (
 //	P epoch         a random value that changes when Redis loses the above
 //	P clock         a counter the shared cache orders its reads, writes and
 //	                removals by: it also counts removals never published
-//	P key:<digest>  a shared validation result: "<clock when read>:<json>"
+//	P key:<digest>  a shared validation result (encodeEntry): the clock
+//	                when its validation read, its expiry, the epoch, the
+//	                key's ID, a MAC, the key in JSON
 //	P id:<id>       the digests stored for a key ID
 //	P tomb:...      tombstones: the clock of the last removal of a digest,
 //	                an ID, or everything
@@ -121,19 +123,32 @@ return {epoch, gen, lastID, nextSeq}
 `)
 
 // readScript looks a digest up in the shared cache and, on a miss, takes
-// the lease on validating it if no other replica holds it. An entry written
-// before the last purge counts as a miss. It also returns the clock and the
-// epoch (created if Redis lost it) to hand to writeScript.
+// the lease on validating it if no other replica holds it. An entry counts
+// as a miss when an invalidation of everything, of its digest or of its key
+// ID came after the read that started its validation (its clock), or when
+// it was written in another epoch: so an entry written back after its key
+// was revoked is refused, whoever wrote it. An entry whose start the script
+// cannot read is returned, for the caller to refuse. It also returns the
+// clock and the epoch (created if Redis lost it) to hand to writeScript.
 //
 // ARGV: prefix, new epoch, digest (hex), lease token ("" for no lease),
 // lease TTL (ms). Returns {entry or "", clock, epoch, 1 if the lease was
-// taken, the entry's remaining TTL in ms (0 without an entry)}.
+// taken, the entry's remaining TTL in ms (0 without an entry), 1 if an
+// entry was refused for a tombstone}.
 var readScript = redis.NewScript(withEpoch + `
 local entry = redis.call('GET', p..'key:'..ARGV[3])
-local all = redis.call('GET', p..'tomb:all')
-if entry and all then
-  local g = tonumber(string.match(entry, '^(%d+):'))
-  if not g or g < tonumber(all) then entry = false end
+local buried = 0
+if entry then
+  local g, ep, idh = string.match(entry, '^(%d+):%d+:(%x+):(%x*):')
+  if g then
+    g = tonumber(g)
+    local id = (string.gsub(idh, '%x%x', function(h) return string.char(tonumber(h, 16)) end))
+    if ep ~= epoch then entry = false end
+    for _, t in ipairs({p..'tomb:all', p..'tomb:key:'..ARGV[3], p..'tomb:id:'..id}) do
+      local v = redis.call('GET', t)
+      if entry and v and tonumber(v) > g then entry, buried = false, 1 end
+    end
+  end
 end
 local clock = redis.call('GET', p..'clock') or '0'
 local lease = 0
@@ -142,7 +157,7 @@ if not entry and ARGV[4] ~= '' then
 end
 local pttl = 0
 if entry then pttl = redis.call('PTTL', p..'key:'..ARGV[3]) end
-return {entry or '', clock, epoch, lease, pttl}
+return {entry or '', clock, epoch, lease, pttl, buried}
 `)
 
 // writeScript stores a validation result unless an invalidation of its

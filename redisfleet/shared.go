@@ -3,7 +3,6 @@ package redisfleet
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -122,8 +121,8 @@ func (f *Fleet) sharedRead(ctx context.Context, digest, token string) (snapshot,
 	cctx, cancel := f.call(ctx)
 	defer cancel()
 	r, err := readScript.Run(cctx, f.client, nil, f.p, randomToken(), digest, token, f.s.leaseWait.Milliseconds()).Slice()
-	if err == nil && len(r) != 5 {
-		err = fmt.Errorf("redisfleet: read answered %d values, not 5", len(r))
+	if err == nil && len(r) != 6 {
+		err = fmt.Errorf("redisfleet: read answered %d values, not 6", len(r))
 	}
 	if err != nil {
 		f.sharedFailed()
@@ -135,8 +134,12 @@ func (f *Fleet) sharedRead(ctx context.Context, digest, token string) (snapshot,
 	snap.epoch, _ = r[2].(string)
 	lease, _ := r[3].(int64)
 	snap.lease = lease == 1
+	if buried, _ := r[5].(int64); buried == 1 {
+		f.st.sharedRejected.Add(1) // written back after its key was invalidated
+	}
 	if entry != "" {
-		switch snap.key, err = f.decodeEntry(digest, entry); {
+		var e sharedEntry
+		switch snap.key, e, err = f.decodeEntry(digest, snap.epoch, entry, time.Now()); {
 		case errors.Is(err, errBadMAC):
 			f.st.sharedRejected.Add(1) // forged, or signed with another secret
 			snap.unreadable = true
@@ -147,7 +150,8 @@ func (f *Fleet) sharedRead(ctx context.Context, digest, token string) (snapshot,
 			// The local cache keeps it no longer than the shared entry
 			// lives, so that the two TTLs never add up.
 			pttl, _ := r[4].(int64)
-			snap.key = apikey.CacheUntil(snap.key, time.Now().Add(time.Duration(max(pttl, 0))*time.Millisecond))
+			lives := min(time.Duration(max(pttl, 0))*time.Millisecond, time.Until(time.UnixMilli(e.notAfter)))
+			snap.key = apikey.CacheUntil(snap.key, time.Now().Add(lives))
 		}
 	}
 	return snap, nil
@@ -189,7 +193,8 @@ func (f *Fleet) sharedWrite(ctx context.Context, digest string, key *apikey.Key,
 	if !key.ExpiresAt.IsZero() {
 		ttl = min(ttl, time.Until(key.ExpiresAt))
 	}
-	if ttl < time.Millisecond || snap.clock == "" || time.Since(start) > writeWindow {
+	// A key without an ID could not be tombstoned by its ID: it is not shared.
+	if ttl < time.Millisecond || snap.clock == "" || key.ID == "" || time.Since(start) > writeWindow {
 		if snap.lease {
 			f.releaseLease(ctx, digest, token)
 		}
@@ -205,8 +210,10 @@ func (f *Fleet) sharedWrite(ctx context.Context, digest string, key *apikey.Key,
 	}
 	cctx, cancel := f.call(ctx)
 	defer cancel()
+	entry := f.encodeEntry(sharedEntry{digest: digest, epoch: snap.epoch, clock: snap.clock,
+		notAfter: time.Now().Add(ttl).UnixMilli(), id: key.ID, body: body})
 	stored, err := writeScript.Run(cctx, f.client, nil, f.p, digest, key.ID, snap.clock, snap.epoch,
-		f.encodeEntry(digest, snap.clock, body), ttl.Milliseconds(), token).Int()
+		entry, ttl.Milliseconds(), token).Int()
 	switch {
 	case err != nil:
 		f.sharedFailed()
@@ -232,44 +239,81 @@ func (f *Fleet) sharedFailed() {
 
 func (f *Fleet) sharedDown() bool { return time.Now().UnixNano() < f.sharedDownUntil.Load() }
 
-// errBadMAC is a shared entry whose MAC is missing or wrong.
-var errBadMAC = errors.New("redisfleet: a shared entry's MAC is missing or wrong")
+// errBadMAC is a shared entry whose MAC is missing or wrong, or that
+// outlived the expiry it was written with.
+var errBadMAC = errors.New("redisfleet: a shared entry's MAC is missing or wrong, or it has expired")
 
-// encodeEntry builds "<clock>:<json>", or "<clock>:<MAC hex>:<json>" with
-// a shared secret.
-func (f *Fleet) encodeEntry(digest, clock string, body []byte) string {
-	if f.s.secret == nil {
-		return clock + ":" + string(body)
+// entryPurpose labels the MAC of a shared entry, so that no other MAC the
+// fleet computes with the same secret can pass for one.
+const entryPurpose = "redisfleet shared entry v2"
+
+// sharedEntry is a shared validation result, and what binds it: the digest
+// it is stored under, the fleet's epoch when it was written, the clock of
+// the read that started its validation, and when it expires.
+type sharedEntry struct {
+	digest, epoch, clock string
+	notAfter             int64 // Unix milliseconds
+	id                   string
+	body                 []byte // the key in JSON
+}
+
+// encodeEntry builds "<clock>:<not after>:<epoch>:<hex ID>:<MAC hex>:<json>",
+// the MAC empty without a shared secret. Everything before the JSON is
+// digits and hex, so that the scripts can read the clock, the epoch and
+// the ID, to check the entry against the tombstones.
+func (f *Fleet) encodeEntry(e sharedEntry) string {
+	var mac string
+	if f.s.secret != nil {
+		mac = hex.EncodeToString(f.entryMAC(e))
 	}
-	return clock + ":" + hex.EncodeToString(f.entryMAC(digest, clock, body)) + ":" + string(body)
+	return e.clock + ":" + strconv.FormatInt(e.notAfter, 10) + ":" + e.epoch + ":" + hex.EncodeToString([]byte(e.id)) +
+		":" + mac + ":" + string(e.body)
 }
 
-// entryMAC signs an entry's clock and body with the digest it is stored
-// under, so that an entry cannot be moved to another key value's place.
-func (f *Fleet) entryMAC(digest, clock string, body []byte) []byte {
-	m := hmac.New(sha256.New, f.s.secret)
-	m.Write([]byte(digest + "\n" + clock + "\n"))
-	m.Write(body)
-	return m.Sum(nil)
+// entryMAC signs everything an entry holds and everything it is bound to,
+// so that it cannot be moved to another key value's place, outlive its
+// expiry, or survive the fleet's epoch.
+func (f *Fleet) entryMAC(e sharedEntry) []byte {
+	return macOf(f.s.secret.reveal(), entryPurpose, e.epoch, e.digest, e.id, e.clock,
+		strconv.FormatInt(e.notAfter, 10), string(e.body))
 }
 
-// decodeEntry reads what encodeEntry built for digest.
-func (f *Fleet) decodeEntry(digest, entry string) (*apikey.Key, error) {
-	clock, body, ok := strings.Cut(entry, ":")
-	if _, err := strconv.ParseUint(clock, 10, 64); !ok || err != nil {
-		return nil, fmt.Errorf("redisfleet: a shared entry has no clock")
+// decodeEntry reads what encodeEntry built, stored under digest in the
+// fleet's current epoch, at now. An entry of another epoch, past its
+// expiry, without an ID, or whose ID is not its key's, is refused.
+func (f *Fleet) decodeEntry(digest, epoch, entry string, now time.Time) (*apikey.Key, sharedEntry, error) {
+	e := sharedEntry{digest: digest}
+	parts := strings.SplitN(entry, ":", 6)
+	if len(parts) != 6 {
+		return nil, e, errors.New("redisfleet: a shared entry is not in this version's format")
+	}
+	var mac string
+	e.clock, e.epoch, mac, e.body = parts[0], parts[2], parts[4], []byte(parts[5])
+	id, err := hex.DecodeString(parts[3])
+	e.id = string(id)
+	if _, cerr := strconv.ParseUint(e.clock, 10, 64); cerr != nil || err != nil || e.id == "" {
+		return nil, e, errors.New("redisfleet: a shared entry has no clock or no key ID")
+	}
+	if e.notAfter, err = strconv.ParseInt(parts[1], 10, 64); err != nil {
+		return nil, e, errors.New("redisfleet: a shared entry has no expiry")
 	}
 	if f.s.secret != nil {
-		var mac string
-		mac, body, ok = strings.Cut(body, ":")
 		got, err := hex.DecodeString(mac)
-		if !ok || err != nil || !hmac.Equal(got, f.entryMAC(digest, clock, []byte(body))) {
-			return nil, errBadMAC
+		if err != nil || !hmac.Equal(got, f.entryMAC(e)) {
+			return nil, e, errBadMAC
 		}
 	}
-	var key apikey.Key
-	if err := json.Unmarshal([]byte(body), &key); err != nil {
-		return nil, fmt.Errorf("redisfleet: a shared entry is unreadable: %w", err)
+	if e.epoch != epoch || now.UnixMilli() >= e.notAfter {
+		// The scripts refuse an entry of another epoch; one past its expiry
+		// is still there only if someone set it again without one.
+		return nil, e, errBadMAC
 	}
-	return &key, nil
+	var key *apikey.Key
+	if err := json.Unmarshal(e.body, &key); err != nil {
+		return nil, e, fmt.Errorf("redisfleet: a shared entry is unreadable: %w", err)
+	}
+	if key == nil || key.ID != e.id {
+		return nil, e, errors.New("redisfleet: a shared entry holds no key, or another key than its ID")
+	}
+	return key, e, nil
 }

@@ -175,7 +175,8 @@ func TestSharedCacheSkippedAfterWait(t *testing.T) {
 	defer r.fleet.outstanding.Add(-1)
 	body, err := json.Marshal(apikey.Key{ID: "key_0"})
 	require.NoError(t, err)
-	require.NoError(t, admin.Set(ctx, p+"key:"+digest, r.fleet.encodeEntry(digest, "0", body), time.Minute).Err())
+	require.NoError(t, admin.Set(ctx, p+"key:"+digest, r.fleet.encodeEntry(sharedEntry{digest: digest,
+		epoch: fleetEpoch(t, admin, prefix), clock: "0", notAfter: time.Now().Add(time.Minute).UnixMilli(), id: "key_0", body: body}), time.Minute).Err())
 
 	require.NoError(t, <-done)
 	assert.Equal(t, int64(1), up.calls.Load(), "asked upstream, not the shared cache")

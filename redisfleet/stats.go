@@ -41,8 +41,10 @@ type Stats struct {
 	// validations they were part of went on upstream.
 	SharedErrors uint64
 	// SharedRejected counts shared entries refused because their MAC
-	// (WithSharedSecret) was missing or wrong: someone without the secret
-	// wrote to the fleet's keys. The validations went on upstream.
+	// (WithSharedSecret) was missing or wrong, because they outlived the
+	// expiry they were written with, or because their key was invalidated
+	// after they were validated: someone wrote to the fleet's keys, or wrote
+	// back what they had read. The validations went on upstream.
 	SharedRejected uint64
 }
 
