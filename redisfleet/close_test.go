@@ -28,7 +28,7 @@ func TestCloseFlushesTheQueue(t *testing.T) {
 		purge   bool // the last entry is a purge
 	}{
 		{"all published", nil, queued, 0, false},
-		{"a purge in their place", []string{"stream", "gen", "epoch", "clock", "tomb:all"}, 1, queued, true},
+		{"a purge in their place", []string{"stream", "gen", "epoch", "runid", "clock", "tomb:all"}, 1, queued, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opt, prefix := testRedis(t)

@@ -46,11 +46,12 @@ type Fleet struct {
 	enqueued    atomic.Uint64
 	outstanding atomic.Int64
 
-	attached  atomic.Bool
-	stop      context.CancelFunc
-	stopped   context.Context
-	wg        sync.WaitGroup
-	closeOnce sync.Once
+	attached    atomic.Bool
+	uncheckable atomic.Bool // Redis refused INFO: logged once
+	stop        context.CancelFunc
+	stopped     context.Context
+	wg          sync.WaitGroup
+	closeOnce   sync.Once
 
 	// sharedDownUntil holds back shared-cache calls for a moment after one
 	// failed, so that a Redis that does not answer costs one timeout now
@@ -80,21 +81,24 @@ func New(opt *redis.Options, opts ...Option) (*Fleet, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	f := &Fleet{
 		s: s, p: "{" + s.prefix + "}:", self: randomToken(),
-		client: redis.NewClient(boundedOptions(opt, s.timeout, 0)),
-		reader: redis.NewClient(boundedOptions(opt, s.timeout, 1)),
-		queue:  make(chan pending, s.queue),
-		stop:   stop, stopped: ctx,
+		queue: make(chan pending, s.queue),
+		stop:  stop, stopped: ctx,
 	}
+	f.client = redis.NewClient(f.boundedOptions(opt, 0))
+	f.reader = redis.NewClient(f.boundedOptions(opt, 1))
 	f.wg.Add(1)
 	go f.publishLoop(ctx)
 	return f, nil
 }
 
-// boundedOptions copies opt with every timeout at most timeout and
+// boundedOptions copies opt with every timeout at most the Fleet's and
 // contexts honoured, so that the deadline of each call is the one the Fleet
-// gives it. poolSize 0 keeps opt's.
-func boundedOptions(opt *redis.Options, timeout time.Duration, poolSize int) *redis.Options {
+// gives it, and with a check for a Redis restart on every new connection
+// (checkRestart). poolSize 0 keeps opt's.
+func (f *Fleet) boundedOptions(opt *redis.Options, poolSize int) *redis.Options {
 	o := *opt
+	timeout := f.s.timeout
+	o.OnConnect = f.checkRestart(opt.OnConnect)
 	o.ContextTimeoutEnabled = true
 	for _, d := range []*time.Duration{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout} {
 		if *d <= 0 || *d > timeout {
@@ -150,6 +154,33 @@ func (f *Fleet) Close() error {
 		err = errors.Join(err, f.client.Close())
 	})
 	return err
+}
+
+// checkRestart returns an OnConnect hook that runs then (if any) and then
+// restartScript. Any call made after Redis restarted goes through a new
+// connection, so the epoch is renewed before anything is read from a Redis
+// that may have come back from an older snapshot.
+func (f *Fleet) checkRestart(then func(context.Context, *redis.Conn) error) func(context.Context, *redis.Conn) error {
+	return func(ctx context.Context, cn *redis.Conn) error {
+		if then != nil {
+			if err := then(ctx, cn); err != nil {
+				return err
+			}
+		}
+		r, err := restartScript.Run(ctx, cn, nil, f.p, randomToken()).Text()
+		switch {
+		case err != nil:
+			return err
+		case r == "renewed":
+			f.s.logger.Warn("redisfleet: Redis restarted (its run_id changed), perhaps from an older snapshot: "+
+				"the fleet's epoch is renewed, so every replica purges its local cache and the shared cache starts over",
+				"prefix", f.s.prefix)
+		case r == "unchecked" && f.uncheckable.CompareAndSwap(false, true):
+			f.s.logger.Warn("redisfleet: Redis refuses INFO, so a restart from an older snapshot cannot be noticed",
+				"prefix", f.s.prefix)
+		}
+		return nil
+	}
 }
 
 // call returns a context bounded by the Fleet's timeout, for one Redis call.

@@ -157,6 +157,9 @@ func (r *replica) validate(value string) error {
 
 var discard = slog.New(slog.DiscardHandler)
 
+// slogTo returns a logger that writes text lines to b.
+func slogTo(b *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
+
 // syncBuffer is a bytes.Buffer safe for concurrent writers: a Fleet logs
 // from its own goroutines.
 type syncBuffer struct {

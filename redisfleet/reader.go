@@ -91,7 +91,7 @@ func (f *Fleet) sync(ctx context.Context, cache *apikey.Cache, cur **cursor) err
 			f.purge(cache, "it reached Redis only after it started serving")
 		}
 	case c.epoch != end.epoch:
-		f.purge(cache, "Redis lost the fleet's state (flushed or restarted empty)")
+		f.purge(cache, "the fleet's epoch changed: Redis lost its state (a flush), or restarted, perhaps from an older snapshot")
 		*cur = end
 	case c.seq < 0:
 		*cur = end // purged already
@@ -142,7 +142,7 @@ func (f *Fleet) apply(cache *apikey.Cache, cur *cursor, m redis.XMessage) {
 	switch {
 	case epoch != cur.epoch:
 		cur.epoch = epoch
-		f.purge(cache, "Redis lost the fleet's state (flushed or restarted empty)")
+		f.purge(cache, "the fleet's epoch changed: Redis lost its state (a flush), or restarted, perhaps from an older snapshot")
 		return
 	case err != nil:
 		cur.seq = -1

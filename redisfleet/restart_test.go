@@ -16,13 +16,14 @@ import (
 )
 
 // redisServer is a redis-server of the test's own, on a loopback port,
-// without persistence, that the test can stop and start again.
+// without persistence unless args say otherwise, that the test can stop
+// and start again.
 type redisServer struct {
 	port string
 	cmd  *exec.Cmd
 }
 
-func startRedisServer(t *testing.T, port string) *redisServer {
+func startRedisServer(t *testing.T, port string, args ...string) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -34,8 +35,8 @@ func startRedisServer(t *testing.T, port string) *redisServer {
 		port = strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 		require.NoError(t, ln.Close())
 	}
-	s := &redisServer{port: port, cmd: exec.Command(bin, "--bind", "127.0.0.1", "--port", port,
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")}
+	s := &redisServer{port: port, cmd: exec.Command(bin, append([]string{"--bind", "127.0.0.1", "--port", port,
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}, args...)...)}
 	require.NoError(t, s.cmd.Start())
 	t.Cleanup(s.stop)
 	c := redis.NewClient(s.options())

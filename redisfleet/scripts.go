@@ -10,7 +10,9 @@ import (
 //
 //	P stream        the invalidations, one entry each, trimmed to MaxLen
 //	P gen           a counter: the sequence number of the last entry
-//	P epoch         a random value that changes when Redis loses the above
+//	P epoch         a random value that changes when Redis loses the above,
+//	                or restarts (restartScript)
+//	P runid         the run_id of the Redis that last checked the epoch
 //	P clock         a counter the shared cache orders its reads, writes and
 //	                removals by: it also counts removals never published
 //	P key:<digest>  a shared validation result (encodeEntry): the clock
@@ -120,6 +122,30 @@ if ARGV[3] ~= '' then
   end
 end
 return {epoch, gen, lastID, nextSeq}
+`)
+
+// restartScript runs on every new connection: when Redis's run_id, which
+// changes at every start, is not the one recorded beside the epoch, Redis
+// restarted since the epoch was last checked, and may have come back from
+// an older snapshot, with older entries, fewer tombstones and a sequence
+// number that went back. So the epoch is renewed: every replica purges,
+// and every shared entry is void. A restart that lost nothing costs one
+// purge. A Redis that refuses INFO cannot be checked: the script says so.
+//
+// ARGV: prefix, new epoch. Returns {"checked", "renewed" or "unchecked"}.
+var restartScript = redis.NewScript(`
+local p = ARGV[1]
+local info = redis.pcall('INFO', 'server')
+local run = type(info) == 'string' and string.match(info, 'run_id:(%x+)')
+if not run then return 'unchecked' end
+local known = redis.call('GET', p..'runid')
+if known == run then return 'checked' end
+redis.call('SET', p..'runid', run)
+if known and redis.call('EXISTS', p..'epoch') == 1 then
+  redis.call('SET', p..'epoch', ARGV[2])
+  return 'renewed'
+end
+return 'checked'
 `)
 
 // readScript looks a digest up in the shared cache and, on a miss, takes
