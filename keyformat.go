@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"log/slog"
 	"unsafe"
 )
 
@@ -151,9 +152,15 @@ func isBase62(c byte) bool {
 // server-side secret (a "pepper"), so that a stolen table of digests is of
 // no use without it.
 //
-// A Hasher is safe for concurrent use. It never keeps or logs a value.
+// A Hasher is safe for concurrent use. It never keeps or logs a value, and
+// never shows its pepper: fmt (every verb), slog and encoding/json print
+// only its algorithm, and whatever holds a Hasher, even in an unexported
+// field where its methods are not called, prints an address at most.
 type Hasher struct {
-	pepper []byte
+	// hmac holds the pepper in its closure, where nothing that prints
+	// values looks (fmt, slog, a test's diff): a []byte field would be
+	// printed as it is by %v of any struct holding the Hasher.
+	hmac func(value string) [sha256.Size]byte // nil: SHA-256
 }
 
 // MinPepperLength is the shortest pepper NewHMACHasher accepts, in bytes.
@@ -168,17 +175,55 @@ func NewHMACHasher(pepper []byte) (Hasher, error) {
 		return Hasher{}, configError("NewHMACHasher", "the pepper must be at least %d bytes, not %d",
 			MinPepperLength, len(pepper))
 	}
-	return Hasher{pepper: append([]byte(nil), pepper...)}, nil
+	pepper = append([]byte(nil), pepper...)
+	return Hasher{hmac: func(value string) (d [sha256.Size]byte) {
+		m := hmac.New(sha256.New, pepper)
+		io.WriteString(m, value)
+		m.Sum(d[:0])
+		return d
+	}}, nil
 }
 
 // Sum returns the digest of value to store and to look the key up by.
 func (h Hasher) Sum(value string) [sha256.Size]byte {
-	if h.pepper == nil {
+	if h.hmac == nil {
 		return DigestOf(value)
 	}
-	m := hmac.New(sha256.New, h.pepper)
-	io.WriteString(m, value)
-	var d [sha256.Size]byte
-	m.Sum(d[:0])
-	return d
+	return h.hmac(value)
+}
+
+// String names h's algorithm, "SHA-256" or "HMAC-SHA256 (pepper
+// redacted)", never the pepper.
+func (h Hasher) String() string {
+	if h.hmac == nil {
+		return h.algorithm()
+	}
+	return h.algorithm() + " (pepper redacted)"
+}
+
+// GoString is for %#v: valid Go, with the algorithm in a comment and never
+// the pepper.
+func (h Hasher) GoString() string { return "apikey.Hasher{ /* " + h.String() + " */ }" }
+
+// Format prints h as String does for every verb (%#v as GoString does), so
+// that no verb, %x included, reaches the pepper.
+func (h Hasher) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		io.WriteString(f, h.GoString())
+		return
+	}
+	io.WriteString(f, h.String())
+}
+
+// LogValue gives slog h's algorithm, and whether it has a pepper, never
+// the pepper itself.
+func (h Hasher) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("algorithm", h.algorithm()), slog.Bool("pepper", h.hmac != nil))
+}
+
+func (h Hasher) algorithm() string {
+	if h.hmac == nil {
+		return "SHA-256"
+	}
+	return "HMAC-SHA256"
 }
