@@ -30,7 +30,9 @@ type RequestEvent struct {
 	Err error
 }
 
-// Answer says how a Middleware came by its answer for a key.
+// Answer says how a Middleware came by its answer for a key: from the cache
+// or from a validator call. It exists beside Outcome, which says how the
+// request ended, to tell a cache's work apart in logs and metrics.
 type Answer string
 
 // The answers. The values serve as metric labels and log fields as they are.
@@ -69,7 +71,9 @@ type ValidationEvent struct {
 	Err error
 }
 
-// Result is what one validator call decided.
+// Result is what one validator call decided. It exists beside Outcome
+// because one call answers every request that waited for it, and a cache hit
+// makes no call at all: counting Results counts upstream calls.
 type Result string
 
 // The results. The values serve as metric labels and log fields as they are.

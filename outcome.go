@@ -5,6 +5,11 @@ import "errors"
 // Outcome names how a request ended, one value per row of the outcome
 // table. The values are short, stable and lowercase, so that they serve as
 // metric labels and log fields as they are.
+//
+// It is the one of the three event labels a handler needs: Outcome is what
+// the client was told (OutcomeOf an ErrorHandler's error), Answer where the
+// verdict on the key came from (the cache or the validator), and Result
+// what one validator call decided, which many requests may share.
 type Outcome string
 
 // The outcomes.

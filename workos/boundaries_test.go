@@ -20,7 +20,7 @@ import (
 // The tests in this file pin the edges that the other tests leave loose:
 // each value sits on one side of a comparison, so that a comparison moved
 // by one (> for >=, say) or an operator swapped fails a test. They were
-// written against the survivors of a mutation run (see README).
+// written against the survivors of a mutation run (see CONTRIBUTING.md).
 
 // An APIError reads the same whichever of its parts are set.
 func TestBoundaryAPIErrorText(t *testing.T) {
