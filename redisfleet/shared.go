@@ -66,7 +66,10 @@ type snapshot struct {
 
 func (v *sharedValidator) Validate(ctx context.Context, value string) (*apikey.Key, error) {
 	f := v.f
-	if f.sharedDown() {
+	// An invalidation applied here that has not reached Redis when the read
+	// is sent may reach it after the read: the answer may be what it
+	// removes, even if it has been published by the time the answer comes.
+	if f.sharedDown() || f.unpublished() {
 		return v.next.Validate(ctx, value)
 	}
 	start := time.Now()
