@@ -13,3 +13,6 @@ func TestRoutes(t *testing.T) {
 	}
 	demo.CheckRoutes(t, h)
 }
+
+// The quick start is one file a user can copy into a module of their own.
+func TestMainBuildsAlone(t *testing.T) { demo.CheckBuildsAlone(t) }

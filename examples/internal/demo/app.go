@@ -1,7 +1,10 @@
-// Package demo is the tiny application behind the examples: a health check,
-// a "who am I" endpoint, an in-memory list of posts, and the demo keys. It
-// knows nothing of authentication beyond reading the key from the request
-// context; the examples' main packages show the wiring.
+// Package demo is the tiny application behind examples/workos,
+// examples/ownkeys and the load-test server: a health check, a "who am I"
+// endpoint, an in-memory list of posts, and the demo keys. It knows nothing
+// of authentication beyond reading the key from the request context; the
+// examples' main packages show the wiring. examples/chi and examples/nethttp
+// carry their own copy of the application, so that each main.go stands
+// alone; CheckRoutes holds every example to the same contract.
 package demo
 
 import (

@@ -2,7 +2,8 @@ package demo
 
 import "github.com/apikeyauth/apikey"
 
-// Keys are the two keys the quick start accepts, by value. A real service
+// Keys are the two keys the quick start accepts, by value (examples/chi and
+// examples/nethttp hold the same, which CheckRoutes checks). A real service
 // keeps keys in WorkOS (see examples/workos) or its own store, never in code.
 var Keys = map[string]apikey.Key{
 	"sk_demo_reader": {
