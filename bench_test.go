@@ -187,6 +187,34 @@ func BenchmarkCacheMiss(b *testing.B) {
 	}
 }
 
+// BenchmarkCacheMissOneID is BenchmarkCacheMiss with every value a key of
+// one ID (a customer's keys, say, all cached): adding to the key-ID index
+// must not cost more as the ID gathers values.
+func BenchmarkCacheMissOneID(b *testing.B) {
+	values, v := benchKeys(b.N + 1)
+	one := ValidatorFunc(func(ctx context.Context, value string) (*Key, error) {
+		k, err := v.Validate(ctx, value)
+		if err != nil {
+			return nil, err
+		}
+		shared := *k
+		shared.ID = "api_key_shared"
+		return &shared, nil
+	})
+	c, err := NewCache(one, WithCacheSize(b.N+1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Validate(ctx, values[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkCacheNegativeHit(b *testing.B) {
 	_, v := benchKeys(1)
 	c, err := NewCache(v)
@@ -207,29 +235,42 @@ func BenchmarkCacheNegativeHit(b *testing.B) {
 
 // BenchmarkCacheMemory reports the heap that 100,000 cached keys take,
 // per entry and in all: what the cache adds, not the *Keys, which the
-// validator built before the first reading.
+// validator built before the first reading. "default" is the default
+// configuration; "known-key-list" has a bound per second, so that the cache
+// also remembers the keys it validated in its list of known keys.
 func BenchmarkCacheMemory(b *testing.B) {
 	const n = 100_000
-	for b.Loop() {
-		values, v := benchKeys(n)
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		c, err := NewCache(v, WithCacheSize(2*n)) // room to spare: shards fill unevenly
-		if err != nil {
-			b.Fatal(err)
-		}
-		warmCache(b, c, values)
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		if got := c.Stats().Size; got != n {
-			b.Fatalf("cached %d keys, want %d", got, n)
-		}
-		bytes := float64(after.HeapAlloc - before.HeapAlloc)
-		b.ReportMetric(bytes/n, "heapB/entry")
-		b.ReportMetric(bytes/(1<<20), "MiB/100k")
-		runtime.KeepAlive(c)
-		runtime.KeepAlive(values)
+	for _, bc := range []struct {
+		name string
+		opts []Option
+	}{
+		{"default", nil},
+		{"known-key-list", []Option{WithValidationRate(1e9, 1e6)}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				values, v := benchKeys(n)
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				// Room to spare: shards fill unevenly.
+				c, err := NewCache(v, append(bc.opts, WithCacheSize(2*n))...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				warmCache(b, c, values)
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				if got := c.Stats().Size; got != n {
+					b.Fatalf("cached %d keys, want %d", got, n)
+				}
+				bytes := float64(after.HeapAlloc - before.HeapAlloc)
+				b.ReportMetric(bytes/n, "heapB/entry")
+				b.ReportMetric(bytes/(1<<20), "MiB/100k")
+				runtime.KeepAlive(c)
+				runtime.KeepAlive(values)
+			}
+		})
 	}
 }
 

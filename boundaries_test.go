@@ -384,16 +384,13 @@ func TestBoundaryBudgetTake(t *testing.T) {
 	s := defaultSettings()
 	s.maxInFlight, s.reserve = 4, 0.5
 	b := newBudget(&s)
-	now := instant(time.Hour)
-	known := DigestOf("sk_known")
-	b.known.remember(known, now)
 
-	require.NoError(t, b.take(DigestOf("sk_1"), now, time.Time{}))
-	require.NoError(t, b.take(DigestOf("sk_2"), now, time.Time{}))
-	assert.Equal(t, errOverBudget, b.take(DigestOf("sk_3"), now, time.Time{}), "2 general slots of 4")
-	require.NoError(t, b.take(known, now, time.Time{}))
-	require.NoError(t, b.take(known, now, time.Time{}))
-	assert.Equal(t, errOverBudget, b.take(known, now, time.Time{}), "4 slots in all for known keys")
+	require.NoError(t, b.take(false, time.Time{}))
+	require.NoError(t, b.take(false, time.Time{}))
+	assert.Equal(t, errOverBudget, b.take(false, time.Time{}), "2 general slots of 4")
+	require.NoError(t, b.take(true, time.Time{}))
+	require.NoError(t, b.take(true, time.Time{}))
+	assert.Equal(t, errOverBudget, b.take(true, time.Time{}), "4 slots in all for known keys")
 	assert.EqualValues(t, 4, b.inFlight.Load())
 	assert.EqualValues(t, 2, b.refused.Load())
 	for range 4 {
@@ -405,21 +402,19 @@ func TestBoundaryBudgetTake(t *testing.T) {
 	s.rate, s.burst, s.reserve = 1, 1, 0
 	b = newBudget(&s)
 	wall := time.Unix(1000, 0)
-	require.NoError(t, b.take(DigestOf("sk_1"), now, wall))
+	require.NoError(t, b.take(false, wall))
 	b.release()
 	for range 10 {
-		assert.Equal(t, errOverBudget, b.take(DigestOf("sk_2"), now, wall))
+		assert.Equal(t, errOverBudget, b.take(false, wall))
 	}
 	assert.Zero(t, b.inFlight.Load())
-	assert.NoError(t, b.take(DigestOf("sk_2"), now, wall.Add(time.Second)), "a token a second later")
+	assert.NoError(t, b.take(false, wall.Add(time.Second)), "a token a second later")
 }
 
 // A key counts as known for 24 hours after it was last validated as valid,
 // not at 24 hours; up to twice the cache size of them are remembered.
 func TestBoundaryKnownKeys(t *testing.T) {
-	s := defaultSettings()
-	s.size = 3
-	b := newBudget(&s)
+	b := &budget{known: newKnownKeys(6)} // for a cache of 3
 	at := instant(time.Hour)
 	d := DigestOf("sk_known")
 	b.known.remember(d, at)

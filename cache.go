@@ -57,6 +57,8 @@ type Cache struct {
 
 	flights       flightGroup
 	budget        *budget
+	hits          atomic.Uint64
+	staleHits     atomic.Uint64
 	misses        atomic.Uint64
 	coalesced     atomic.Uint64
 	invalidations atomic.Uint64
@@ -96,7 +98,7 @@ func newCache(v Validator, s *settings, op string) (*Cache, error) {
 		failures: newFailureLog(s),
 		budget:   newBudget(s),
 	}
-	c.ids.digests = make(map[string][]Digest)
+	c.ids.heads = make(map[string]*entry)
 	c.positive = newPositiveShards(s.size, shardCount(s.size), &c.ids)
 	c.negative = newNegativeShards(s.negSize, shardCount(s.negSize))
 	return c, nil
@@ -114,13 +116,24 @@ func (c *Cache) Validate(ctx context.Context, value string) (*Key, error) {
 // it came by the answer.
 func (c *Cache) lookup(ctx context.Context, d Digest, value string) (*Key, Answer, error) {
 	now := c.clock.now()
-	if key, ok := c.positiveShard(d).get(d, now); ok && !c.expired(key) {
-		return key, AnswerHit, nil
+	s := c.positiveShard(d)
+	e := s.peek(d)
+	if e != nil && now < e.expires && !c.expired(e.key) {
+		c.hits.Add(1)
+		s.promote(e, now)
+		return e.key, AnswerHit, nil
 	}
 	if c.negTTL > 0 && c.negativeShard(d).get(d, now) {
 		return nil, AnswerNegativeHit, ErrInvalidKey
 	}
-	return c.miss(ctx, d, value, now)
+	return c.miss(ctx, d, value, now, c.known(d, e, now))
+}
+
+// known reports whether the key with digest d, whose entry is e (nil if
+// the cache holds none), counts as known for the budget: an entry past its
+// TTL still does, for 24 hours.
+func (c *Cache) known(d Digest, e *entry, now instant) bool {
+	return e != nil && now < e.expires.add(knownFor) || c.budget.known.has(d, now)
 }
 
 // expired reports whether key's own ExpiresAt has passed. Entries already
@@ -137,7 +150,7 @@ func (c *Cache) negativeShard(d Digest) *negativeShard {
 	return &c.negative[shardOf(d, len(c.negative))]
 }
 
-func (c *Cache) miss(ctx context.Context, d Digest, value string, now instant) (*Key, Answer, error) {
+func (c *Cache) miss(ctx context.Context, d Digest, value string, now instant, known bool) (*Key, Answer, error) {
 	c.misses.Add(1)
 	epoch := c.epoch.Load()
 	call, leader := c.flights.join(flightKey{d, epoch})
@@ -146,7 +159,7 @@ func (c *Cache) miss(ctx context.Context, d Digest, value string, now instant) (
 	case !leader:
 		c.coalesced.Add(1)
 		answer = AnswerCoalesced
-	case c.budget.take(d, now, c.clock.wall()) != nil:
+	case c.budget.take(known, c.clock.wall()) != nil:
 		// Over budget: no call upstream, and no queue; a known key may
 		// still be served stale.
 		c.failures.report(errOverBudget, d)
@@ -207,8 +220,9 @@ func (c *Cache) validate(ctx context.Context, call *flight, d Digest, value stri
 // after err, else err.
 func (c *Cache) staleOr(d Digest, now instant, err error) (*Key, error) {
 	if c.staleTTL > 0 && isUnavailable(err) {
-		if stale, ok := c.positiveShard(d).getStale(d, now); ok && !c.expired(stale) {
-			return stale, nil
+		if e := c.positiveShard(d).peek(d); e != nil && now < e.staleUntil && !c.expired(e.key) {
+			c.staleHits.Add(1)
+			return e.key, nil
 		}
 	}
 	return nil, err
@@ -239,7 +253,7 @@ func (c *Cache) validateWithin(ctx context.Context, value string) (*Key, error) 
 
 func (c *Cache) storePositive(d Digest, key *Key, now instant, epoch uint64) {
 	ttl := c.ttl - time.Duration(rand.Float64()*ttlJitter*float64(c.ttl))
-	e := &entry{key: key, expires: now.add(ttl)}
+	e := &entry{d: d, key: key, expires: now.add(ttl)}
 	e.promoted.Store(int64(now)) // an added entry is at the LRU's front
 	e.staleUntil = e.expires.add(c.staleTTL)
 	if !key.ExpiresAt.IsZero() {
@@ -258,7 +272,7 @@ func (c *Cache) storePositive(d Digest, key *Key, now instant, epoch uint64) {
 	}
 	c.budget.known.remember(d, now)
 	c.negativeShard(d).remove(d)
-	c.positiveShard(d).add(d, e)
+	c.positiveShard(d).add(e)
 }
 
 func (c *Cache) storeNegative(d Digest, now instant, epoch uint64) {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,8 +40,9 @@ func TestBudgetRate(t *testing.T) {
 	require.NoError(t, err, "a burst token for the first customer")
 	require.Len(t, keys, 1)
 
-	// A flood of unknown keys spends the general half of the burst, then
-	// is refused at once, without a call.
+	// A flood of unknown keys spends the general half of the burst, and
+	// the reserved half but for the one token kept for the one known key,
+	// then is refused at once, without a call.
 	refused := 0
 	for i := range 20 {
 		_, err := c.Validate(ctx, fmt.Sprintf("sk_random_%d", i))
@@ -50,9 +52,9 @@ func TestBudgetRate(t *testing.T) {
 			require.ErrorIs(t, err, ErrInvalidKey)
 		}
 	}
-	assert.Equal(t, 16, refused, "5 general tokens, one spent on the customer")
-	assert.EqualValues(t, 5, v.calls.Load())
-	assert.EqualValues(t, 16, c.Stats().Refused)
+	assert.Equal(t, 12, refused, "5 general tokens, one spent on the customer, and 4 reserved ones")
+	assert.EqualValues(t, 9, v.calls.Load())
+	assert.EqualValues(t, 12, c.Stats().Refused)
 
 	// The known customer, whose entry expired meanwhile, still gets in on
 	// the reserved half.
@@ -71,6 +73,54 @@ func TestBudgetRate(t *testing.T) {
 	clock.Advance(time.Second)
 	_, err = c.Validate(ctx, "sk_random_late")
 	assert.ErrorIs(t, err, ErrInvalidKey)
+}
+
+// 100 new keys arriving at once, on a cache warming up with no key known
+// yet, all get through on a burst of 100: the reserve keeps back one token
+// per known key, up to its half of the burst, and lends the rest.
+func TestBudgetWarming(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		known   int
+		through int
+	}{
+		{"cold", 0, 100},
+		{"10 known", 10, 90},
+		{"60 known", 60, 50}, // more known keys than the reserved half: all of it kept
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			var asked sync.WaitGroup
+			asked.Add(100)
+			v := ValidatorFunc(func(context.Context, string) (*Key, error) {
+				asked.Done()
+				<-release // every call is in flight before any is answered
+				return &Key{ID: "key_new"}, nil
+			})
+			c, _ := newTestCache(t, v, WithValidationRate(100, 100))
+			for i := range tc.known {
+				c.budget.known.remember(DigestOf(fmt.Sprintf("sk_known_%d", i)), c.clock.now())
+			}
+			var through atomic.Int64
+			var done sync.WaitGroup
+			for i := range 100 {
+				done.Add(1)
+				go func() {
+					defer done.Done()
+					_, err := c.Validate(context.Background(), fmt.Sprintf("sk_new_%d", i))
+					if err == nil {
+						through.Add(1)
+					} else {
+						asked.Done() // refused: no call
+					}
+				}()
+			}
+			asked.Wait()
+			close(release)
+			done.Wait()
+			assert.EqualValues(t, tc.through, through.Load())
+		})
+	}
 }
 
 // Over budget, the answer is a 503 with Retry-After, like any outage.
@@ -227,7 +277,7 @@ func TestBudgetFlood(t *testing.T) {
 	st := c.Stats()
 	assert.LessOrEqual(t, st.Size, 10_000)
 	assert.LessOrEqual(t, st.NegativeSize, 10_000)
-	assert.LessOrEqual(t, c.budget.known.lru.Len(), 20_000)
+	assert.LessOrEqual(t, c.budget.known.len(), 20_000)
 
 	runtime.GC()
 	var mem runtime.MemStats

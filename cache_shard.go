@@ -18,23 +18,30 @@ const maxShards = 16
 // they share a read lock, and the LRU order is right to within a second.
 const promoteEvery = instant(time.Second)
 
-// entry is a valid key as the cache holds it.
+// entry is a valid key as the cache holds it. It is its own node in two
+// lists, its shard's LRU and its key ID's list in the idIndex, so that a
+// cached key costs one allocation besides the map's slot.
 type entry struct {
+	d          Digest
 	key        *Key
 	expires    instant      // served until then
 	staleUntil instant      // served while the validator is unavailable until then
 	promoted   atomic.Int64 // the instant of its last move to the LRU's front
+
+	newer, older *entry // the shard's LRU, under the shard's lock
+	idPrev       *entry // the ID's list, under the index's lock
+	idNext       *entry
 }
 
-// positiveShard is one lock's worth of valid keys. Hits take only its read
-// lock; the counters are per shard, so that hits on different shards share
-// no memory that is written.
+// positiveShard is one lock's worth of valid keys: a map for lookups and a
+// list from the most to the least recently used. Hits take only its read
+// lock and write nothing in it.
 type positiveShard struct {
 	mu        sync.RWMutex
-	lru       *simplelru.LRU[Digest, *entry]
+	entries   map[Digest]*entry
+	lru       entry // the list's sentinel: lru.older is the newest entry, lru.newer the oldest
+	size      int   // the most entries kept
 	ids       *idIndex
-	hits      atomic.Uint64
-	staleHits atomic.Uint64
 	evictions uint64   // under mu
 	_         [64]byte // keeps neighbouring shards off one cache line
 }
@@ -71,15 +78,10 @@ func shardOf(d Digest, shards int) int { return int(d[0]) & (shards - 1) }
 func newPositiveShards(size, count int, ids *idIndex) []positiveShard {
 	shards := make([]positiveShard, count)
 	for i := range shards {
-		// The callback runs under the shard's lock, for evictions and removals
-		// alike; it only takes the index's lock, never a shard's.
-		lru, err := simplelru.NewLRU(perShard(size, len(shards), i), func(d Digest, e *entry) {
-			ids.remove(e.key.ID, d)
-		})
-		if err != nil {
-			panic(err) // unreachable: the size is positive
-		}
-		shards[i].lru, shards[i].ids = lru, ids
+		s := &shards[i]
+		s.entries = make(map[Digest]*entry)
+		s.lru.newer, s.lru.older = &s.lru, &s.lru
+		s.size, s.ids = perShard(size, len(shards), i), ids
 	}
 	return shards
 }
@@ -96,57 +98,82 @@ func newNegativeShards(size, count int) []negativeShard {
 	return shards
 }
 
-func (s *positiveShard) get(d Digest, now instant) (*Key, bool) {
+// peek returns the entry for d, fresh or not.
+func (s *positiveShard) peek(d Digest) *entry {
 	s.mu.RLock()
-	e, ok := s.lru.Peek(d) // Peek only reads: safe beside other readers
+	e := s.entries[d]
 	s.mu.RUnlock()
-	if !ok || now >= e.expires {
-		return nil, false
-	}
-	s.hits.Add(1)
-	if now-instant(e.promoted.Load()) >= promoteEvery {
-		s.promote(d, e, now)
-	}
-	return e.key, true
+	return e
 }
 
-// promote moves e to the front of the LRU, unless it has been replaced or
-// removed since it was read.
-func (s *positiveShard) promote(d Digest, e *entry, now instant) {
+// promote moves e to the front of the LRU if it is due, unless it has
+// been replaced or removed since it was read.
+func (s *positiveShard) promote(e *entry, now instant) {
+	if now-instant(e.promoted.Load()) < promoteEvery {
+		return
+	}
 	e.promoted.Store(int64(now)) // first, so that concurrent hits rarely promote too
 	s.mu.Lock()
-	if cur, ok := s.lru.Peek(d); ok && cur == e {
-		s.lru.Get(d)
+	if s.entries[e.d] == e {
+		s.unlink(e)
+		s.pushFront(e)
 	}
 	s.mu.Unlock()
 }
 
-// getStale returns a key past its TTL but within its stale-if-error window.
-func (s *positiveShard) getStale(d Digest, now instant) (*Key, bool) {
-	s.mu.RLock()
-	e, ok := s.lru.Peek(d)
-	s.mu.RUnlock()
-	if !ok || now >= e.staleUntil {
-		return nil, false
-	}
-	s.staleHits.Add(1)
-	return e.key, true
-}
-
-func (s *positiveShard) add(d Digest, e *entry) {
+func (s *positiveShard) add(e *entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.lru.Remove(d) // drops the old entry from the ID index, if any
-	if s.lru.Add(d, e) {
+	if old := s.entries[e.d]; old != nil {
+		s.drop(old)
+	}
+	s.entries[e.d] = e
+	s.pushFront(e)
+	s.ids.add(e)
+	if len(s.entries) > s.size {
+		s.drop(s.lru.newer)
 		s.evictions++
 	}
-	s.ids.add(e.key.ID, d)
 }
 
 func (s *positiveShard) remove(d Digest) {
 	s.mu.Lock()
-	s.lru.Remove(d)
+	if e := s.entries[d]; e != nil {
+		s.drop(e)
+	}
 	s.mu.Unlock()
+}
+
+func (s *positiveShard) purge() {
+	s.mu.Lock()
+	s.ids.removeAll(s.entries)
+	clear(s.entries)
+	s.lru.newer, s.lru.older = &s.lru, &s.lru
+	s.mu.Unlock()
+}
+
+func (s *positiveShard) len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.entries)
+}
+
+// drop removes e from the shard and the index; under mu.
+func (s *positiveShard) drop(e *entry) {
+	delete(s.entries, e.d)
+	s.unlink(e)
+	s.ids.remove(e)
+}
+
+func (s *positiveShard) pushFront(e *entry) {
+	e.newer, e.older = &s.lru, s.lru.older
+	s.lru.older.newer = e
+	s.lru.older = e
+}
+
+func (s *positiveShard) unlink(e *entry) {
+	e.newer.older, e.older.newer = e.older, e.newer
+	e.newer, e.older = nil, nil
 }
 
 func (s *negativeShard) get(d Digest, now instant) bool {

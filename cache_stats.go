@@ -22,15 +22,15 @@ func (c *Cache) Stats() CacheStats {
 		Coalesced:     c.coalesced.Load(),
 		Invalidations: c.invalidations.Load(),
 		Refused:       c.budget.refused.Load(),
+		Hits:          c.hits.Load(),
+		StaleHits:     c.staleHits.Load(),
 	}
 	for i := range c.positive {
 		s := &c.positive[i]
-		s.mu.Lock()
-		st.Hits += s.hits.Load()
-		st.StaleHits += s.staleHits.Load()
+		s.mu.RLock()
 		st.Evictions += s.evictions
-		st.Size += s.lru.Len()
-		s.mu.Unlock()
+		st.Size += len(s.entries)
+		s.mu.RUnlock()
 	}
 	for i := range c.negative {
 		s := &c.negative[i]

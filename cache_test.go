@@ -325,8 +325,10 @@ func TestCacheInvalidation(t *testing.T) {
 		assert.Equal(t, 1, c.Stats().Size)
 		c.ids.mu.Lock()
 		indexed := 0
-		for _, ds := range c.ids.digests {
-			indexed += len(ds)
+		for _, head := range c.ids.heads {
+			for e := head; e != nil; e = e.idNext {
+				indexed++
+			}
 		}
 		c.ids.mu.Unlock()
 		assert.Equal(t, 1, indexed, "the index holds only what the cache holds")
@@ -764,4 +766,31 @@ func TestCacheUntil(t *testing.T) {
 	_, err = c.Validate(ctx, writerValue)
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, v.calls.Load(), "at the bound: asked again, though the TTL is 30s")
+}
+
+// The ID index keeps each ID's entries in a list: removing from its head,
+// middle or tail, twice, or an entry never added, leaves the others.
+func TestIDIndexList(t *testing.T) {
+	x := idIndex{heads: make(map[string]*entry)}
+	newEntry := func(value, id string) *entry { return &entry{d: DigestOf(value), key: &Key{ID: id}} }
+	a, b, c, other := newEntry("sk_a", "key_1"), newEntry("sk_b", "key_1"), newEntry("sk_c", "key_1"), newEntry("sk_o", "key_2")
+	for _, e := range []*entry{a, b, c, other} {
+		x.add(e)
+	}
+	assert.ElementsMatch(t, []Digest{a.d, b.d, c.d}, x.lookup("key_1"))
+
+	x.remove(b) // the middle
+	assert.ElementsMatch(t, []Digest{a.d, c.d}, x.lookup("key_1"))
+	x.remove(b) // again
+	x.remove(newEntry("sk_never", "key_1"))
+	assert.ElementsMatch(t, []Digest{a.d, c.d}, x.lookup("key_1"))
+	x.remove(c) // the head: the last added
+	assert.Equal(t, []Digest{a.d}, x.lookup("key_1"))
+	x.remove(a)
+	assert.Empty(t, x.lookup("key_1"))
+	assert.NotContains(t, x.heads, "key_1", "an ID with no entry left is dropped")
+	assert.Equal(t, []Digest{other.d}, x.lookup("key_2"))
+
+	x.removeAll(map[Digest]*entry{other.d: other})
+	assert.Empty(t, x.heads)
 }

@@ -128,32 +128,48 @@ func TestEmptyInvalidationIsANoOp(t *testing.T) {
 }
 
 // A key the validator turns down, or that is invalidated, no longer draws
-// on the budget kept for known keys.
+// on the budget kept for known keys, whether the cache's entries say what
+// is known or, with a bound per second, the list of known keys too.
 func TestRevokedKeysAreNoLongerKnown(t *testing.T) {
-	revoked := false
-	v := ValidatorFunc(func(ctx context.Context, value string) (*Key, error) {
-		if revoked {
-			return nil, ErrInvalidKey
-		}
-		return testStatic().Validate(ctx, value)
-	})
-	c, clock := newTestCache(t, v, WithCacheTTL(time.Second))
-	ctx := context.Background()
-	for _, value := range []string{readerValue, writerValue} {
-		_, err := c.Validate(ctx, value)
-		require.NoError(t, err)
-	}
-	known := func(value string) bool { return c.budget.known.has(DigestOf(value), c.clock.now()) }
-	require.True(t, known(readerValue))
-	require.True(t, known(writerValue))
+	for _, tc := range []struct {
+		name string
+		opts []Option
+	}{
+		{"entries", nil},
+		{"known-key list", []Option{WithValidationRate(100, 10)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			revoked := false
+			v := ValidatorFunc(func(ctx context.Context, value string) (*Key, error) {
+				if revoked {
+					return nil, ErrInvalidKey
+				}
+				return testStatic().Validate(ctx, value)
+			})
+			c, clock := newTestCache(t, v, append(tc.opts, WithCacheTTL(time.Second))...)
+			require.Equal(t, tc.opts != nil, c.budget.known != nil)
+			ctx := context.Background()
+			for _, value := range []string{readerValue, writerValue} {
+				_, err := c.Validate(ctx, value)
+				require.NoError(t, err)
+			}
+			known := func(value string) bool {
+				d := DigestOf(value)
+				return c.known(d, c.positiveShard(d).peek(d), c.clock.now())
+			}
+			require.True(t, known(readerValue))
+			require.True(t, known(writerValue))
 
-	c.InvalidateID(writerKey.ID)
-	assert.False(t, known(writerValue), "invalidated by ID")
-	revoked = true
-	clock.Advance(2 * time.Second)
-	_, err := c.Validate(ctx, readerValue)
-	require.ErrorIs(t, err, ErrInvalidKey)
-	assert.False(t, known(readerValue), "turned down by the validator")
+			c.InvalidateID(writerKey.ID)
+			assert.False(t, known(writerValue), "invalidated by ID")
+			revoked = true
+			clock.Advance(2 * time.Second)
+			require.True(t, known(readerValue), "past its TTL, still known")
+			_, err := c.Validate(ctx, readerValue)
+			require.ErrorIs(t, err, ErrInvalidKey)
+			assert.False(t, known(readerValue), "turned down by the validator")
+		})
+	}
 }
 
 func TestZeroAuditLogWrites(t *testing.T) {

@@ -1,9 +1,6 @@
 package apikey
 
-import (
-	"slices"
-	"sync"
-)
+import "sync"
 
 // Origin says where an invalidation came from, for hooks, metrics and
 // adapters that pass invalidations between processes.
@@ -79,10 +76,7 @@ func (c *Cache) Purge() { c.Invalidate(Invalidation{All: true}) }
 
 func (c *Cache) purge() {
 	for i := range c.positive {
-		s := &c.positive[i]
-		s.mu.Lock()
-		s.lru.Purge()
-		s.mu.Unlock()
+		c.positive[i].purge()
 	}
 	for i := range c.negative {
 		s := &c.negative[i]
@@ -101,38 +95,66 @@ func (c *Cache) bumpEpoch() {
 	c.invalidating.Unlock()
 }
 
-// idIndex maps key IDs to the digests cached under them, so that a key can
-// be invalidated by its ID. Shards update it under their own lock; it never
-// takes a shard's lock.
+// idIndex maps key IDs to the entries cached under them, so that a key can
+// be invalidated by its ID: each ID's entries form a list through the
+// entries themselves, so that adding and removing one takes constant time
+// however many values share the ID. Shards update it under their own lock;
+// it never takes a shard's lock.
 type idIndex struct {
-	mu      sync.Mutex
-	digests map[string][]Digest
+	mu    sync.Mutex
+	heads map[string]*entry
 }
 
-func (x *idIndex) add(id string, d Digest) {
+func (x *idIndex) add(e *entry) {
 	x.mu.Lock()
-	if !slices.Contains(x.digests[id], d) {
-		x.digests[id] = append(x.digests[id], d)
+	head := x.heads[e.key.ID]
+	e.idPrev, e.idNext = nil, head
+	if head != nil {
+		head.idPrev = e
+	}
+	x.heads[e.key.ID] = e
+	x.mu.Unlock()
+}
+
+func (x *idIndex) remove(e *entry) {
+	x.mu.Lock()
+	x.unlink(e)
+	x.mu.Unlock()
+}
+
+// removeAll removes a shard's entries, under one lock.
+func (x *idIndex) removeAll(entries map[Digest]*entry) {
+	x.mu.Lock()
+	for _, e := range entries {
+		x.unlink(e)
 	}
 	x.mu.Unlock()
 }
 
-func (x *idIndex) remove(id string, d Digest) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	ds := x.digests[id]
-	if i := slices.Index(ds, d); i >= 0 {
-		ds = slices.Delete(ds, i, i+1)
+func (x *idIndex) unlink(e *entry) {
+	switch {
+	case e.idPrev != nil:
+		e.idPrev.idNext = e.idNext
+	case x.heads[e.key.ID] != e:
+		return // not in the index
+	case e.idNext != nil:
+		x.heads[e.key.ID] = e.idNext
+	default:
+		delete(x.heads, e.key.ID)
 	}
-	if len(ds) == 0 {
-		delete(x.digests, id)
-	} else {
-		x.digests[id] = ds
+	if e.idNext != nil {
+		e.idNext.idPrev = e.idPrev
 	}
+	e.idPrev, e.idNext = nil, nil
 }
 
+// lookup returns the digests cached under id.
 func (x *idIndex) lookup(id string) []Digest {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return slices.Clone(x.digests[id])
+	var ds []Digest
+	for e := x.heads[id]; e != nil; e = e.idNext {
+		ds = append(ds, e.d)
+	}
+	return ds
 }
