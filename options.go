@@ -263,8 +263,11 @@ func WithMaxInFlight(n int) Option {
 
 // WithKnownKeyReserve sets the share of the upstream budget (both
 // WithValidationRate and WithMaxInFlight) that only known keys may use:
-// keys the validator said were valid within the last 24 hours, remembered
-// by digest, up to twice the cache size. Known keys use the rest too.
+// keys the validator said were valid within the last 24 hours, whose entry
+// the cache still holds (past its TTL, until the LRU drops it) or, with
+// WithValidationRate, whose digest it remembers, up to twice the cache
+// size. Known keys use the rest too; of its share of the burst, the
+// reserve keeps one token per known key and lends the rest to the others.
 // Default: 0.5.
 func WithKnownKeyReserve(share float64) Option {
 	return cacheOption("WithKnownKeyReserve", func(s *settings) { s.reserve = share })
