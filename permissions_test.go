@@ -30,6 +30,11 @@ func TestGrants(t *testing.T) {
 		{"posts", "posts:read", false},
 		{"", "posts:read", false},
 		{"Posts:read", "posts:read", false},
+		// A * anywhere but alone or as the whole last segment is a character.
+		{"posts:*:read", "posts:x:read", false},
+		{"posts:*:read", "posts:*:read", true},
+		{"posts:re*", "posts:read", false},
+		{"post*", "posts:read", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.granted+" grants "+tc.required, func(t *testing.T) {
