@@ -33,7 +33,7 @@ type permissions []string
 func (p *permissions) String() string { return strings.Join(*p, ",") }
 func (p *permissions) Set(s string) error {
 	if strings.TrimSpace(s) == "" || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return fmt.Errorf("permission %q is empty or has spaces", clean(s))
+		return errors.New("a permission is empty or has spaces")
 	}
 	*p = append(*p, s)
 	return nil

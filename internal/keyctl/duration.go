@@ -2,7 +2,6 @@ package keyctl
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -29,14 +28,20 @@ func (v days) Set(s string) error {
 	return nil
 }
 
+// The errors of parseDays, which never quote what they were given: a key
+// pasted in the wrong place must not be printed back.
+var (
+	errInvalidDuration = errors.New("invalid duration (examples: 90d, 2w, 36h, 1d12h)")
+	errTooLong         = errors.New("the duration is too long")
+)
+
 // parseDays reads a duration with optional d (24h) and w (7d) units.
 func parseDays(s string) (time.Duration, error) {
-	in := s
 	if s == "" {
 		return 0, errors.New("empty duration")
 	}
 	if strings.HasPrefix(s, "-") {
-		return 0, fmt.Errorf("duration %q is negative", clean(in))
+		return 0, errors.New("the duration is negative")
 	}
 	var total time.Duration
 	for s != "" {
@@ -44,27 +49,27 @@ func parseDays(s string) (time.Duration, error) {
 		if i < 0 {
 			d, err := time.ParseDuration(s)
 			if err != nil {
-				return 0, fmt.Errorf("invalid duration %q (examples: 90d, 2w, 36h, 1d12h)", clean(in))
+				return 0, errInvalidDuration
 			}
 			total += d
 			break
 		}
 		n, err := strconv.ParseUint(s[:i], 10, 32)
 		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q (examples: 90d, 2w, 36h, 1d12h)", clean(in))
+			return 0, errInvalidDuration
 		}
 		unit := 24 * time.Hour
 		if s[i] == 'w' {
 			unit *= 7
 		}
 		if n > uint64((1<<62)/unit) {
-			return 0, fmt.Errorf("duration %q is too long", clean(in))
+			return 0, errTooLong
 		}
 		total += time.Duration(n) * unit
 		s = s[i+1:]
 	}
 	if total < 0 {
-		return 0, fmt.Errorf("duration %q is too long", clean(in))
+		return 0, errTooLong
 	}
 	return total, nil
 }

@@ -8,12 +8,12 @@ package keyctl
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -109,7 +109,7 @@ type command struct {
 
 var commands = []*command{
 	validateCommand, listCommand, auditCommand, createCommand,
-	rotateCommand, expireCommand, deleteCommand,
+	rotateCommand, expireCommand, deleteCommand, revokeCommand,
 }
 
 // Run runs the command line args (without the program name) with these
@@ -124,39 +124,60 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func (a *app) run(ctx context.Context, args []string) int {
-	if len(args) == 0 {
+	name, rest, found := splitCommand(args)
+	switch {
+	case !found && slices.ContainsFunc(args, isHelpFlag):
+		a.overview(a.stdout)
+		return exitOK
+	case !found:
 		names := make([]string, len(commands))
 		for i, c := range commands {
 			names[i] = c.name
 		}
 		fmt.Fprintf(a.stderr, "apikeys: a command is needed (%s); run 'apikeys --help'\n", strings.Join(names, ", "))
 		return exitUndecided
-	}
-	switch name := args[0]; name {
-	case "-h", "-help", "--help", "help":
-		if len(args) > 1 && name == "help" {
-			if c := lookup(args[1]); c != nil {
+	case name == "help":
+		if len(rest) > 0 {
+			if c := lookup(rest[0]); c != nil {
 				return c.run(ctx, a, c, []string{"--help"})
 			}
 		}
 		a.overview(a.stdout)
 		return exitOK
-	default:
-		c := lookup(name)
-		if c == nil {
-			// Echo only what looks like a mistyped command: a pasted key
-			// must not be printed back.
-			if len(name) > 16 || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz-") != "" {
-				name = "given"
-			} else {
-				name = strconv.Quote(name)
-			}
-			fmt.Fprintf(a.stderr, "apikeys: unknown command %s; run 'apikeys --help'\n", name)
-			return exitUndecided
-		}
-		return c.run(ctx, a, c, args[1:])
 	}
+	c := lookup(name)
+	if c == nil {
+		fmt.Fprintf(a.stderr, "apikeys: unknown command %s; run 'apikeys --help'\n", quoteName("", name))
+		return exitUndecided
+	}
+	return c.run(ctx, a, c, rest)
 }
+
+// splitCommand finds the command in args, which flags may precede
+// ("apikeys --store sqlite:keys.db list"), and returns its name and the
+// other arguments in their order, those before it first. The command is
+// the first word that is not a flag and is a command's name, or that does
+// not follow a flag given without "=", whose value it would be. found is
+// false when args hold no such word.
+func splitCommand(args []string) (name string, rest []string, found bool) {
+	for i, arg := range args {
+		if arg == "--" {
+			break
+		}
+		if isFlag(arg) {
+			continue
+		}
+		valueOfFlag := i > 0 && isFlag(args[i-1]) && !strings.Contains(args[i-1], "=")
+		if arg == "help" || lookup(arg) != nil || !valueOfFlag {
+			return arg, append(slices.Clip(args[:i]), args[i+1:]...), true
+		}
+	}
+	return "", nil, false
+}
+
+func isFlag(arg string) bool { return len(arg) > 1 && arg[0] == '-' }
+
+func isHelpFlag(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
 func lookup(name string) *command {
 	for _, c := range commands {
@@ -174,7 +195,7 @@ func (a *app) overview(w io.Writer) {
 	} else {
 		b.WriteString("apikeys runs the life of an API key held by WorkOS, or in your own\ndatabase with --store.\n\nUsage:")
 	}
-	b.WriteString("\n  apikeys COMMAND [flags]\n\nCommands:\n")
+	b.WriteString("\n  apikeys COMMAND [flags]\n  apikeys [flags] COMMAND [flags]   (flags go before or after the command)\n\nCommands:\n")
 	for _, c := range commands {
 		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
 	}
@@ -202,7 +223,7 @@ func (a *app) flags(c *command) (*flag.FlagSet, *connection) {
 		storeUsage = "keys in the database `DSN` names: only in the apikeys built from the sqlstore module"
 	}
 	fs.StringVar(&conn.store, "store", "", storeUsage)
-	fs.DurationVar(&conn.timeout, "timeout", defaultTimeout, "give up after `D`, prompts excluded")
+	fs.Var(days{&conn.timeout}, "timeout", "give up after `D`, prompts excluded")
 	return fs, conn
 }
 
@@ -228,33 +249,95 @@ func (a *app) owner(org string) string {
 // too ("expire ID --in 24h"), and returns the positional arguments. done
 // is true when the command must stop with code: after --help (0) or a
 // usage error (2), both already reported.
+//
+// It parses by itself rather than with fs.Parse, whose errors quote the
+// value given: a key pasted as a flag's value would be printed back. Its
+// errors name the flag, never its value, and name an unknown flag only
+// when it reads as a flag name. Every positional argument is an ID, as are
+// --org and --id: one shaped like a key is refused before anything is
+// sent (see looksLikeKey).
 func (a *app) parse(c *command, fs *flag.FlagSet, conn *connection, args []string, positional int) (pos []string, code int, done bool) {
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				a.help(c, fs)
-				return nil, exitOK, true
-			}
-			return nil, a.usage(c, err.Error()), true
-		}
-		args = fs.Args()
-		if len(args) == 0 {
+	for len(args) > 0 {
+		arg := args[0]
+		args = args[1:]
+		if arg == "--" {
+			pos = append(pos, args...)
 			break
 		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		if len(arg) < 2 || arg[0] != '-' {
+			pos = append(pos, arg)
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(arg[1:], "-"), "=")
+		if name == "h" || name == "help" {
+			a.help(c, fs)
+			return nil, exitOK, true
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			return nil, a.usage(c, "unknown flag "+quoteName("--", name)), true
+		}
+		isBool := false
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok {
+			isBool = b.IsBoolFlag()
+		}
+		switch {
+		case isBool && !hasValue:
+			value = "true"
+		case !hasValue && len(args) == 0:
+			return nil, a.usage(c, "--"+name+" needs a value"), true
+		case !hasValue:
+			value, args = args[0], args[1:]
+		}
+		if err := fs.Set(name, value); err != nil {
+			msg := "--" + name + ": " + err.Error()
+			if isBool {
+				msg = "--" + name + " takes no value (or =true, =false)"
+			} else if value != "" && strings.Contains(msg, value) {
+				msg = "--" + name + ": invalid value"
+			}
+			return nil, a.usage(c, msg), true
+		}
 	}
-	switch {
-	case len(pos) != positional:
+	if len(pos) != positional {
 		want := "no arguments"
 		if positional == 1 {
 			want = "one argument"
 		}
-		return nil, a.usage(c, fmt.Sprintf("takes %s, got %d", want, len(pos))), true
-	case conn.timeout <= 0:
+		msg := fmt.Sprintf("takes %s, got %d", want, len(pos))
+		if slices.ContainsFunc(pos, a.looksLikeKey) {
+			msg += "; keys are read from stdin, never from the command line"
+		}
+		return nil, a.usage(c, msg), true
+	}
+	ids := pos
+	for _, name := range []string{"org", "id"} {
+		if f := fs.Lookup(name); f != nil {
+			ids = append(ids, f.Value.String())
+		}
+	}
+	for _, id := range ids {
+		if a.looksLikeKey(id) {
+			a.noteSecret(id)
+			return nil, a.usage(c, "an ID given looks like an API key, not a key's or an organization's ID; it was not sent anywhere "+
+				"(to find a key's ID from its value, pipe the key into 'apikeys validate')"), true
+		}
+	}
+	if conn.timeout <= 0 {
 		return nil, a.usage(c, "--timeout must be positive"), true
 	}
 	return pos, 0, false
+}
+
+// quoteName returns prefix+name quoted, when name reads as a command or
+// flag name (lowercase letters and dashes, at most 24 bytes), else
+// "given": anything else may be a key pasted in the wrong place, which
+// must not be printed back.
+func quoteName(prefix, name string) string {
+	if name == "" || len(name) > 24 || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz-") != "" {
+		return "given"
+	}
+	return strconv.Quote(prefix + name)
 }
 
 func (a *app) help(c *command, fs *flag.FlagSet) {

@@ -108,8 +108,8 @@ func TestValidate(t *testing.T) {
 			want: []string{"base URL"}},
 		{name: "nothing on stdin", stdin: "", want: []string{"no key given", "--help"}},
 		{name: "two keys on stdin", stdin: aliceValue + "\n" + aliceValue + "\n", want: []string{"several lines"}},
-		{name: "an argument", stdin: aliceValue, args: []string{aliceValue}, want: []string{"takes no arguments"}},
-		{name: "an unknown flag", stdin: aliceValue, args: []string{"--key"}, want: []string{"flag provided but not defined"}},
+		{name: "an argument", stdin: aliceValue, args: []string{aliceValue}, want: []string{"takes no arguments", "keys are read from stdin"}},
+		{name: "an unknown flag", stdin: aliceValue, args: []string{"--key"}, want: []string{`unknown flag "--key"`}},
 	} {
 		t.Run(tc.name+" exits 2 with one line", func(t *testing.T) {
 			h := newHarness(t)
@@ -211,12 +211,18 @@ func TestHelp(t *testing.T) {
 
 	r = h.run(in(""))
 	requireCode(t, exitUndecided, r)
-	assert.Equal(t, "apikeys: a command is needed (validate, list, audit, create, rotate, expire, delete); run 'apikeys --help'\n", r.stderr)
-	r = h.run(in(""), "revoke")
+	assert.Equal(t, "apikeys: a command is needed (validate, list, audit, create, rotate, expire, delete, revoke); run 'apikeys --help'\n", r.stderr)
+	r = h.run(in(""), "--timeout", "5s")
 	requireCode(t, exitUndecided, r)
-	assert.Equal(t, "apikeys: unknown command \"revoke\"; run 'apikeys --help'\n", r.stderr)
+	assert.Contains(t, r.stderr, "apikeys: a command is needed")
+	r = h.run(in(""), "remove")
+	requireCode(t, exitUndecided, r)
+	assert.Equal(t, "apikeys: unknown command \"remove\"; run 'apikeys --help'\n", r.stderr)
 	r = h.run(in(""), aliceValue)
 	requireCode(t, exitUndecided, r)
 	assert.Equal(t, "apikeys: unknown command given; run 'apikeys --help'\n", r.stderr)
 	assert.True(t, strings.HasPrefix(h.run(in(""), "help").stdout, "apikeys runs"))
+	assert.Equal(t, h.run(in(""), "--help").stdout, h.run(in(""), "--timeout", "5s", "--help").stdout)
+	assert.Equal(t, h.run(in(""), "list", "--help").stdout, h.run(in(""), "--timeout", "5s", "--help", "list").stdout)
+	assert.Contains(t, h.run(in(""), "--help").stdout, "revoke    the same as delete")
 }
