@@ -84,7 +84,7 @@ func BenchmarkFlood(b *testing.B) {
 		opts []apikey.Option
 	}{
 		{"format-check-off", nil},
-		{"format-check-on", []apikey.Option{apikey.WithFormatCheck(s.Format().Check)}},
+		{"format-check-on", []apikey.Option{apikey.WithFormatCheck(s.KeyFormat().Check)}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			auth, err := apikey.New(counted, bc.opts...)

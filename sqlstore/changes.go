@@ -29,6 +29,9 @@ const changeTimeout = 10 * time.Second
 // leaves a hole that every watcher waits for and then purges its cache
 // over. changeTimeout bounds it instead.
 func (s *Store) change(ctx context.Context, id string, update func(ctx context.Context, tx *sql.Tx) (sql.Result, error)) error {
+	if !storable(id) {
+		return ErrNotFound
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), changeTimeout)
 	defer cancel()
 	var seq int64

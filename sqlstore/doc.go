@@ -6,7 +6,7 @@
 //	store, err := sqlstore.Open(ctx, "sqlite:apikeys.db", sqlstore.WithKeyFormat(apikey.KeyFormat{Prefix: "acme_live_"}))
 //	defer store.Close()
 //	err = store.Migrate(ctx)
-//	auth, err := apikey.New(store, apikey.WithFormatCheck(store.Format().Check), apikey.WithHooks(store.Hooks()))
+//	auth, err := apikey.New(store, apikey.WithFormatCheck(store.KeyFormat().Check), apikey.WithHooks(store.Hooks()))
 //	err = store.Watch(ctx, auth.Cache())
 //	key, value, err := store.Create(ctx, sqlstore.NewKey{Name: "CI", Owner: owner, Permissions: []string{"posts:read"}})
 //	err = store.Revoke(ctx, key.ID)

@@ -27,7 +27,7 @@ func Example() {
 	if err := store.Migrate(ctx); err != nil {
 		panic(err)
 	}
-	auth, err := apikey.New(store, apikey.WithFormatCheck(store.Format().Check), apikey.WithHooks(store.Hooks()))
+	auth, err := apikey.New(store, apikey.WithFormatCheck(store.KeyFormat().Check), apikey.WithHooks(store.Hooks()))
 	if err != nil {
 		panic(err)
 	}

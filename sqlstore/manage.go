@@ -115,10 +115,12 @@ func cloneMetadata(m map[string]string) map[string]string {
 
 func checkNewKey(nk NewKey) error {
 	switch {
-	case strings.TrimSpace(nk.Name) == "" || len(nk.Name) > maxNameLen || !utf8.ValidString(nk.Name):
-		return invalidInput("the name must be 1 to %d bytes of UTF-8", maxNameLen)
-	case nk.Owner.ID == "" || len(nk.Owner.ID) > maxFieldLen:
-		return invalidInput("the owner's ID must be 1 to %d bytes", maxFieldLen)
+	case strings.TrimSpace(nk.Name) == "" || len(nk.Name) > maxNameLen || !storable(nk.Name):
+		return invalidInput("the name must be 1 to %d bytes of UTF-8, without NUL", maxNameLen)
+	case nk.Owner.ID == "" || len(nk.Owner.ID) > maxFieldLen || !storable(nk.Owner.ID):
+		return invalidInput("the owner's ID must be 1 to %d bytes of UTF-8, without NUL", maxFieldLen)
+	case len(nk.Owner.OrganizationID) > maxFieldLen || !storable(nk.Owner.OrganizationID):
+		return invalidInput("the owner's organization ID must be at most %d bytes of UTF-8, without NUL", maxFieldLen)
 	case nk.Owner.Type != "organization" && nk.Owner.Type != "user":
 		return invalidInput(`the owner's type must be "organization" or "user", not %q`, nk.Owner.Type)
 	}
@@ -127,6 +129,11 @@ func checkNewKey(nk NewKey) error {
 	}
 	return checkMetadata(nk.Metadata)
 }
+
+// storable reports whether s can be stored as text on both backends:
+// PostgreSQL refuses invalid UTF-8 and NUL (SQLSTATE 22021). A key ID or
+// an owner that is not storable names no key.
+func storable(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
 
 func checkPermissions(perms []string) error {
 	if len(perms) > maxPermissions {
@@ -146,8 +153,8 @@ func checkMetadata(m map[string]string) error {
 		return invalidInput("a key has at most %d metadata entries, not %d", maxMetadata, len(m))
 	}
 	for k, v := range m {
-		if k == "" || len(k) > maxFieldLen || len(v) > maxFieldLen || !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return invalidInput("metadata %q: keys must be 1 to %d bytes and values at most %d, in UTF-8", k, maxFieldLen, maxFieldLen)
+		if k == "" || len(k) > maxFieldLen || len(v) > maxFieldLen || !storable(k) || !storable(v) {
+			return invalidInput("metadata %q: keys must be 1 to %d bytes and values at most %d, in UTF-8 without NUL", k, maxFieldLen, maxFieldLen)
 		}
 	}
 	return nil
@@ -155,6 +162,9 @@ func checkMetadata(m map[string]string) error {
 
 // Get returns the key with this ID, expired or not, or ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (*apikey.Key, error) {
+	if !storable(id) {
+		return nil, ErrNotFound
+	}
 	k, err := scanKey(s.db.QueryRowContext(ctx, s.dialect.bind(selectKey+" WHERE id = ?"), id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -176,13 +186,18 @@ type Page struct {
 // List returns up to limit keys of an owner (every owner's when ownerID is
 // empty) whose IDs come after the cursor after (empty for the first page),
 // expired ones included. A limit of 0 means DefaultListLimit; at most
-// MaxListLimit.
+// MaxListLimit. An owner ID that no key can have (invalid UTF-8, a NUL)
+// has an empty page; such a cursor is ErrInvalidInput.
 func (s *Store) List(ctx context.Context, ownerID, after string, limit int) (Page, error) {
 	switch {
-	case limit == 0:
-		limit = DefaultListLimit
 	case limit < 0 || limit > MaxListLimit:
 		return Page{}, invalidInput("the limit must be 0 to %d, not %d", MaxListLimit, limit)
+	case !storable(after):
+		return Page{}, invalidInput("the cursor is not a key ID")
+	case !storable(ownerID):
+		return Page{}, nil
+	case limit == 0:
+		limit = DefaultListLimit
 	}
 	q, args := selectKey+" WHERE id > ?", []any{after}
 	if ownerID != "" {

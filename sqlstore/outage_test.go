@@ -112,7 +112,7 @@ func TestDatabaseOutage(t *testing.T) {
 
 	admin := openStore(t, dsn)
 	s := openStore(t, u.String(), WithPollInterval(20*time.Millisecond), WithLogger(logger))
-	auth, err := apikey.New(s, apikey.WithFormatCheck(s.Format().Check), apikey.WithValidationTimeout(3*time.Second))
+	auth, err := apikey.New(s, apikey.WithFormatCheck(s.KeyFormat().Check), apikey.WithValidationTimeout(3*time.Second))
 	require.NoError(t, err)
 	require.NoError(t, s.Watch(ctx, auth.Cache()))
 	h := auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))

@@ -32,8 +32,12 @@ type Store struct {
 	listenConfig  *pgx.ConnConfig // PostgreSQL: the listener's own connection
 	channel       string          // PostgreSQL: the NOTIFY channel of the schema
 	listenTimeout time.Duration   // PostgreSQL: listenTimeout, but in tests
-	set           settings
-	used          *lastUsed
+	where         string          // the database, without a password: see String
+	// set is behind a pointer, as listenConfig is, so that fmt prints an
+	// address for it, not the pepper, wherever it does not call Format
+	// (a Store in an unexported field of a struct printed with %s).
+	set  *settings
+	used *lastUsed
 
 	mu      sync.Mutex
 	watcher *watcher // nil until Watch
@@ -60,7 +64,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err := set.check(); err != nil {
 		return nil, err
 	}
-	s := &Store{set: set, listenTimeout: listenTimeout}
+	s := &Store{set: &set, listenTimeout: listenTimeout}
 	var err error
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
@@ -69,9 +73,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("sqlstore: Open: %w", err) // pgx's parse errors hide the password
 		}
 		s.db, err = sql.Open(postgres.driver, dsn)
+		s.where = postgresWhere(s.listenConfig)
 	case strings.HasPrefix(dsn, "sqlite:"):
 		s.dialect = sqlite
 		s.db, err = sql.Open(sqlite.driver, sqliteDSN(strings.TrimPrefix(dsn, "sqlite:")))
+		s.where = sqliteWhere(dsn)
 	default:
 		return nil, misconfigured("the DSN must start with postgres://, postgresql:// or sqlite:")
 	}
@@ -138,9 +144,9 @@ func (s *Store) Close() error {
 	return errors.Join(err, s.db.Close())
 }
 
-// Format returns the format of the keys the Store issues. Pass its Check to
-// apikey.WithFormatCheck.
-func (s *Store) Format() apikey.KeyFormat { return s.set.format }
+// KeyFormat returns the format of the keys the Store issues. Pass its Check
+// to apikey.WithFormatCheck.
+func (s *Store) KeyFormat() apikey.KeyFormat { return s.set.format }
 
 // Validate returns the key whose value is value, or an error wrapping
 // apikey.ErrInvalidKey when no key has it or the key has expired. It looks

@@ -255,3 +255,52 @@ func seededValue(t testing.TB) string {
 	require.NoError(t, err)
 	return v
 }
+
+// Text that PostgreSQL cannot store (a NUL, invalid UTF-8) gets the same
+// answers on both backends: a key ID or owner that no key can have is not
+// found, and Create refuses it as invalid input, never a database error.
+func TestUnstorableText(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := openStore(t, b.dsn(t))
+			k, _, err := s.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}})
+			require.NoError(t, err)
+			for _, bad := range []string{"key_\x00", "\x00", "key_\xff", "org_\xc3", k.ID + "\x00"} {
+				t.Run(fmt.Sprintf("%q", bad), func(t *testing.T) {
+					_, err := s.Get(ctx, bad)
+					assert.ErrorIs(t, err, ErrNotFound, "Get")
+					assert.ErrorIs(t, s.Revoke(ctx, bad), ErrNotFound, "Revoke")
+					assert.ErrorIs(t, s.Expire(ctx, bad, time.Time{}), ErrNotFound, "Expire")
+					assert.ErrorIs(t, s.SetPermissions(ctx, bad, nil), ErrNotFound, "SetPermissions")
+					assert.ErrorIs(t, s.SetMetadata(ctx, bad, nil), ErrNotFound, "SetMetadata")
+					_, _, err = s.Rotate(ctx, bad, 0)
+					assert.ErrorIs(t, err, ErrNotFound, "Rotate")
+					p, err := s.List(ctx, bad, "", 0)
+					assert.NoError(t, err, "List by owner")
+					assert.Empty(t, p.Keys)
+					_, err = s.List(ctx, "", bad, 0)
+					assert.ErrorIs(t, err, ErrInvalidInput, "List after a cursor")
+
+					for name, nk := range map[string]NewKey{
+						"name":            {Name: bad, Owner: apikey.Owner{ID: "org_1"}},
+						"owner":           {Name: "k", Owner: apikey.Owner{ID: bad}},
+						"organization":    {Name: "k", Owner: apikey.Owner{Type: "user", ID: "u", OrganizationID: bad}},
+						"metadata key":    {Name: "k", Owner: apikey.Owner{ID: "org_1"}, Metadata: map[string]string{bad: "v"}},
+						"metadata value":  {Name: "k", Owner: apikey.Owner{ID: "org_1"}, Metadata: map[string]string{"k": bad}},
+						"permission text": {Name: "k", Owner: apikey.Owner{ID: "org_1"}, Permissions: []string{bad}},
+					} {
+						_, _, err := s.Create(ctx, nk)
+						assert.ErrorIs(t, err, ErrInvalidInput, "Create with a bad %s", name)
+					}
+					assert.ErrorIs(t, s.SetMetadata(ctx, k.ID, map[string]string{"k": bad}), ErrInvalidInput)
+				})
+			}
+			_, err = s.Get(ctx, k.ID)
+			assert.NoError(t, err, "the key is still there")
+			p, err := s.List(ctx, "", "", 0)
+			require.NoError(t, err)
+			assert.Len(t, p.Keys, 1, "nothing else was stored")
+		})
+	}
+}

@@ -90,7 +90,7 @@ func (a *app) start(ctx context.Context, out io.Writer) error {
 	}
 	// The format check refuses mistyped and made-up keys before the cache
 	// and the database; the store's hook records every key's last use.
-	auth, err := apikey.New(a.store, apikey.WithFormatCheck(a.store.Format().Check), apikey.WithHooks(a.store.Hooks()))
+	auth, err := apikey.New(a.store, apikey.WithFormatCheck(a.store.KeyFormat().Check), apikey.WithHooks(a.store.Hooks()))
 	if err != nil {
 		return err
 	}
