@@ -17,9 +17,11 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/apikeyauth/apikey"
@@ -40,24 +42,25 @@ func main() {
 		store = *dsn
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// Docker, Kubernetes and systemd stop a process with SIGTERM: finish
+	// the requests in flight, then close the store, which writes the last
+	// uses still queued.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := newApp(ctx, store, os.Stderr)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer a.Close()
-	srv := &http.Server{Addr: *addr, Handler: a.handler, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(shutdown)
-	}()
-	log.Printf("listening on http://%s", *addr)
-	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
-		log.Print(err)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		a.Close()
+		log.Fatal(err)
 	}
+	log.Printf("listening on http://%s", ln.Addr())
+	if err := serve(ctx, &http.Server{Handler: a.handler, ReadHeaderTimeout: 5 * time.Second}, ln, a); err != nil {
+		log.Fatal(err)
+	}
+	log.Print("stopped")
 }
 
 // app is the example's store and routes.

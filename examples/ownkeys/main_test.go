@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,7 +18,16 @@ import (
 	"github.com/apikeyauth/apikey/sqlstore/sqlstoretest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs the example's main when TestSIGTERM starts this binary as
+// the example, and otherwise the tests, failing if any leaves a goroutine.
+func TestMain(m *testing.M) {
+	if os.Getenv(envRunMain) == "1" {
+		os.Args = append([]string{"ownkeys"}, strings.Fields(os.Getenv(envRunMain+"_ARGS"))...)
+		main()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // The databases the example runs on: a SQLite file, and a schema of the
 // test's own in PostgreSQL.
