@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"iter"
 	"log/slog"
 	"os"
@@ -23,6 +24,11 @@ func (a *app) openWorkOS(conn *connection) (Backend, error) {
 	secret := a.env("WORKOS_API_KEY")
 	if conn.apiKeyFile != "" {
 		b, err := os.ReadFile(conn.apiKeyFile)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			// Without the path, which may be a key pasted in its place.
+			err = pe.Err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading --api-key-file: %w", err)
 		}

@@ -52,6 +52,7 @@ func TestFlagValuesAreNotEchoed(t *testing.T) {
 			{"list", "--" + key},
 			{"list", "-" + key + "=x"},
 			{"list", "--org", "org_1", "--" + key + "=x"},
+			{"list", "--org", "org_1", "--base-url", key},
 		} {
 			t.Run(strings.Join(args, " "), func(t *testing.T) {
 				h := newHarness(t)
@@ -67,6 +68,13 @@ func TestFlagValuesAreNotEchoed(t *testing.T) {
 			})
 		}
 	}
+	t.Run("--api-key-file's path is not printed back", func(t *testing.T) {
+		h := newHarness(t)
+		h.handed = append(h.handed, aliceValue)
+		r := h.run(in(""), "list", "--org", "org_1", "--api-key-file", aliceValue)
+		requireCode(t, exitUndecided, r)
+		assert.Equal(t, "apikeys list: reading --api-key-file: no such file or directory\n", r.stderr)
+	})
 	t.Run("a flag's name is shown when it reads as one", func(t *testing.T) {
 		h := newHarness(t)
 		r := h.run(in(""), "list", "--orgs", "org_1")

@@ -255,7 +255,7 @@ func (a *app) owner(org string) string {
 // errors name the flag, never its value, and name an unknown flag only
 // when it reads as a flag name. Every positional argument is an ID, as are
 // --org and --id: one shaped like a key is refused before anything is
-// sent (see looksLikeKey).
+// sent (see looksLikeKey), and so is such a --base-url.
 func (a *app) parse(c *command, fs *flag.FlagSet, conn *connection, args []string, positional int) (pos []string, code int, done bool) {
 	for len(args) > 0 {
 		arg := args[0]
@@ -310,17 +310,18 @@ func (a *app) parse(c *command, fs *flag.FlagSet, conn *connection, args []strin
 		}
 		return nil, a.usage(c, msg), true
 	}
-	ids := pos
-	for _, name := range []string{"org", "id"} {
-		if f := fs.Lookup(name); f != nil {
-			ids = append(ids, f.Value.String())
-		}
-	}
-	for _, id := range ids {
+	for _, id := range pos {
 		if a.looksLikeKey(id) {
 			a.noteSecret(id)
-			return nil, a.usage(c, "an ID given looks like an API key, not a key's or an organization's ID; it was not sent anywhere "+
+			return nil, a.usage(c, "the ID given looks like an API key, not a key's ID; it was not sent anywhere "+
 				"(to find a key's ID from its value, pipe the key into 'apikeys validate')"), true
+		}
+	}
+	// --base-url too: it would be printed back if it does not parse.
+	for _, name := range []string{"org", "id", "base-url"} {
+		if f := fs.Lookup(name); f != nil && a.looksLikeKey(f.Value.String()) {
+			a.noteSecret(f.Value.String())
+			return nil, a.usage(c, "--"+name+": the value given looks like an API key; it was not sent anywhere"), true
 		}
 	}
 	if conn.timeout <= 0 {
