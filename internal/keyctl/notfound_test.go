@@ -43,6 +43,14 @@ func TestWrongBaseURL(t *testing.T) {
 		})
 	}
 
+	t.Run("audit --base-url …/v1 fails the cron gate", func(t *testing.T) {
+		h := newHarness(t)
+		h.srv.AddKey(aliceValue, "Alice", "org_1")
+		r := h.run(in(""), "audit", "--org", "org_1", "--base-url", h.srv.URL+"/v1")
+		requireCode(t, exitUndecided, r)
+		assert.NotContains(t, r.stderr, "0 of 0 keys")
+	})
+
 	t.Run("a rotation does not take a route's 404 for a retired key", func(t *testing.T) {
 		h := newHarness(t)
 		h.srv.AddKey(aliceValue, "Alice", "org_1")
