@@ -1,6 +1,7 @@
 // Command apikeys runs the life of an API key from a terminal, a runbook or
-// a cron job: validate, list, audit, create, rotate, expire and delete keys
-// held by WorkOS.
+// a cron job: validate, list, audit, create, rotate, expire and delete (or
+// revoke, the same) keys held by WorkOS. Flags go before or after the
+// command.
 //
 //	go install github.com/apikeyauth/apikey/cmd/apikeys@latest
 //	apikeys --help
@@ -16,8 +17,9 @@
 //
 // Exit status: 0 done (the key is valid, nothing flagged); 1 the answer is
 // no (the key is invalid, unknown or already expired; the audit flagged
-// keys); 2 no answer (WorkOS unreachable or refusing the secret key, a
-// usage error, a timeout, an interrupt, or a rotation left half done).
+// keys); 2 no answer (WorkOS unreachable or refusing the secret key, an
+// organization WorkOS does not know, a 404 from a wrong base URL, a usage
+// error, a timeout, an interrupt, or a rotation left half done).
 package main
 
 import "github.com/apikeyauth/apikey/internal/keyctl"
