@@ -36,8 +36,9 @@ const exitCodesHelp = `Exit status:
   0  done; the key is valid; the audit flagged nothing
   1  the key is invalid, unknown or already expired; the audit flagged keys
   2  no answer: WorkOS or the store unreachable, rate limiting, the secret
-     key refused, a usage error, --timeout reached, interrupted, or a
-     rotation left half done
+     key refused, an organization WorkOS does not know, a wrong base URL,
+     a usage error, --timeout reached, interrupted, or a rotation left
+     half done
 `
 
 // connectionHelp describes the flags and variables every command shares.
