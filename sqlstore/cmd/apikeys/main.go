@@ -1,6 +1,6 @@
 // Command apikeys is the apikeys command of the root module with the SQL
 // store: besides WorkOS, --store sqlite:PATH or --store postgres://… runs
-// validate, list, audit, create, rotate, expire and delete on keys kept by
+// validate, list, audit, create, rotate, expire and delete (or revoke) on keys kept by
 // the sqlstore package, with the same output and exit statuses. --org then
 // names the keys' owner ID.
 //
