@@ -41,9 +41,11 @@ var (
 	// not accept, say). Answered 500: it is never blamed on the client.
 	ErrMisconfigured = errors.New("apikey: misconfigured")
 
-	// ErrValidatorPanicked reports a validator that panicked. The cache turns
-	// the panic into this error for every waiting request; the panic value is
-	// dropped, since it may hold the key. Answered 500.
+	// ErrValidatorPanicked reports a validator, or a format check
+	// (WithFormatCheck), that panicked: a bug of the server, never blamed
+	// on the client. The panic becomes this error for every waiting
+	// request; the panic value is dropped, since it may hold the key.
+	// Answered 500.
 	ErrValidatorPanicked = errors.New("apikey: validator panicked")
 )
 

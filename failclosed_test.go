@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -183,4 +184,48 @@ func TestZeroAuditLogWrites(t *testing.T) {
 	assert.Equal(t, 200, status)
 	assert.Contains(t, buf.String(), "outcome=authenticated")
 	assert.Contains(t, buf.String(), "key_id="+writerKey.ID)
+}
+
+// A format check that panics is the server's bug: 500, never a panic out
+// of the middleware (net/http would log its value, which may hold the
+// key), and a log line with the panic value's type and the stack only.
+func TestFormatCheckPanics(t *testing.T) {
+	check := func(value string) bool { panic("bad key " + value) }
+	for _, cached := range []bool{true, false} {
+		t.Run(fmt.Sprintf("cached=%v", cached), func(t *testing.T) {
+			v := counting(testStatic())
+			logger, logs := testLogger()
+			var events []RequestEvent
+			opts := []Option{WithFormatCheck(check), WithLogger(logger), WithHooks(Hooks{Request: func(e RequestEvent) { events = append(events, e) }})}
+			if !cached {
+				opts = append(opts, WithoutCache())
+			}
+			m, err := New(v, opts...)
+			require.NoError(t, err)
+
+			var status int
+			var reached bool
+			require.NotPanics(t, func() { status, reached = serveOnce(t, m.Handler, readerValue) })
+			assert.Equal(t, http.StatusInternalServerError, status)
+			assert.False(t, reached)
+			assert.Zero(t, v.calls.Load(), "the validator is never asked")
+
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Authorization", "Bearer "+readerValue)
+			_, err = m.Authenticate(r)
+			assert.ErrorIs(t, err, ErrValidatorPanicked)
+			assert.NotContains(t, err.Error(), readerValue)
+
+			require.Len(t, events, 1)
+			assert.Equal(t, OutcomeError, events[0].Outcome)
+			assert.ErrorIs(t, events[0].Err, ErrValidatorPanicked)
+
+			lines := logs.lines()
+			require.Len(t, lines, 1, "one line per interval")
+			assert.Contains(t, lines[0], `"msg":"apikey: format check panicked"`)
+			assert.Contains(t, lines[0], `"panic_type":"string"`)
+			assert.Contains(t, lines[0], `"fingerprint":"`+DigestOf(readerValue).Fingerprint()+`"`)
+			assert.NotContains(t, lines[0], "bad key")
+		})
+	}
 }

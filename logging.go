@@ -93,6 +93,9 @@ func (l *failureLog) report(err error, d Digest) {
 		// they point to.
 		if pe != nil {
 			attrs = append(attrs, slog.String("panic_type", pe.valueType), slog.String("stack", string(pe.stack)))
+			if pe.what != "" {
+				msg = "apikey: " + pe.what + " panicked"
+			}
 		}
 	case failureMisconfigured:
 		msg = "apikey: misconfigured"
@@ -126,6 +129,7 @@ func (l *failureLog) allow(kind failureKind) (suppressed int, ok bool) {
 type panicError struct {
 	valueType string
 	stack     []byte
+	what      string // what panicked, for the log line; empty: the validator
 }
 
 func newPanicError(value any) *panicError {

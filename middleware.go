@@ -28,7 +28,7 @@ type Middleware struct {
 	formatCheck func(string) bool
 	responder   *responder
 	hooks       Hooks
-	failures    *failureLog // for the validator's failures when there is no cache
+	failures    *failureLog // the cache's, if any: for the failures of the validator and the format check
 }
 
 // New returns a Middleware that validates keys with v.
@@ -63,13 +63,13 @@ func New(v Validator, opts ...Option) (*Middleware, error) {
 	case isCache && s.noCache:
 		return nil, configError("New", "WithoutCache, but the validator is a *Cache")
 	case isCache:
-		m.cache = c
+		m.cache, m.failures = c, c.failures
 	case !s.noCache:
 		c, err := newCache(v, &s, "New")
 		if err != nil {
 			return nil, err
 		}
-		m.cache, m.validator = c, c
+		m.cache, m.validator, m.failures = c, c, c.failures
 	default:
 		m.failures = newFailureLog(&s)
 	}
@@ -107,10 +107,32 @@ func (m *Middleware) authenticate(r *http.Request, e *RequestEvent) (*Key, error
 		return nil, ErrMissingKey
 	case len(value) > m.maxLen:
 		return nil, errMalformed("the key is longer than " + strconv.Itoa(m.maxLen) + " bytes")
-	case m.formatCheck != nil && !m.formatCheck(value):
-		return nil, ErrInvalidKey
+	case m.formatCheck != nil:
+		if err := m.checkFormat(value); err != nil {
+			return nil, err
+		}
 	}
 	return m.validate(r.Context(), e, value)
+}
+
+// checkFormat runs the format check: ErrInvalidKey if the value fails it.
+// The check is the user's code: a panic in it is a bug of the server, not
+// of the client, so it is answered as ErrValidatorPanicked (500, fail
+// closed) and logged with the stack and the panic value's type, never the
+// panic value, which may hold the key (net/http would log it whole).
+func (m *Middleware) checkFormat(value string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			pe := newPanicError(p)
+			pe.what = "format check"
+			m.failures.report(pe, DigestOf(value))
+			err = pe
+		}
+	}()
+	if !m.formatCheck(value) {
+		return ErrInvalidKey
+	}
+	return nil
 }
 
 // Handler returns next wrapped so that only authenticated requests reach it,

@@ -136,7 +136,10 @@ func WithErrorHandler(h ErrorHandler) Option {
 // for which check returns false, before the cache or the validator sees it:
 // a mistyped or random key costs no lookup. check must be fast, safe for
 // concurrent use, and must not keep or log the value; KeyFormat.Check is
-// one. Default: none, every well-formed key reaches the validator.
+// one. A check that panics is the server's bug: the request is answered
+// 500 (ErrValidatorPanicked), and the failure log gets the stack and the
+// panic value's type, never the value. Default: none, every well-formed
+// key reaches the validator.
 func WithFormatCheck(check func(value string) bool) Option {
 	return middlewareOption("WithFormatCheck", func(s *settings) { s.formatCheck = check })
 }

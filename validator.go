@@ -12,6 +12,16 @@ import (
 // the middleware answers 503 (or 500 for ErrMisconfigured) and the cache
 // remembers nothing. Validate must be safe for concurrent use, must honour
 // ctx, and must never put the value in an error, a log line or a panic.
+//
+// Should it do so all the same, the Cache and the Middleware pass nothing
+// of it on: a panic value is dropped, and an error whose text holds the
+// value (as it is, or URL-escaped) reaches the error handler, the hooks,
+// the log and Authenticate's caller with each of those forms replaced by
+// "[redacted]". The stand-in matches (errors.Is) whatever the original
+// matched, keeps an *UnavailableError's Retry-After, and unwraps only to
+// the parts of the original whose text holds no value, so errors.As still
+// finds a validator's own error types where they are safe to print. An
+// error that holds no value passes on as it is.
 type Validator interface {
 	Validate(ctx context.Context, value string) (*Key, error)
 }
@@ -26,11 +36,13 @@ func (f ValidatorFunc) Validate(ctx context.Context, value string) (*Key, error)
 }
 
 // callValidator calls v, turning a panic into an error matching
-// ErrValidatorPanicked, as well as an error that panics when unwrapped (a
-// typed nil whose Unwrap reads its receiver), which would otherwise panic
-// later in errors.Is, outside any recover. The error keeps the stack and the
-// panic value's type for the log; the panic value is dropped: it may hold
-// the key.
+// ErrValidatorPanicked, as well as an error that panics when unwrapped or
+// printed (a typed nil whose methods read their receiver), which would
+// otherwise panic later in errors.Is or a log line, outside any recover.
+// The error keeps the stack and the panic value's type for the log; the
+// panic value is dropped: it may hold the key. For the same reason, an
+// error whose text holds the key value is passed on redacted (see
+// redactValue).
 func callValidator(ctx context.Context, v Validator, value string) (key *Key, err error) {
 	err = ErrValidatorPanicked // stays if v calls runtime.Goexit
 	defer func() {
@@ -41,6 +53,7 @@ func callValidator(ctx context.Context, v Validator, value string) (key *Key, er
 	k, e := v.Validate(ctx, value)
 	if e != nil {
 		_ = errors.Is(e, errMatchesNothing) // walks the whole chain
+		e = redactValue(e, value)
 	}
 	return k, e
 }
