@@ -294,3 +294,26 @@ func TestUnsetHooksCostNoAllocation(t *testing.T) {
 	withHook := allocs(WithHooks(Hooks{Request: func(RequestEvent) {}}))
 	assert.Equal(t, none, withHook)
 }
+
+// Without a cache, the key is hashed only for whoever needs its digest: a
+// Request hook alone, or a Validation hook alone, each gets it, also for a
+// valid key (which the failure log never asks for).
+func TestUncachedDigestForOneHook(t *testing.T) {
+	for _, only := range []string{"Request", "Validation"} {
+		t.Run(only, func(t *testing.T) {
+			var got []Digest
+			var h Hooks
+			if only == "Request" {
+				h.Request = func(e RequestEvent) { got = append(got, e.Digest) }
+			} else {
+				h.Validation = func(e ValidationEvent) { got = append(got, e.Digest) }
+			}
+			m, err := New(testStatic(), WithoutCache(), WithHooks(h), WithLogger(nil))
+			require.NoError(t, err)
+			w := httptest.NewRecorder()
+			m.Handler(okHandler).ServeHTTP(w, keyRequest(writerValue))
+			require.Equal(t, http.StatusOK, w.Code)
+			assert.Equal(t, []Digest{DigestOf(writerValue)}, got)
+		})
+	}
+}
