@@ -2,12 +2,12 @@ package redisfleet
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -30,6 +30,8 @@ const (
 	childPrefixEnv   = "REDISFLEET_TEST_PREFIX"
 	childUpstreamEnv = "REDISFLEET_TEST_UPSTREAM"
 	childValueEnv    = "REDISFLEET_TEST_VALUE"
+	// childModeEnv "serve" makes the child serve HTTP (runServer).
+	childModeEnv = "REDISFLEET_TEST_MODE"
 )
 
 // TestSeparateProcesses runs two replicas as processes of their own beside
@@ -81,7 +83,7 @@ type child struct {
 	cmd    *exec.Cmd
 	out    *bufio.Scanner
 	lines  chan string
-	stderr bytes.Buffer
+	stderr syncBuffer // written by exec while the test reads it
 }
 
 func startChild(t *testing.T, env map[string]string) *child {
@@ -130,15 +132,20 @@ func (c *child) wait() error {
 // upstream, says "warm", then says "refused" as soon as its cache refuses
 // the key, which only an invalidation from the parent can bring about.
 func runChild() int {
-	if err := childMain(); err != nil {
+	run := childMain
+	if os.Getenv(childModeEnv) == "serve" {
+		run = runServer
+	}
+	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
 	}
 	return 0
 }
 
-func childMain() error {
-	up := apikey.ValidatorFunc(func(ctx context.Context, value string) (*apikey.Key, error) {
+// childUpstream is the parent's upstream, over HTTP (upstreamHandler).
+func childUpstream() apikey.Validator {
+	return apikey.ValidatorFunc(func(ctx context.Context, value string) (*apikey.Key, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, os.Getenv(childUpstreamEnv), strings.NewReader(value))
 		if err != nil {
 			return nil, err
@@ -151,9 +158,19 @@ func childMain() error {
 		if resp.StatusCode == http.StatusUnauthorized {
 			return nil, apikey.ErrInvalidKey
 		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("the upstream answered %s", resp.Status)
+		}
 		var key apikey.Key
 		return &key, json.NewDecoder(resp.Body).Decode(&key)
 	})
+}
+
+// listenLoopback listens on a free loopback port.
+func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+func childMain() error {
+	up := childUpstream()
 	f, err := New(&redis.Options{Addr: redisAddr()}, testOptions(os.Getenv(childPrefixEnv))...)
 	if err != nil {
 		return err

@@ -24,6 +24,22 @@
 // sequence number without gaps and the epoch of the fleet's state in Redis,
 // so what was lost is always noticed.
 //
+// # Acknowledged revocations
+//
+// The hooks publish in the background: the cache's invalidation returns
+// before Redis has it, and a replica that dies the next moment takes it
+// along. Where a revocation is reported as done (a webhook's 2xx, an API's
+// answer), use Revoke: it returns nil only once Redis holds the
+// invalidation, in the stream and as tombstones in the shared cache, and
+// an error matching ErrNotAcknowledged otherwise, within the timeout. A
+// Fleet is a workos.Revoker: give it to workos.NewWebhookHandler and
+// the handler answers 503 to a revocation it could not acknowledge, so
+// that WorkOS delivers it again. An acknowledged revocation reaches every
+// replica: those connected within a read (WithBlock), those away when they
+// come back, and if Redis lost it meanwhile (a flush, a restart, a restore
+// from an older snapshot, noticed by Redis's run_id) every replica purges
+// its cache instead. See docs/reliability-fleet.md in the repository.
+//
 // # Redis trouble
 //
 // Redis is never needed to answer a request. Every call is bounded by
@@ -36,8 +52,10 @@
 //
 // With WithSharedCache, Validator keeps valid keys in Redis by digest, for a
 // TTL never past the key's ExpiresAt. An invalidation removes them in the
-// same script that publishes it, and leaves a tombstone: a validation that
-// started before it, on any replica, cannot write the key back.
+// same script that publishes it, and leaves tombstones, by digest and by
+// key ID: a validation that started before it, on any replica, cannot
+// write the key back, and every read checks them, so an entry someone
+// writes back after the revocation is refused too.
 //
 // A key read from the shared cache is kept in the local cache no longer
 // than its shared entry still lives (apikey.CacheUntil), so a key revoked

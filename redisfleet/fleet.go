@@ -15,10 +15,6 @@ import (
 	"github.com/apikeyauth/apikey"
 )
 
-// ErrAttached is returned by Attach when the Fleet already serves a cache,
-// or has been closed.
-var ErrAttached = errors.New("redisfleet: the fleet is already attached or closed")
-
 // Fleet shares a Cache's invalidations with the other replicas on one Redis,
 // applies theirs, and optionally shares validation results between them.
 //
@@ -47,7 +43,8 @@ type Fleet struct {
 	outstanding atomic.Int64
 
 	attached    atomic.Bool
-	uncheckable atomic.Bool // Redis refused INFO: logged once
+	cache       atomic.Pointer[apikey.Cache] // the attached cache, for Invalidate and Revoke
+	uncheckable atomic.Bool                  // Redis refused INFO: logged once
 	stop        context.CancelFunc
 	stopped     context.Context
 	wg          sync.WaitGroup
@@ -130,6 +127,7 @@ func (f *Fleet) Attach(cache *apikey.Cache) error {
 	if f.stopped.Err() != nil || !f.attached.CompareAndSwap(false, true) {
 		return ErrAttached
 	}
+	f.cache.Store(cache)
 	var cur *cursor
 	if err := f.sync(f.stopped, nil, &cur); err == nil {
 		f.setConnected(true, nil)

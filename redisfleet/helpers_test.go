@@ -108,6 +108,22 @@ func (u *upstream) Validate(ctx context.Context, value string) (*apikey.Key, err
 	return k, nil
 }
 
+// add adds keys for values, with IDs after the others'.
+func (u *upstream) add(values ...string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, v := range values {
+		u.keys[v] = &apikey.Key{ID: fmt.Sprintf("key_%d", len(u.keys)), Name: "test key", Permissions: []string{"posts:read"}}
+	}
+}
+
+// idOf returns the ID of value's key.
+func (u *upstream) idOf(value string) string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.keys[value].ID
+}
+
 func (u *upstream) revoke(id string) {
 	u.mu.Lock()
 	u.revoked[id] = true

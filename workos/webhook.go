@@ -1,6 +1,7 @@
 package workos
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,7 +30,10 @@ type Event struct {
 // It answers 405 to anything but POST, 413 to a body over the limit, 400 to
 // a missing, malformed, wrong or stale signature (changing nothing) and to
 // a signed body that is not an event, and 200 otherwise: other event types
-// are acknowledged and ignored. Handling is idempotent, so WorkOS's
+// are acknowledged and ignored. When the invalidator is also a Revoker
+// (such as *redisfleet.Fleet), a key event is acknowledged only once
+// Revoke is: when it fails, the handler answers 503 and WorkOS delivers
+// the event again later. Handling is idempotent, so WorkOS's
 // redeliveries, which repeat the timestamp and signature, are harmless.
 // The zero value is not usable. Printing or logging a handler, by value or
 // by pointer, never shows the webhook secret.
@@ -39,6 +43,17 @@ type WebhookHandler struct {
 	// shows an address, not the secret.
 	secret *secret
 	inv    Invalidator
+	rev    Revoker // inv, when it is one
+}
+
+// Revoker is an Invalidator that can tell when an invalidation is
+// acknowledged: Revoke applies inv, like Invalidate, and returns nil only
+// once every process that serves keys is bound to learn it (for
+// *redisfleet.Fleet: once Redis holds it), within a bounded wait, or an
+// error otherwise. It must be safe for concurrent use.
+type Revoker interface {
+	Invalidator
+	Revoke(ctx context.Context, inv apikey.Invalidation) error
 }
 
 // webhookSettings are what WebhookOptions fill; NewWebhookHandler checks
@@ -89,7 +104,9 @@ func WithWebhookEventHook(f func(Event)) WebhookOption {
 
 // NewWebhookHandler returns a handler that verifies events with secretKey
 // (the webhook endpoint's secret from the WorkOS dashboard) and invalidates
-// revoked and updated keys in inv, typically the middleware's Cache. An
+// revoked and updated keys in inv: the middleware's Cache for one process,
+// or, for replicas that share invalidations, what shares them, such as a
+// *redisfleet.Fleet, which is a Revoker (see WebhookHandler). An
 // empty secret, a nil inv or an invalid option is an error wrapping
 // apikey.ErrMisconfigured and ErrInvalidArgument, naming the first problem.
 func NewWebhookHandler(secretKey string, inv Invalidator, opts ...WebhookOption) (*WebhookHandler, error) {
@@ -117,7 +134,8 @@ func NewWebhookHandler(secretKey string, inv Invalidator, opts ...WebhookOption)
 	if problem != "" {
 		return nil, &configError{"NewWebhookHandler", problem}
 	}
-	return &WebhookHandler{webhookSettings: s, secret: newSecret(secretKey), inv: inv}, nil
+	rev, _ := inv.(Revoker)
+	return &WebhookHandler{webhookSettings: s, secret: newSecret(secretKey), inv: inv, rev: rev}, nil
 }
 
 // ServeHTTP handles one delivery.
@@ -159,7 +177,17 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "event data has no id", http.StatusBadRequest)
 			return
 		}
-		h.inv.Invalidate(apikey.Invalidation{ID: data.ID, Origin: apikey.OriginWebhook})
+		inv := apikey.Invalidation{ID: data.ID, Origin: apikey.OriginWebhook}
+		if h.rev == nil {
+			h.inv.Invalidate(inv)
+		} else if err := h.rev.Revoke(r.Context(), inv); err != nil {
+			// Not acknowledged: WorkOS delivers the event again, and the
+			// invalidation is idempotent.
+			h.logger.Warn("workos: webhook not acknowledged: the invalidation did not reach every replica",
+				"event", ev.Event, "event_id", ev.ID, "key_id", data.ID, "error", err.Error())
+			http.Error(w, "invalidation not acknowledged, deliver again", http.StatusServiceUnavailable)
+			return
+		}
 		h.logger.Info("workos: key invalidated by webhook", "event", ev.Event, "event_id", ev.ID, "key_id", data.ID)
 	}
 	if h.onEvent != nil {

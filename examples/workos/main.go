@@ -22,6 +22,10 @@
 //	                       the validations they share in Redis, so that a
 //	                       writer to Redis cannot mint keys
 //
+// POST /keys/{id}/revoke, for a key with the keys:revoke permission,
+// deletes a key in WorkOS and answers 204 once every replica refuses it
+// (or is bound to), 503 when that cannot be promised yet.
+//
 // Flags: -addr (default 127.0.0.1:8080); -max-validations, the validator
 // calls per second this process may make (default 50, half of what WorkOS
 // allows per secret key; 0 for no bound: a flood of random keys could then
@@ -184,14 +188,21 @@ func newRouter(cfg config, logger *slog.Logger) (_ *app, err error) {
 			return nil, err
 		}
 	}
-	// Keys deleted or expired through client are forgotten at once.
-	client.SetInvalidator(auth.Cache())
+	// Keys deleted or expired through client, or revoked by a webhook, are
+	// forgotten at once; with a fleet, a revocation is acknowledged only
+	// once every replica is bound to learn it (Fleet.Revoke).
+	var invalidator workos.Invalidator = auth.Cache()
+	revoke := func(_ context.Context, inv apikey.Invalidation) error { auth.Cache().Invalidate(inv); return nil }
+	if a.fleet != nil {
+		invalidator, revoke = a.fleet, a.fleet.Revoke
+	}
+	client.SetInvalidator(invalidator)
 	var posts demo.Store
 
 	r := chi.NewRouter()
 	r.Get("/healthz", demo.Healthz)
 	if cfg.webhookSecret != "" {
-		hooks, err := workos.NewWebhookHandler(cfg.webhookSecret, auth.Cache(), workos.WithWebhookLogger(logger))
+		hooks, err := workos.NewWebhookHandler(cfg.webhookSecret, invalidator, workos.WithWebhookLogger(logger))
 		if err != nil {
 			return nil, err
 		}
@@ -206,6 +217,7 @@ func newRouter(cfg config, logger *slog.Logger) (_ *app, err error) {
 		r.Get("/me", demo.Me)
 		r.With(apikey.RequirePermission("posts:read")).Get("/posts", posts.List)
 		r.With(apikey.RequirePermission("posts:write")).Post("/posts", posts.Create)
+		r.With(apikey.RequirePermission("keys:revoke")).Post("/keys/{id}/revoke", revokeKey(client, revoke, logger))
 	})
 	a.Handler, a.metrics = obs.handler(r), obs.metricsHandler()
 	return a, nil

@@ -1,0 +1,63 @@
+package redisfleet
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/apikeyauth/apikey"
+)
+
+// Invalidate applies inv to the attached cache, as cache.Invalidate does:
+// at once here, and published to the other replicas in the background,
+// without waiting. Before Attach it only publishes. It lets a Fleet stand
+// wherever an invalidator is wanted, such as workos.NewWebhookHandler,
+// which then also uses Revoke.
+func (f *Fleet) Invalidate(inv apikey.Invalidation) {
+	if c := f.cache.Load(); c != nil {
+		c.Invalidate(inv)
+		return
+	}
+	f.enqueue(withOrigin(inv))
+}
+
+// Revoke applies inv to the attached cache at once, as Invalidate does,
+// and returns nil only once it is in Redis: appended to the stream that
+// every replica reads (or, for apikey.OriginStore, only cleared from the
+// shared cache, see the package doc), and what it names removed from the
+// shared cache and tombstoned, this replica's own entries included. From
+// then on every replica is bound to learn it: at once if connected, when it
+// reconnects otherwise, by purging if Redis lost it meanwhile (see the
+// package doc). A replica that dies the moment Revoke returns loses
+// nothing.
+//
+// Revoke waits at most the Fleet's timeout (WithTimeout), or until ctx
+// ends. When Redis does not take the invalidation in that time, Revoke
+// returns an error matching ErrNotAcknowledged: report the revocation as
+// not done (a webhook answers 5xx so that it is delivered again; an API
+// answers an error) and let it be repeated. The invalidation stays queued
+// and retried in the background (WithRetryFor) all the same, so it may be
+// published twice, which is harmless. Revoke is safe for concurrent use.
+func (f *Fleet) Revoke(ctx context.Context, inv apikey.Invalidation) error {
+	if inv.ID == "" && inv.Digest.IsZero() && !inv.All {
+		return fmt.Errorf("redisfleet: Revoke: the invalidation names no key: %w", apikey.ErrMisconfigured)
+	}
+	inv = withOrigin(inv)
+	f.Invalidate(inv)
+	if f.stopped.Err() != nil {
+		return fmt.Errorf("%w: the fleet is closed", ErrNotAcknowledged)
+	}
+	// Not through the queue: the publisher may be waiting out a backoff.
+	if err := f.publish(ctx, []pending{{inv: inv, at: time.Now()}}); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotAcknowledged, err)
+	}
+	return nil
+}
+
+// withOrigin gives inv the Origin a Cache would: OriginLocal when empty.
+func withOrigin(inv apikey.Invalidation) apikey.Invalidation {
+	if inv.Origin == "" {
+		inv.Origin = apikey.OriginLocal
+	}
+	return inv
+}
