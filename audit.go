@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 )
@@ -163,7 +164,7 @@ func (a *AuditLog) Handler(next http.Handler) http.Handler {
 // write writes e's line; r is the request whose route and ID it reads.
 // A status of 0 is left out.
 func (a *AuditLog) write(e RequestEvent, r *http.Request, status int) {
-	attrs := make([]slog.Attr, 0, 11)
+	attrs := make([]slog.Attr, 0, 12)
 	attrs = append(attrs, slog.String("outcome", string(e.Outcome)))
 	if status != 0 {
 		attrs = append(attrs, slog.Int("status", status))
@@ -191,6 +192,10 @@ func (a *AuditLog) write(e RequestEvent, r *http.Request, status int) {
 	}
 	if e.Answer != "" {
 		attrs = append(attrs, slog.String("answer", string(e.Answer)))
+	}
+	var le *LimitError
+	if errors.As(e.Err, &le) {
+		attrs = append(attrs, slog.String("limit", le.Limit))
 	}
 	logger := a.logger
 	if logger == nil {

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/stretchr/testify/assert"
@@ -133,4 +134,23 @@ func TestAuditStatusWriterKeepsFlusher(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	assert.True(t, flushed)
 	assert.True(t, rec.Flushed)
+}
+
+func TestAuditLogRateLimited(t *testing.T) {
+	logger, buf := testLogger()
+	audit := NewAuditLog(logger)
+	m, err := New(withLimits(Limit{Name: "search", Rate: 1, Period: time.Hour}), WithHooks(audit.Hooks()))
+	require.NoError(t, err)
+	h := audit.Handler(m.Handler(okHandler))
+	for range 2 {
+		r := httptest.NewRequest("GET", "/search", nil)
+		r.Header.Set("Authorization", "Bearer "+writerValue)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	lines := logLines(t, buf)
+	require.Len(t, lines, 2)
+	assertFields(t, lines[0], map[string]any{"outcome": "authenticated", "status": 200.0})
+	assert.NotContains(t, lines[0], "limit")
+	assertFields(t, lines[1], map[string]any{"outcome": "rate_limited", "status": 429.0, "limit": "search", "key_id": writerKey.ID})
+	assert.NoError(t, keyValueIn(buf.String()))
 }

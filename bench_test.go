@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // discard is a ResponseWriter that keeps nothing, so that the benchmarks
@@ -286,4 +287,45 @@ func BenchmarkControlParallel(b *testing.B) {
 		}
 		_ = d
 	})
+}
+
+// BenchmarkHitPathLimited compares the authenticated hit path of a key
+// without limits with that of a key with one in-process limit (and with
+// two, and with a fixed route cost), side by side in one run: the cost of
+// the limiter and of the RateLimit fields.
+func BenchmarkHitPathLimited(b *testing.B) {
+	plain := Key{ID: "key_plain", Owner: Owner{Type: "organization", ID: "org_1"}}
+	one, two := plain, plain
+	one.ID, one.Limits = "key_one", []Limit{{Rate: 1_000_000_000, Period: time.Second}}
+	two.ID, two.Limits = "key_two", []Limit{{Rate: 1_000_000_000, Period: time.Second}, {Name: "org", Rate: 1_000_000_000, Period: time.Second, Scope: ScopeOwner}}
+	static, err := NewStatic(map[string]Key{readerValue: plain, writerValue: one, adminValue: two})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := New(static)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, value string
+		h           http.Handler
+	}{
+		{"no-limit", readerValue, m.Handler(okHandler)},
+		{"one-limit", writerValue, m.Handler(okHandler)},
+		{"two-limits", adminValue, m.Handler(okHandler)},
+		{"one-limit-cost-2", writerValue, m.Cost(2)(okHandler)},
+	} {
+		r := benchRequest(tc.value)
+		if _, err := m.Authenticate(r); err != nil { // warm the cache
+			b.Fatal(err)
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			w := &discard{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				tc.h.ServeHTTP(w, r)
+			}
+		})
+	}
 }

@@ -30,6 +30,8 @@
 //	malformed key                400  error="invalid_request"
 //	unknown, revoked, expired    401  error="invalid_token"
 //	lacks a permission           403  error="insufficient_scope", scope="…"
+//	over a rate limit or quota   429  Retry-After, RateLimit, RateLimit-Policy
+//	over a rate limit or quota   429  Retry-After, RateLimit, RateLimit-Policy
 //	validator unavailable        503  Retry-After
 //	validator misconfigured      500
 //

@@ -3,6 +3,7 @@ package apikey
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -47,7 +48,59 @@ var (
 	// request; the panic value is dropped, since it may hold the key.
 	// Answered 500.
 	ErrValidatorPanicked = errors.New("apikey: validator panicked")
+
+	// ErrRateLimited reports an authenticated request over one of its key's
+	// rate limits, or over its quota (ErrQuotaExhausted matches it too).
+	// Answered 429 with Retry-After and the RateLimit fields. The middleware
+	// returns a *LimitError, which matches it.
+	ErrRateLimited = errors.New("apikey: rate limited")
+
+	// ErrQuotaExhausted reports an authenticated request whose key has fewer
+	// credits left in its quota than the request costs. It matches
+	// ErrRateLimited, whose outcome it shares: 429, with a Retry-After no
+	// later than the next refill, and none for a quota that never refills.
+	ErrQuotaExhausted error = &subSentinel{msg: "apikey: quota exhausted", parent: ErrRateLimited}
 )
+
+// subSentinel is a sentinel error that also matches a broader one.
+type subSentinel struct {
+	msg    string
+	parent error
+}
+
+func (e *subSentinel) Error() string { return e.msg }
+func (e *subSentinel) Unwrap() error { return e.parent }
+
+// LimitError is the ErrRateLimited (or ErrQuotaExhausted) that the
+// middleware reports for a request it refused: which limit refused it, and
+// when to try again. It never holds a key value.
+type LimitError struct {
+	// Limit is the name of the limit that refused the request (the first,
+	// when several did), or QuotaName for the quota.
+	Limit string
+	// RetryAfter is the time until the same request would be allowed; zero
+	// for a quota that never refills.
+	RetryAfter time.Duration
+	// Quota reports a request refused for its quota: the error then
+	// matches ErrQuotaExhausted.
+	Quota bool
+}
+
+func (e *LimitError) Error() string {
+	s := e.Unwrap().Error() + ": limit " + strconv.Quote(e.Limit)
+	if e.RetryAfter > 0 {
+		s += ", retry after " + e.RetryAfter.String()
+	}
+	return s
+}
+
+// Unwrap returns ErrQuotaExhausted for a quota, ErrRateLimited otherwise.
+func (e *LimitError) Unwrap() error {
+	if e.Quota {
+		return ErrQuotaExhausted
+	}
+	return ErrRateLimited
+}
 
 // UnavailableError is an ErrUnavailable that says when to try again.
 // Validators return it to carry an upstream's Retry-After and request ID

@@ -19,8 +19,9 @@ type RequestEvent struct {
 	// Answer is how the key was answered; empty when no key was looked up
 	// (a missing or malformed key, a key refused by its format, a guard).
 	Answer Answer
-	// Key is the key that authenticated the request, for OutcomeAuthenticated
-	// and OutcomeForbidden; nil otherwise.
+	// Key is the key that authenticated the request, for
+	// OutcomeAuthenticated, OutcomeForbidden and OutcomeRateLimited; nil
+	// otherwise.
 	Key *Key
 	// Digest is the SHA-256 of the key value when the middleware read one;
 	// zero otherwise, and in a guard's events.

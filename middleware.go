@@ -29,6 +29,12 @@ type Middleware struct {
 	responder   *responder
 	hooks       Hooks
 	failures    *failureLog // the cache's, if any: for the failures of the validator and the format check
+
+	// Rate limits and quotas (limiting.go).
+	limitPolicy func(*Key) []Limit // nil: the key's own Limits
+	limiter     Limiter
+	quotas      QuotaStore // nil: keys with a Quota are refused
+	cost        func(*http.Request) int
 }
 
 // New returns a Middleware that validates keys with v.
@@ -55,6 +61,13 @@ func New(v Validator, opts ...Option) (*Middleware, error) {
 		formatCheck: s.formatCheck,
 		responder:   newResponder(s.realm, s.errorHandler),
 		hooks:       s.hooks,
+		limitPolicy: s.limitPolicy,
+		limiter:     s.limiter,
+		quotas:      s.quotas,
+		cost:        s.cost,
+	}
+	if m.limiter == nil {
+		m.limiter, _ = NewLocalLimiter() // cannot fail without options
 	}
 	m.responder.request = s.hooks.Request
 	switch c, isCache := v.(*Cache); {
@@ -139,7 +152,7 @@ func (m *Middleware) checkFormat(value string) (err error) {
 // with their key in the request context (see FromContext). It has the shape
 // chi's Use expects.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
-	return m.handler(next, false)
+	return m.handler(next, false, 0)
 }
 
 // Optional is like Handler, but lets requests that carry no key through,
@@ -149,7 +162,7 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 // key holders more, or to wrap a whole http.ServeMux whose routes guard
 // themselves.
 func (m *Middleware) Optional(next http.Handler) http.Handler {
-	return m.handler(next, true)
+	return m.handler(next, true, 0)
 }
 
 // Require returns middleware that authenticates the request, as Handler
@@ -162,7 +175,9 @@ func (m *Middleware) Require(perms ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler { return m.Handler(guard(next)) }
 }
 
-func (m *Middleware) handler(next http.Handler, optional bool) http.Handler {
+// handler authenticates requests for next; cost, when not 0, is what each
+// costs against its key's limits (Middleware.Cost).
+func (m *Middleware) handler(next http.Handler, optional bool, cost int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var e RequestEvent
 		key, err := m.authenticate(r, &e)
@@ -175,6 +190,10 @@ func (m *Middleware) handler(next http.Handler, optional bool) http.Handler {
 				m.hooks.Request(e)
 			}
 			m.responder.fail(w, r, err)
+			return
+		}
+		if key != nil && (len(key.Limits) > 0 || key.Quota != nil || m.limitPolicy != nil) {
+			m.serveLimited(w, r, next, key, &e, cost)
 			return
 		}
 		if m.hooks.Request == nil {

@@ -27,6 +27,7 @@ type outcomeCase struct {
 	challenge  string // WWW-Authenticate, "" for none
 	code       string // JSON error
 	retryAfter string
+	opts       []Option // the middleware's, besides the cache's
 }
 
 func unavailable(err error) Validator {
@@ -36,35 +37,41 @@ func unavailable(err error) Validator {
 func outcomeCases() []outcomeCase {
 	static := testStatic()
 	return []outcomeCase{
-		{"valid key", []string{"Bearer " + writerValue}, static, 200, "", "", ""},
-		{"lowercase scheme", []string{"bearer " + writerValue}, static, 200, "", "", ""},
-		{"extra spaces", []string{"Bearer    " + writerValue}, static, 200, "", "", ""},
+		{"valid key", []string{"Bearer " + writerValue}, static, 200, "", "", "", nil},
+		{"lowercase scheme", []string{"bearer " + writerValue}, static, 200, "", "", "", nil},
+		{"extra spaces", []string{"Bearer    " + writerValue}, static, 200, "", "", "", nil},
 
-		{"no credentials", nil, static, 401, `Bearer realm="api"`, "missing_key", ""},
-		{"basic scheme", []string{"Basic dXNlcjpwYXNz"}, static, 401, `Bearer realm="api"`, "missing_key", ""},
+		{"no credentials", nil, static, 401, `Bearer realm="api"`, "missing_key", "", nil},
+		{"basic scheme", []string{"Basic dXNlcjpwYXNz"}, static, 401, `Bearer realm="api"`, "missing_key", "", nil},
 
-		{"empty key", []string{"Bearer "}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", ""},
-		{"tab", []string{"Bearer\t" + writerValue}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", ""},
-		{"non-token68 bytes", []string{"Bearer sk_<script>"}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", ""},
-		{"10 KB key", []string{"Bearer " + strings.Repeat("k", 10<<10)}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", ""},
-		{"duplicate header", []string{"Bearer " + writerValue, "Bearer " + writerValue}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", ""},
-		{"two credentials", []string{"Bearer " + writerValue + " " + readerValue}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", ""},
+		{"empty key", []string{"Bearer "}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", "", nil},
+		{"tab", []string{"Bearer\t" + writerValue}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", "", nil},
+		{"non-token68 bytes", []string{"Bearer sk_<script>"}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", "", nil},
+		{"10 KB key", []string{"Bearer " + strings.Repeat("k", 10<<10)}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", "", nil},
+		{"duplicate header", []string{"Bearer " + writerValue, "Bearer " + writerValue}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", "", nil},
+		{"two credentials", []string{"Bearer " + writerValue + " " + readerValue}, static, 400, `Bearer realm="api", error="invalid_request"`, "invalid_request", "", nil},
 
-		{"unknown key", []string{"Bearer sk_test_unknown"}, static, 401, `Bearer realm="api", error="invalid_token"`, "invalid_token", ""},
+		{"unknown key", []string{"Bearer sk_test_unknown"}, static, 401, `Bearer realm="api", error="invalid_token"`, "invalid_token", "", nil},
 		{"expired key", []string{"Bearer " + writerValue}, ValidatorFunc(func(context.Context, string) (*Key, error) {
 			k := writerKey
 			k.ExpiresAt = time.Now().Add(-time.Minute)
 			return &k, nil
-		}), 401, `Bearer realm="api", error="invalid_token"`, "invalid_token", ""},
+		}), 401, `Bearer realm="api", error="invalid_token"`, "invalid_token", "", nil},
 
-		{"lacks permission", []string{"Bearer " + readerValue}, static, 403, `Bearer realm="api", error="insufficient_scope", scope="posts:write"`, "insufficient_scope", ""},
+		{"lacks permission", []string{"Bearer " + readerValue}, static, 403, `Bearer realm="api", error="insufficient_scope", scope="posts:write"`, "insufficient_scope", "", nil},
 
-		{"validator unavailable", []string{"Bearer " + writerValue}, unavailable(errors.New("dial tcp: connection refused")), 503, "", "temporarily_unavailable", "1"},
-		{"upstream 429 with Retry-After", []string{"Bearer " + writerValue}, unavailable(&UnavailableError{RetryAfter: 2500 * time.Millisecond, RequestID: "req_1"}), 503, "", "temporarily_unavailable", "3"},
-		{"validator timeout", []string{"Bearer " + writerValue}, unavailable(context.DeadlineExceeded), 503, "", "temporarily_unavailable", "1"},
-		{"validator misconfigured", []string{"Bearer " + writerValue}, unavailable(fmt.Errorf("workos: %w: 401", ErrMisconfigured)), 500, "", "server_error", ""},
-		{"validator panics", []string{"Bearer " + writerValue}, ValidatorFunc(func(context.Context, string) (*Key, error) { panic("boom " + writerValue) }), 500, "", "server_error", ""},
-		{"validator returns nothing", []string{"Bearer " + writerValue}, ValidatorFunc(func(context.Context, string) (*Key, error) { return nil, nil }), 500, "", "server_error", ""},
+		{"validator unavailable", []string{"Bearer " + writerValue}, unavailable(errors.New("dial tcp: connection refused")), 503, "", "temporarily_unavailable", "1", nil},
+		{"upstream 429 with Retry-After", []string{"Bearer " + writerValue}, unavailable(&UnavailableError{RetryAfter: 2500 * time.Millisecond, RequestID: "req_1"}), 503, "", "temporarily_unavailable", "3", nil},
+		{"validator timeout", []string{"Bearer " + writerValue}, unavailable(context.DeadlineExceeded), 503, "", "temporarily_unavailable", "1", nil},
+		{"validator misconfigured", []string{"Bearer " + writerValue}, unavailable(fmt.Errorf("workos: %w: 401", ErrMisconfigured)), 500, "", "server_error", "", nil},
+		{"validator panics", []string{"Bearer " + writerValue}, ValidatorFunc(func(context.Context, string) (*Key, error) { panic("boom " + writerValue) }), 500, "", "server_error", "", nil},
+		{"validator returns nothing", []string{"Bearer " + writerValue}, ValidatorFunc(func(context.Context, string) (*Key, error) { return nil, nil }), 500, "", "server_error", "", nil},
+
+		{"over a rate limit", []string{"Bearer " + writerValue}, withLimits(Limit{Rate: 1, Period: time.Minute}), 429, "", "rate_limited", "60", []Option{WithLimiter(spentLimiter{})}},
+		{"quota exhausted", []string{"Bearer " + writerValue}, withQuota(&Quota{}), 429, "", "quota_exhausted", "3600", []Option{WithQuotas(emptyQuotas{})}},
+		{"quota that never refills exhausted", []string{"Bearer " + writerValue}, withQuota(&Quota{}), 429, "", "quota_exhausted", "", []Option{WithQuotas(QuotaStoreFunc(func(context.Context, *Key, int64) (QuotaDecision, error) { return QuotaDecision{}, nil }))}},
+		{"quota without a store", []string{"Bearer " + writerValue}, withQuota(&Quota{Remaining: 5}), 500, "", "server_error", "", nil},
+		{"limiter unavailable", []string{"Bearer " + writerValue}, withLimits(Limit{Rate: 1, Period: time.Minute}), 503, "", "temporarily_unavailable", "1", []Option{WithLimiter(failingLimiter{errors.New("connection refused")})}},
 	}
 }
 
@@ -106,7 +113,7 @@ func TestOutcomes(t *testing.T) {
 				r.Header.Add("Authorization", h)
 			}
 			for _, cache := range []string{"cached", "uncached"} {
-				var opts []Option
+				opts := append([]Option(nil), tc.opts...)
 				if cache == "uncached" {
 					opts = append(opts, WithoutCache())
 				}
@@ -115,6 +122,10 @@ func TestOutcomes(t *testing.T) {
 						assert.Equal(t, tc.status, w.Code)
 						assert.Equal(t, tc.challenge, w.Header().Get("WWW-Authenticate"))
 						assert.Equal(t, tc.retryAfter, w.Header().Get("Retry-After"))
+						if tc.status == http.StatusTooManyRequests {
+							assert.NotEmpty(t, w.Header().Get("RateLimit"), "a refusal carries the RateLimit fields")
+							assert.NotEmpty(t, w.Header().Get("RateLimit-Policy"))
+						}
 						assertNoKeyValue(t, w)
 						if tc.status == 200 {
 							assert.Equal(t, writerKey.ID, w.Body.String())

@@ -3,8 +3,11 @@ package apikey
 import (
 	"log/slog"
 	"math"
+	"net/http"
 	"strings"
 	"time"
+
+	"github.com/apikeyauth/apikey/internal/nilcheck"
 )
 
 // Option configures a Middleware in New or a Cache in NewCache. Most options
@@ -22,6 +25,12 @@ type settings struct {
 	errorHandler ErrorHandler
 	formatCheck  func(string) bool
 	noCache      bool
+	limitPolicy  func(*Key) []Limit
+	limiter      Limiter
+	limiterSet   bool // WithLimiter was given, perhaps nil
+	quotas       QuotaStore
+	quotasSet    bool // WithQuotas was given, perhaps nil
+	cost         func(*http.Request) int
 
 	// The cache's.
 	size, negSize                  int
@@ -287,6 +296,10 @@ func (s *settings) checkMiddleware() error {
 		return configError("New", "the realm %q must be printable ASCII without quotes or backslashes", s.realm)
 	case s.logEvery < 0:
 		return configError("New", "the log interval must not be negative, not %s", s.logEvery)
+	case s.limiterSet && nilcheck.Is(s.limiter):
+		return configError("New", "the limiter is nil")
+	case s.quotasSet && nilcheck.Is(s.quotas):
+		return configError("New", "the quota store is nil")
 	case s.noCache && len(s.cacheOpts) > 0:
 		return configError("New", "%s configures the cache, which WithoutCache turns off", strings.Join(s.cacheOpts, ", "))
 	}

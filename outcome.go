@@ -19,6 +19,7 @@ const (
 	OutcomeMalformed     Outcome = "malformed"     // credentials that cannot be a key: 400
 	OutcomeInvalid       Outcome = "invalid"       // unknown, revoked or expired: 401
 	OutcomeForbidden     Outcome = "forbidden"     // lacks a permission: 403
+	OutcomeRateLimited   Outcome = "rate_limited"  // over a rate limit or out of quota: 429
 	OutcomeUnavailable   Outcome = "unavailable"   // the validator could not decide: 503
 	OutcomeError         Outcome = "error"         // misconfiguration or a validator panic: 500
 )
@@ -49,6 +50,8 @@ func outcomeOfError(err error) (o Outcome) {
 		return OutcomeInvalid
 	case errors.Is(err, ErrForbidden):
 		return OutcomeForbidden
+	case errors.Is(err, ErrRateLimited):
+		return OutcomeRateLimited
 	case errors.Is(err, ErrMisconfigured), errors.Is(err, ErrValidatorPanicked):
 		return OutcomeError
 	default:

@@ -98,9 +98,14 @@ var outcomes = map[Outcome]*outcome{
 	OutcomeMalformed:   newOutcome(http.StatusBadRequest, "invalid_request", true, "The API key is malformed."),
 	OutcomeInvalid:     newOutcome(http.StatusUnauthorized, "invalid_token", true, "The API key is unknown, revoked or expired."),
 	OutcomeForbidden:   newOutcome(http.StatusForbidden, "insufficient_scope", true, "The API key lacks a required permission."),
+	OutcomeRateLimited: newOutcome(http.StatusTooManyRequests, "rate_limited", false, "The API key is over its rate limit. Try again after the time in Retry-After."),
 	OutcomeUnavailable: newOutcome(http.StatusServiceUnavailable, "temporarily_unavailable", false, "The API key cannot be checked right now. Try again later."),
 	OutcomeError:       newOutcome(http.StatusInternalServerError, "server_error", false, "The API key cannot be checked because of a server error."),
 }
+
+// quotaExhaustedBody is the body of a 429 for a quota, whose error code
+// tells a client that waiting a second will not do.
+var quotaExhaustedBody = jsonBody("quota_exhausted", "The API key has used up its quota. Try again after the time in Retry-After, if any.")
 
 // classify maps an error to its row. A nil error is a programming error
 // that fails closed too.
@@ -130,9 +135,22 @@ func (rs *responder) setHeaders(h http.Header, o *outcome, err error) {
 	if o.challenge {
 		h.Set("WWW-Authenticate", rs.challenge(o, err))
 	}
-	if o.status == http.StatusServiceUnavailable {
+	switch o.status {
+	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", retryAfterSeconds(err))
+	case http.StatusTooManyRequests:
+		var le *LimitError
+		if errors.As(err, &le) && le.RetryAfter > 0 {
+			h.Set("Retry-After", strconv.FormatInt(ceilSeconds(le.RetryAfter), 10))
+		}
 	}
+}
+
+// ceilSeconds rounds d up to whole seconds, for Retry-After and the
+// RateLimit fields: a client told to come back sooner would be refused
+// again.
+func ceilSeconds(d time.Duration) int64 {
+	return int64((d + time.Second - 1) / time.Second)
 }
 
 // challenge builds the WWW-Authenticate value (RFC 6750 §3). A missing key
@@ -171,7 +189,7 @@ func retryAfterSeconds(err error) string {
 	if errors.As(err, &ue) && ue.RetryAfter > 0 {
 		d = min(ue.RetryAfter, maxRetryAfter)
 	}
-	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
+	return strconv.FormatInt(ceilSeconds(d), 10)
 }
 
 // errorBody is the small JSON body of every default error response. Only a
@@ -185,6 +203,9 @@ func errorBody(o *outcome, err error) []byte {
 	var pe *PermissionError
 	if errors.As(err, &pe) && len(pe.Missing) > 0 {
 		return jsonBody(o.code, "The API key lacks a required permission: "+scopeValue(pe.Missing)+".")
+	}
+	if errors.Is(err, ErrQuotaExhausted) {
+		return quotaExhaustedBody
 	}
 	return o.body
 }

@@ -11,6 +11,7 @@
 // metric names (apikey.requests becomes apikey_requests_total, and so on):
 //
 //	apikey.requests{outcome}             counter
+//	apikey.rate_limited{limit}           counter: requests refused (429), by limit name
 //	apikey.validations{result}           counter
 //	apikey.validation.duration           histogram, seconds
 //	apikey.cache.hits{cache}             observable counter: positive, negative, stale
@@ -54,6 +55,7 @@ var DurationBuckets = []float64{.001, .005, .01, .025, .05, .1, .15, .2, .3, .5,
 type Telemetry struct {
 	tracer        trace.Tracer
 	requests      metric.Int64Counter
+	limited       metric.Int64Counter
 	validations   metric.Int64Counter
 	duration      metric.Float64Histogram
 	invalidations metric.Int64Counter
@@ -103,9 +105,11 @@ func New(opts ...Option) (*Telemetry, error) {
 	}
 	meter := s.meters.Meter(ScopeName)
 	t := &Telemetry{tracer: s.tracers.Tracer(ScopeName)}
-	var errs [9]error
+	var errs [10]error
 	t.requests, errs[0] = meter.Int64Counter("apikey.requests", metric.WithUnit("{request}"),
 		metric.WithDescription("Requests that the API-key middleware decided, each once, by its final outcome (forbidden when a permission guard refused it)."))
+	t.limited, errs[9] = meter.Int64Counter("apikey.rate_limited", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests refused with 429, by the name of the limit that refused them (quota for the quota)."))
 	t.validations, errs[1] = meter.Int64Counter("apikey.validations", metric.WithUnit("{validation}"),
 		metric.WithDescription("Validator calls, by result."))
 	t.duration, errs[2] = meter.Float64Histogram("apikey.validation.duration", metric.WithUnit("s"),
@@ -130,7 +134,7 @@ func New(opts ...Option) (*Telemetry, error) {
 	}
 
 	t.byOutcome = attributeSets("outcome", apikey.OutcomeAuthenticated, apikey.OutcomeMissing, apikey.OutcomeMalformed,
-		apikey.OutcomeInvalid, apikey.OutcomeForbidden, apikey.OutcomeUnavailable, apikey.OutcomeError)
+		apikey.OutcomeInvalid, apikey.OutcomeForbidden, apikey.OutcomeRateLimited, apikey.OutcomeUnavailable, apikey.OutcomeError)
 	t.byResult = attributeSets("result", apikey.ResultValid, apikey.ResultInvalid, apikey.ResultUnavailable, apikey.ResultError)
 	t.byOrigin = attributeSets("source", apikey.OriginLocal, apikey.OriginWebhook, apikey.OriginReplica, apikey.OriginStore)
 
@@ -189,6 +193,12 @@ func (t *Telemetry) Hooks() apikey.Hooks {
 				ctx = e.Request.Context()
 			}
 			t.requests.Add(ctx, 1, attributes(t.byOutcome, "outcome", e.Outcome))
+			if e.Outcome == apikey.OutcomeRateLimited {
+				var le *apikey.LimitError
+				if errors.As(e.Err, &le) {
+					t.limited.Add(ctx, 1, metric.WithAttributes(attribute.String("limit", le.Limit)))
+				}
+			}
 		},
 		Validation: t.validation,
 		Invalidation: func(inv apikey.Invalidation) {

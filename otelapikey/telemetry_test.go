@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/apikeyauth/apikey"
 	"github.com/apikeyauth/apikey/otelapikey"
@@ -153,4 +154,39 @@ func points(dps []metricdata.DataPoint[int64]) map[string]int64 {
 		got[strings.Join(kv, ",")] = p.Value
 	}
 	return got
+}
+
+// TestRateLimited: a request refused for a limit counts as rate_limited,
+// and under the limit's name.
+func TestRateLimited(t *testing.T) {
+	static, err := apikey.NewStatic(map[string]apikey.Key{
+		writerValue: {ID: "key_writer", Limits: []apikey.Limit{{Name: "search", Rate: 1, Period: time.Hour}}},
+	})
+	require.NoError(t, err)
+	reader := sdkmetric.NewManualReader()
+	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer meters.Shutdown(context.Background())
+	tel, err := otelapikey.New(otelapikey.WithMeterProvider(meters))
+	require.NoError(t, err)
+	defer tel.Close()
+	mw, err := apikey.New(static, apikey.WithHooks(tel.Hooks()))
+	require.NoError(t, err)
+	h := mw.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for range 3 {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+writerValue)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	sums := map[string]map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if data, ok := m.Data.(metricdata.Sum[int64]); ok {
+				sums[m.Name] = points(data.DataPoints)
+			}
+		}
+	}
+	assert.Equal(t, map[string]int64{"outcome=authenticated": 1, "outcome=rate_limited": 2}, sums["apikey.requests"])
+	assert.Equal(t, map[string]int64{"limit=search": 2}, sums["apikey.rate_limited"])
 }

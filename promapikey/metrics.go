@@ -9,7 +9,8 @@
 //
 // The metrics, whose names dashboards and alerts can rely on:
 //
-//	apikey_requests_total{outcome}            counter: authenticated, missing, malformed, invalid, forbidden, unavailable, error
+//	apikey_requests_total{outcome}            counter: authenticated, missing, malformed, invalid, forbidden, rate_limited, unavailable, error
+//	apikey_rate_limited_total{limit}          counter: requests refused (429) by the limit's name, "quota" for the quota
 //	apikey_validations_total{result}          counter: valid, invalid, unavailable, error
 //	apikey_validation_duration_seconds        histogram of validator calls
 //	apikey_cache_hits_total{cache}            counter: positive, negative, stale
@@ -25,6 +26,7 @@
 package promapikey
 
 import (
+	"errors"
 	"sync"
 
 	"github.com/apikeyauth/apikey"
@@ -44,6 +46,7 @@ var DurationBuckets = []float64{.001, .005, .01, .025, .05, .1, .15, .2, .3, .5,
 type Metrics struct {
 	requests      *prometheus.CounterVec
 	byOutcome     map[apikey.Outcome]prometheus.Counter
+	limited       *prometheus.CounterVec
 	validations   *prometheus.CounterVec
 	byResult      map[apikey.Result]prometheus.Counter
 	duration      prometheus.Histogram
@@ -64,6 +67,10 @@ func New() *Metrics {
 			Name: "apikey_requests_total",
 			Help: "Requests that the API-key middleware decided, each once, by its final outcome (forbidden when a permission guard refused it).",
 		}, []string{"outcome"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "apikey_rate_limited_total",
+			Help: "Requests refused with 429, by the name of the limit that refused them (quota for the quota).",
+		}, []string{"limit"}),
 		validations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "apikey_validations_total",
 			Help: "Validator calls, by result.",
@@ -90,7 +97,7 @@ func New() *Metrics {
 			"Keys held by the cache: positive (valid), negative (invalid).", []string{"cache"}, nil),
 	}
 	m.byOutcome = counters(m.requests, apikey.OutcomeAuthenticated, apikey.OutcomeMissing, apikey.OutcomeMalformed,
-		apikey.OutcomeInvalid, apikey.OutcomeForbidden, apikey.OutcomeUnavailable, apikey.OutcomeError)
+		apikey.OutcomeInvalid, apikey.OutcomeForbidden, apikey.OutcomeRateLimited, apikey.OutcomeUnavailable, apikey.OutcomeError)
 	m.byResult = counters(m.validations, apikey.ResultValid, apikey.ResultInvalid, apikey.ResultUnavailable, apikey.ResultError)
 	m.byOrigin = counters(m.invalidations, apikey.OriginLocal, apikey.OriginWebhook, apikey.OriginReplica, apikey.OriginStore)
 	return m
@@ -121,7 +128,15 @@ func inc[L ~string](known map[L]prometheus.Counter, vec *prometheus.CounterVec, 
 // apikey.WithHooks.
 func (m *Metrics) Hooks() apikey.Hooks {
 	return apikey.Hooks{
-		Request: func(e apikey.RequestEvent) { inc(m.byOutcome, m.requests, e.Outcome) },
+		Request: func(e apikey.RequestEvent) {
+			inc(m.byOutcome, m.requests, e.Outcome)
+			if e.Outcome == apikey.OutcomeRateLimited {
+				var le *apikey.LimitError
+				if errors.As(e.Err, &le) {
+					m.limited.WithLabelValues(le.Limit).Inc()
+				}
+			}
+		},
 		Validation: func(e apikey.ValidationEvent) {
 			inc(m.byResult, m.validations, e.Result)
 			m.duration.Observe(e.Duration.Seconds())
@@ -153,6 +168,7 @@ func (m *Metrics) ObserveCache(c *apikey.Cache) {
 // prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.requests.Describe(ch)
+	m.limited.Describe(ch)
 	m.validations.Describe(ch)
 	m.duration.Describe(ch)
 	m.invalidations.Describe(ch)
@@ -165,6 +181,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 // prometheus.Collector.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.requests.Collect(ch)
+	m.limited.Collect(ch)
 	m.validations.Collect(ch)
 	m.duration.Collect(ch)
 	m.invalidations.Collect(ch)

@@ -149,7 +149,7 @@ func TestMetricsOverHTTP(t *testing.T) {
 		return got
 	}
 	assert.Equal(t, map[string]float64{
-		"authenticated": 5, "forbidden": 1, "missing": 1, "malformed": 1, "invalid": 3, "unavailable": 1, "error": 1,
+		"authenticated": 5, "forbidden": 1, "missing": 1, "malformed": 1, "invalid": 3, "rate_limited": 0, "unavailable": 1, "error": 1,
 	}, counters("apikey_requests_total", "outcome"))
 	assert.Equal(t, map[string]float64{"valid": 3, "invalid": 2, "unavailable": 2, "error": 1},
 		counters("apikey_validations_total", "result"))
@@ -212,4 +212,40 @@ func TestMetricsUnknownLabels(t *testing.T) {
 	for _, f := range families {
 		assert.NotContains(t, f.GetName(), "apikey_cache_hits", "no cache observed, no cache stats")
 	}
+}
+
+// TestRateLimitedByLimit: a request refused for a limit counts as
+// rate_limited, and under the limit's name.
+func TestRateLimitedByLimit(t *testing.T) {
+	static, err := apikey.NewStatic(map[string]apikey.Key{
+		writerValue: {ID: "key_writer", Limits: []apikey.Limit{{Name: "search", Rate: 1, Period: time.Hour}}},
+	})
+	require.NoError(t, err)
+	metrics := promapikey.New()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics)
+	mw, err := apikey.New(static, apikey.WithHooks(metrics.Hooks()))
+	require.NoError(t, err)
+	h := mw.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for range 3 {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+writerValue)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			switch f.GetName() {
+			case "apikey_requests_total":
+				got["outcome="+labelValue(m, "outcome")] = m.GetCounter().GetValue()
+			case "apikey_rate_limited_total":
+				got["limit="+labelValue(m, "limit")] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	assert.Equal(t, 1.0, got["outcome=authenticated"])
+	assert.Equal(t, 2.0, got["outcome=rate_limited"])
+	assert.Equal(t, 2.0, got["limit=search"])
 }

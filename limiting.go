@@ -1,0 +1,140 @@
+package apikey
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+)
+
+// Cost returns middleware that authenticates the request, as Handler does,
+// and charges it cost (instead of 1, or what WithCost says) against its
+// key's limits and quota: for an expensive route,
+//
+//	mux.Handle("POST /reports", auth.Cost(10)(reports))
+//
+// It panics when cost is below 1: a mistake in the program, caught when the
+// route is built.
+func (m *Middleware) Cost(cost int) func(http.Handler) http.Handler {
+	if cost < 1 {
+		panic("apikey: Cost needs a cost of at least 1, not " + strconv.Itoa(cost))
+	}
+	return func(next http.Handler) http.Handler { return m.handler(next, false, cost) }
+}
+
+// limitedContext is the request context of a key with limits or a quota:
+// the context, the event to report and the scratch the decision needs, in
+// the one allocation every authenticated request makes.
+type limitedContext struct {
+	reportingContext
+	scratch limitScratch
+}
+
+// serveLimited charges an authenticated request against its key's limits
+// and quota, sets the RateLimit fields, and serves it or refuses it (429).
+func (m *Middleware) serveLimited(w http.ResponseWriter, r *http.Request, next http.Handler, key *Key, e *RequestEvent, cost int) {
+	lc := &limitedContext{}
+	lc.authContext = authContext{Context: r.Context(), key: key, responder: m.responder}
+	if err := m.charge(w, r, key, cost, &lc.scratch); err != nil {
+		if m.hooks.Request != nil {
+			e.Request, e.Outcome, e.Key, e.Err = r, OutcomeOf(err), key, err
+			m.hooks.Request(*e)
+		}
+		m.responder.fail(w, r, err)
+		return
+	}
+	if m.hooks.Request == nil {
+		next.ServeHTTP(w, r.WithContext(&lc.authContext))
+		return
+	}
+	lc.event = *e
+	lc.event.Request, lc.event.Outcome, lc.event.Key = r, OutcomeAuthenticated, key
+	lc.undecided = &lc.event
+	next.ServeHTTP(w, r.WithContext(&lc.authContext))
+	if lc.undecided != nil {
+		m.hooks.Request(lc.event)
+	}
+}
+
+// charge charges the request against key's limits, then, if they all had
+// room, its quota, and sets the RateLimit fields on w. It returns a
+// *LimitError for a refusal, or an error for a limit, a quota or a cost
+// that cannot be counted: never is the request let through uncounted.
+func (m *Middleware) charge(w http.ResponseWriter, r *http.Request, key *Key, cost int, s *limitScratch) error {
+	limits := key.Limits
+	if m.limitPolicy != nil {
+		limits = m.limitPolicy(key)
+		if len(limits) == 0 && key.Quota == nil {
+			return nil
+		}
+	}
+	if cost == 0 {
+		cost = 1
+		if m.cost != nil {
+			cost = m.cost(r)
+		}
+	}
+	if cost < 1 {
+		return configError("Middleware", "WithCost gave a cost of %d; it must be at least 1", cost)
+	}
+	for _, l := range limits {
+		if err := l.Validate(); err != nil {
+			return err
+		}
+	}
+	var decisions []Decision
+	if len(limits) <= len(s.decisions) {
+		decisions = s.decisions[:len(limits)]
+	} else {
+		decisions = make([]Decision, len(limits))
+	}
+	ctx := r.Context()
+	var refusedBy *LimitError
+	if len(limits) > 0 {
+		if err := m.limiter.Allow(ctx, key, limits, cost, decisions); err != nil {
+			return countError(err)
+		}
+		for i, d := range decisions {
+			switch {
+			case d.Allowed:
+			case refusedBy == nil:
+				refusedBy = &LimitError{Limit: limits[i].NameOrDefault(), RetryAfter: d.RetryAfter}
+			default:
+				refusedBy.RetryAfter = max(refusedBy.RetryAfter, d.RetryAfter)
+			}
+		}
+	}
+	var quota *QuotaDecision
+	if refusedBy == nil && key.Quota != nil {
+		if m.quotas == nil {
+			return configError("Middleware", "key %q has a quota, but no QuotaStore keeps its count (WithQuotas)", key.ID)
+		}
+		qd, err := m.quotas.Spend(ctx, key, int64(cost))
+		if err != nil {
+			return countError(err)
+		}
+		s.quota, quota = qd, &s.quota
+		if !qd.Allowed {
+			refusedBy = &LimitError{Limit: QuotaName, RetryAfter: qd.RefillAfter, Quota: true}
+		}
+	}
+	setRateLimitFields(w.Header(), limits, decisions, quota, s)
+	if refusedBy != nil {
+		return refusedBy
+	}
+	return nil
+}
+
+// countError turns the error of a limiter or a quota store into one the
+// middleware answers: a misconfiguration or an invalid key as it is,
+// anything else as unavailable (503), never as a reason to let the
+// request through.
+func countError(err error) error {
+	switch OutcomeOf(err) {
+	case OutcomeError, OutcomeInvalid:
+		return err
+	}
+	if errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return &UnavailableError{Err: err}
+}

@@ -1,0 +1,115 @@
+package apikey
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+	"unsafe"
+)
+
+// The RateLimit-Policy and RateLimit response fields of
+// draft-ietf-httpapi-ratelimit-headers-09, in canonical form so that they
+// go into an http.Header as they are. Both are Structured Field Lists
+// (RFC 9651) of Strings, one per limit, named by the limit's name:
+//
+//	RateLimit-Policy: "default";q=100;w=60, "quota";q=1000;w=86400
+//	RateLimit: "default";r=99;t=1, "quota";r=998;t=3600
+//
+// q is the limit's quota in requests per w seconds; r the requests left,
+// t the seconds until the limit is full again, or, for a limit that
+// refused the request, until it would be allowed (the same point in time
+// as Retry-After). A quota's r is its credits left and its t the seconds
+// until its next refill, left out for a quota that never refills, as is
+// its w.
+const (
+	rateLimitPolicyField = "Ratelimit-Policy"
+	rateLimitField       = "Ratelimit"
+)
+
+// maxSFInteger is the largest Integer a structured field may carry.
+const maxSFInteger = 999_999_999_999_999
+
+// limitScratch is what one limited request needs to be decided: room for
+// the limiters' answers and for the fields' values, inside the request's
+// one allocation.
+type limitScratch struct {
+	decisions [4]Decision
+	quota     QuotaDecision
+	vals      [2]string
+	buf       [192]byte
+}
+
+// setRateLimitFields sets both fields on h for limits, their decisions
+// ds, and the quota's decision q (nil when the quota was not read). Their
+// values are written into s, which must not change afterwards.
+func setRateLimitFields(h http.Header, limits []Limit, ds []Decision, q *QuotaDecision, s *limitScratch) {
+	b := s.buf[:0]
+	for i, l := range limits {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		quota, window := policyWindow(l)
+		b = appendItem(b, l.NameOrDefault(), "q", quota, "w", window, true)
+	}
+	if q != nil {
+		if len(limits) > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendItem(b, QuotaName, "q", q.Limit, "w", ceilSeconds(q.Interval), q.Interval > 0)
+	}
+	split := len(b)
+	for i, l := range limits {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		t := ds[i].ResetAfter
+		if !ds[i].Allowed {
+			t = ds[i].RetryAfter
+		}
+		b = appendItem(b, l.NameOrDefault(), "r", int64(ds[i].Remaining), "t", ceilSeconds(t), true)
+	}
+	if q != nil {
+		if len(limits) > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendItem(b, QuotaName, "r", q.Remaining, "t", ceilSeconds(q.RefillAfter), q.Interval > 0)
+	}
+	// The values live in s (or in what append grew b into), which nothing
+	// writes again: the string needs no copy, and the request no
+	// allocation of its own for it.
+	v := unsafe.String(unsafe.SliceData(b), len(b))
+	s.vals[0], s.vals[1] = v[:split], v[split:]
+	h[rateLimitPolicyField] = s.vals[0:1:1]
+	h[rateLimitField] = s.vals[1:2:2]
+}
+
+// appendItem appends the list member "name";k1=v1;k2=v2, leaving k2 out
+// unless has2 (a quota without refill has no w and no t). name needs no
+// escaping: Limit.Validate allows no quote, backslash or control byte.
+func appendItem(b []byte, name, k1 string, v1 int64, k2 string, v2 int64, has2 bool) []byte {
+	b = append(b, '"')
+	b = append(b, name...)
+	b = append(b, `";`...)
+	b = append(b, k1...)
+	b = append(b, '=')
+	b = strconv.AppendInt(b, min(max(v1, 0), maxSFInteger), 10)
+	if has2 {
+		b = append(b, ';')
+		b = append(b, k2...)
+		b = append(b, '=')
+		b = strconv.AppendInt(b, min(max(v2, 0), maxSFInteger), 10)
+	}
+	return b
+}
+
+// policyWindow returns a limit's q and w: its rate per period when the
+// period is whole seconds, else the rate scaled to the whole seconds above
+// the period, since w has no sub-second precision.
+func policyWindow(l Limit) (quota, window int64) {
+	if l.Period%time.Second == 0 {
+		return int64(l.Rate), int64(l.Period / time.Second)
+	}
+	window = ceilSeconds(l.Period)
+	q := float64(l.Rate) * float64(time.Duration(window)*time.Second) / float64(l.Period)
+	return int64(min(q, maxSFInteger)), window
+}
