@@ -151,9 +151,20 @@ func (c *Cache) negativeShard(d Digest) *negativeShard {
 }
 
 func (c *Cache) miss(ctx context.Context, d Digest, value string, now instant, known bool) (*Key, Answer, error) {
-	c.misses.Add(1)
 	epoch := c.epoch.Load()
 	call, leader := c.flights.join(flightKey{d, epoch})
+	if leader {
+		// A flight that ended between this request's lookup and its join
+		// stored its answer before it left the group: serve that answer,
+		// to this request and to any that joined it meanwhile, rather than
+		// call again (under a budget, a second call could be refused, and
+		// a valid key answered 503).
+		if answer, ok := c.stored(d, now, call); ok {
+			c.flights.finish(flightKey{d, epoch}, call)
+			return call.key, answer, call.err
+		}
+	}
+	c.misses.Add(1)
 	answer := AnswerMiss
 	switch {
 	case !leader:
@@ -178,6 +189,21 @@ func (c *Cache) miss(ctx context.Context, d Digest, value string, now instant, k
 	case <-ctx.Done():
 		return nil, answer, &UnavailableError{Err: ctx.Err()}
 	}
+}
+
+// stored fills in call with the answer the cache holds for d, if it holds
+// one, and says how it was answered, counting the hit.
+func (c *Cache) stored(d Digest, now instant, call *flight) (Answer, bool) {
+	if e := c.positiveShard(d).peek(d); e != nil && now < e.expires && !c.expired(e.key) {
+		c.hits.Add(1)
+		call.key = e.key
+		return AnswerHit, true
+	}
+	if c.negTTL > 0 && c.negativeShard(d).get(d, now) {
+		call.err = ErrInvalidKey
+		return AnswerNegativeHit, true
+	}
+	return "", false
 }
 
 // validate runs one validator call for every request waiting on call, and

@@ -322,3 +322,52 @@ func TestBudgetSmallestBurst(t *testing.T) {
 	_, err = c.Validate(ctx, "sk_random")
 	assert.ErrorIs(t, err, ErrInvalidKey)
 }
+
+// A request that missed just before another request's validation stored
+// its answer, and that joins only after that validation ended, gets the
+// stored answer: no second call, which under a budget of one call would
+// be refused, answering a valid key 503. The test runs the two halves of
+// the late request (its lookup's clock reading, then its miss) around a
+// whole validation, the order a race makes rare.
+func TestMissAfterFlightEndedServesStored(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		value      string
+		invalidate bool // between the validation and the late miss
+		answer     Answer
+		keyID      string
+		err        error
+		calls      int64
+	}{
+		{name: "valid", value: readerValue, answer: AnswerHit, keyID: readerKey.ID, calls: 1},
+		{name: "invalid", value: unknownValue, answer: AnswerNegativeHit, err: ErrInvalidKey, calls: 1},
+		// An invalidation removed the answer: the late request must call
+		// again, and the budget refuses it.
+		{name: "valid, invalidated meanwhile", value: readerValue, invalidate: true, answer: AnswerMiss, err: ErrUnavailable, calls: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := counting(testStatic())
+			c, _ := newTestCache(t, v, WithValidationRate(1, 1), WithKnownKeyReserve(0), WithLogger(nil))
+			ctx := context.Background()
+			d := DigestOf(tc.value)
+
+			now := c.clock.now() // the late request's lookup: the cache is empty
+			_, _, err := c.lookup(ctx, d, tc.value)
+			require.Equal(t, int64(1), v.calls.Load())
+			require.Equal(t, tc.value == readerValue, err == nil)
+			if tc.invalidate {
+				c.InvalidateValue(tc.value)
+			}
+
+			key, answer, err := c.miss(ctx, d, tc.value, now, false)
+			assert.Equal(t, tc.calls, v.calls.Load())
+			assert.Equal(t, tc.answer, answer)
+			if tc.err != nil {
+				assert.ErrorIs(t, err, tc.err)
+				assert.Nil(t, key)
+			} else if assert.NoError(t, err) {
+				assert.Equal(t, tc.keyID, key.ID)
+			}
+		})
+	}
+}
