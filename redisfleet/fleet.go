@@ -55,6 +55,10 @@ type Fleet struct {
 	// and then rather than one per validation.
 	sharedDownUntil atomic.Int64
 
+	// recent holds the nonces of the last stream entries read: only the
+	// reader's goroutine uses it.
+	recent nonces
+
 	st stats
 }
 

@@ -106,7 +106,10 @@ func WithRetryFor(d time.Duration) Option { return func(s *settings) { s.retryFo
 // A writer to Redis without the secret can then delete entries, but not
 // mint or alter a key, move an entry to another key value, or keep one past
 // its expiry; an entry written back after its key was revoked is refused by
-// the key's tombstones, which every read checks, signed or not. Every
+// the key's tombstones, which every read checks, signed or not. The
+// stream's entries are signed too: a replica that reads one without the
+// right MAC, or a copy of an earlier one, purges its cache, since it may
+// stand where a revocation was. Every
 // replica of the fleet needs the same secret, of at least 32 bytes; New
 // copies it, and the Fleet never prints it. Without a shared cache it does
 // nothing. Default: none, the entries are not signed.

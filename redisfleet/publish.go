@@ -218,6 +218,7 @@ func (f *Fleet) publish(ctx context.Context, batch []pending) error {
 func (f *Fleet) publishPipeline(ctx context.Context, batch []pending) error {
 	pipe := f.client.Pipeline()
 	epoch := randomToken()
+	var published []*redis.Cmd
 	for _, p := range batch {
 		var digest, all string
 		if !p.inv.Digest.IsZero() {
@@ -234,11 +235,20 @@ func (f *Fleet) publishPipeline(ctx context.Context, batch []pending) error {
 		if origin == "" {
 			origin = apikey.OriginLocal
 		}
-		publishScript.EvalSha(ctx, pipe, nil, f.p, epoch, f.s.maxLen, tombstoneTTL.Milliseconds(),
-			f.self, string(origin), p.inv.ID, digest, all)
+		e := streamEntry{from: f.self, nonce: randomToken(), origin: string(origin), id: p.inv.ID, digest: digest, all: all}
+		published = append(published, publishScript.EvalSha(ctx, pipe, nil, f.p, epoch, f.s.maxLen, tombstoneTTL.Milliseconds(),
+			e.from, e.origin, e.id, e.digest, e.all, e.nonce, f.streamMAC(e)))
 	}
-	_, err := pipe.Exec(ctx)
-	return err
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	for _, c := range published {
+		if seq, _ := c.Int64(); seq < 0 {
+			f.s.logger.Warn("redisfleet: the stream's last entry had the largest possible ID, which only a forged entry has, "+
+				"and took no entry after it: the stream was started again, and every replica purges", "prefix", f.s.prefix)
+		}
+	}
+	return nil
 }
 
 // backoff doubles a delay from 50ms up to 2s.

@@ -98,6 +98,11 @@ func (f *Fleet) sync(ctx context.Context, cache *apikey.Cache, cur **cursor) err
 	case gen < c.seq:
 		f.purge(cache, "the stream's sequence number went back")
 		*cur = end
+	case gen == c.seq && streamIDLess(end.id, c.id):
+		// The stream was deleted, or its last entry was one with an ID
+		// that no entry could follow, which is gone: nothing was missed,
+		// but the next entries come before the cursor.
+		*cur = end
 	case gen > c.seq && r[3] != strconv.FormatInt(c.seq+1, 10):
 		f.purge(cache, "invalidations were trimmed from the stream before this replica read them")
 		*cur = end
@@ -151,11 +156,22 @@ func (f *Fleet) apply(cache *apikey.Cache, cur *cursor, m redis.XMessage) {
 	case next > 0 && seq != next:
 		f.purge(cache, "the stream skipped invalidations")
 		return
-	case field("from") == f.self:
+	}
+	e := streamEntry{from: field("from"), nonce: field("nonce"), origin: field("origin"), id: field("id"),
+		digest: field("digest"), all: field("all")}
+	switch {
+	case !f.authentic(e, field("mac")):
+		// It may stand in the place of one that was deleted.
+		f.purge(cache, "an entry's MAC is missing or wrong: someone without the shared secret wrote to the stream")
+		return
+	case f.s.secret != nil && !f.recent.add(e.nonce):
+		f.purge(cache, "an entry repeats an earlier one: someone copied it in the place of another")
+		return
+	case e.from == f.self:
 		return
 	}
-	inv := apikey.Invalidation{ID: field("id"), All: field("all") == "1", Origin: apikey.OriginReplica}
-	if d := field("digest"); d != "" {
+	inv := apikey.Invalidation{ID: e.id, All: e.all == "1", Origin: apikey.OriginReplica}
+	if d := e.digest; d != "" {
 		if inv.Digest, err = parseDigest(d); err != nil {
 			f.purge(cache, "an entry's digest is unreadable")
 			return

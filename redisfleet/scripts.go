@@ -78,16 +78,26 @@ end
 `
 
 // publishScript appends one invalidation to the stream, and forgets what it
-// names in the shared cache. It creates the epoch if Redis lost it.
+// names in the shared cache. It creates the epoch if Redis lost it. A
+// stream whose last entry has the largest possible ID takes no entry after
+// it: only a forged entry can put it there, so the stream is deleted and
+// started again (the readers notice the gap and purge).
 //
 // ARGV: prefix, new epoch, maxlen, tombstone TTL (ms), replica, origin, id,
-// digest (hex), all ("1" or ""). Returns the entry's sequence number.
+// digest (hex), all ("1" or ""), nonce, MAC (hex, or ""). Returns the
+// entry's sequence number, negative when the stream had to be started
+// again.
 var publishScript = redis.NewScript(forgetLua + withEpoch + `
 forget(p, ARGV[4], ARGV[7], ARGV[8], ARGV[9])
 local seq = redis.call('INCR', p..'gen')
-redis.call('XADD', p..'stream', 'MAXLEN', '~', ARGV[3], '*',
-  'epoch', epoch, 'seq', seq, 'from', ARGV[5], 'origin', ARGV[6],
-  'id', ARGV[7], 'digest', ARGV[8], 'all', ARGV[9])
+local fields = {'epoch', epoch, 'seq', seq, 'from', ARGV[5], 'origin', ARGV[6],
+  'id', ARGV[7], 'digest', ARGV[8], 'all', ARGV[9], 'nonce', ARGV[10], 'mac', ARGV[11]}
+local ok = redis.pcall('XADD', p..'stream', 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
+if type(ok) == 'table' and ok.err then
+  redis.call('DEL', p..'stream')
+  redis.call('XADD', p..'stream', 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
+  return -seq
+end
 return seq
 `)
 
@@ -113,8 +123,9 @@ local last = redis.call('XREVRANGE', p..'stream', '+', '-', 'COUNT', 1)
 if #last > 0 then lastID = last[1][1] end
 local nextSeq = ''
 if ARGV[3] ~= '' then
-  local nx = redis.call('XRANGE', p..'stream', '('..ARGV[3], '+', 'COUNT', 1)
-  if #nx > 0 then
+  -- After the largest possible ID there is no exclusive range: nothing follows.
+  local nx = redis.pcall('XRANGE', p..'stream', '('..ARGV[3], '+', 'COUNT', 1)
+  if nx.err == nil and #nx > 0 then
     local f = nx[1][2]
     for i = 1, #f, 2 do
       if f[i] == 'seq' then nextSeq = f[i+1] end
