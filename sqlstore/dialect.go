@@ -16,11 +16,12 @@ type dialect struct {
 	name       string // "postgres" or "sqlite"
 	driver     string // the database/sql driver
 	migrations fs.FS
+	spend      string // Spend's statement
 }
 
 var (
-	postgres = dialect{name: "postgres", driver: "pgx", migrations: sub("migrations/postgres")}
-	sqlite   = dialect{name: "sqlite", driver: "sqlite", migrations: sub("migrations/sqlite")}
+	postgres = dialect{name: "postgres", driver: "pgx", migrations: sub("migrations/postgres"), spend: spendFor("postgres")}
+	sqlite   = dialect{name: "sqlite", driver: "sqlite", migrations: sub("migrations/sqlite"), spend: spendFor("sqlite")}
 )
 
 func sub(dir string) fs.FS {

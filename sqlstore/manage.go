@@ -38,6 +38,12 @@ type NewKey struct {
 	Metadata map[string]string
 	// ExpiresAt is when the key stops being valid; zero means never.
 	ExpiresAt time.Time
+	// Limits are the key's rate limits (at most 10, each named once);
+	// none means none.
+	Limits []apikey.Limit
+	// Quota is the key's allowance of credits, which Spend takes from;
+	// nil means none. A refill's intervals count from the key's creation.
+	Quota *apikey.Quota
 }
 
 // Create issues a key: it generates a value in the Store's format, stores
@@ -80,15 +86,23 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, nk NewKey) (*apikey.Key,
 		ExpiresAt:    truncate(nk.ExpiresAt),
 		CreatedAt:    truncate(now),
 		UpdatedAt:    truncate(now),
+		Limits:       append([]apikey.Limit(nil), nk.Limits...),
 	}
+	if len(k.Limits) == 0 {
+		k.Limits = nil
+	}
+	q := storeQuota(nk.Quota, now)
+	k.Quota = q.quota()
 	perms, _ := json.Marshal(k.Permissions) // strings and maps of strings always marshal
 	meta, _ := json.Marshal(k.Metadata)
 	d := s.set.hasher.Sum(value)
 	_, err = tx.ExecContext(ctx, s.dialect.bind(`INSERT INTO apikey_keys (id, digest, name, owner_type, owner_id,
-		owner_organization_id, display_value, permissions, metadata, created_at, updated_at, expires_at, last_used_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`),
+		owner_organization_id, display_value, permissions, metadata, created_at, updated_at, expires_at, last_used_at,
+		limits, quota_remaining, quota_refill_amount, quota_refill_interval, quota_refilled_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`),
 		k.ID, d[:], k.Name, k.Owner.Type, k.Owner.ID, k.Owner.OrganizationID, k.DisplayValue,
-		string(perms), string(meta), micros(now), micros(now), micros(k.ExpiresAt))
+		string(perms), string(meta), micros(now), micros(now), micros(k.ExpiresAt),
+		encodeLimits(k.Limits), q.remaining, q.amount, q.interval, q.refilledAt)
 	if err != nil {
 		return nil, "", err
 	}
@@ -125,6 +139,12 @@ func checkNewKey(nk NewKey) error {
 		return invalidInput(`the owner's type must be "organization" or "user", not %q`, nk.Owner.Type)
 	}
 	if err := checkPermissions(nk.Permissions); err != nil {
+		return err
+	}
+	if err := checkLimits(nk.Limits); err != nil {
+		return err
+	}
+	if err := checkQuota(nk.Quota); err != nil {
 		return err
 	}
 	return checkMetadata(nk.Metadata)
@@ -165,7 +185,7 @@ func (s *Store) Get(ctx context.Context, id string) (*apikey.Key, error) {
 	if !storable(id) {
 		return nil, ErrNotFound
 	}
-	k, err := scanKey(s.db.QueryRowContext(ctx, s.dialect.bind(selectKey+" WHERE id = ?"), id))
+	k, err := scanKey(s.db.QueryRowContext(ctx, s.dialect.bind(selectKey+" WHERE id = ?"), id), s.set.now())
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, ErrNotFound
@@ -209,8 +229,9 @@ func (s *Store) List(ctx context.Context, ownerID, after string, limit int) (Pag
 	}
 	defer rows.Close()
 	var p Page
+	now := s.set.now()
 	for rows.Next() {
-		k, err := scanKey(rows)
+		k, err := scanKey(rows, now)
 		if err != nil {
 			return Page{}, fmt.Errorf("sqlstore: List: %w", err)
 		}
@@ -277,9 +298,12 @@ func (s *Store) set1(ctx context.Context, id, column, value string) error {
 }
 
 // Rotate replaces a key: it issues a new one with the same name, owner,
-// permissions, metadata and expiry, and makes the old one expire after
-// grace (at once for 0, never later than it would have), in one
-// transaction. It returns the new key and its value, shown this once.
+// permissions, metadata, expiry and rate limits, and makes the old one
+// expire after grace (at once for 0, never later than it would have), in
+// one transaction. The quota moves to the new key, credits and refill
+// alike: the old one keeps none left and no refill for its grace, so that
+// rotating never doubles a customer's credits. It returns the new key and
+// its value, shown this once.
 func (s *Store) Rotate(ctx context.Context, id string, grace time.Duration) (*apikey.Key, string, error) {
 	if grace < 0 {
 		return nil, "", invalidInput("the grace period must not be negative, not %v", grace)
@@ -289,15 +313,24 @@ func (s *Store) Rotate(ctx context.Context, id string, grace time.Duration) (*ap
 		value string
 	)
 	err := s.change(ctx, id, func(ctx context.Context, tx *sql.Tx) (sql.Result, error) {
-		old, err := scanKey(tx.QueryRowContext(ctx, s.dialect.bind(selectKey+" WHERE id = ?"), id))
+		// The row stays locked to the end, so that no spend from the old
+		// key's quota falls between reading it and moving it.
+		lock := ""
+		if s.dialect.postgres() {
+			lock = " FOR UPDATE"
+		}
+		old, err := scanKey(tx.QueryRowContext(ctx, s.dialect.bind(selectKey+" WHERE id = ?"+lock), id), s.set.now())
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		} else if err != nil {
 			return nil, err
 		}
 		k, value, err = s.insert(ctx, tx, NewKey{Name: old.Name, Owner: old.Owner, Permissions: old.Permissions,
-			Metadata: old.Metadata, ExpiresAt: old.ExpiresAt})
+			Metadata: old.Metadata, ExpiresAt: old.ExpiresAt, Limits: old.Limits})
 		if err != nil {
+			return nil, err
+		}
+		if k.Quota, err = s.moveQuota(ctx, tx, id, k.ID); err != nil {
 			return nil, err
 		}
 		now := s.set.now()
@@ -319,4 +352,24 @@ func wrap(op string, err error) error {
 		return err
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// moveQuota gives the key to the quota of the key from, as it stands, and
+// leaves from none left and no refill. It returns the quota moved.
+func (s *Store) moveQuota(ctx context.Context, tx *sql.Tx, from, to string) (*apikey.Quota, error) {
+	var q storedQuota
+	err := tx.QueryRowContext(ctx, s.dialect.bind(`SELECT quota_remaining, quota_refill_amount, quota_refill_interval,
+		quota_refilled_at FROM apikey_keys WHERE id = ?`), from).Scan(&q.remaining, &q.amount, &q.interval, &q.refilledAt)
+	if err != nil || !q.remaining.Valid {
+		return nil, err
+	}
+	set := s.dialect.bind(`UPDATE apikey_keys SET quota_remaining = ?, quota_refill_amount = ?, quota_refill_interval = ?,
+		quota_refilled_at = ? WHERE id = ?`)
+	if _, err := tx.ExecContext(ctx, set, q.remaining, q.amount, q.interval, q.refilledAt, to); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, set, 0, 0, 0, q.refilledAt, from); err != nil {
+		return nil, err
+	}
+	return q.at(micros(s.set.now())).quota(), nil
 }

@@ -9,21 +9,30 @@ import (
 )
 
 const selectKey = `SELECT id, name, owner_type, owner_id, owner_organization_id, display_value,
-	permissions, metadata, created_at, updated_at, expires_at, last_used_at FROM apikey_keys`
+	permissions, metadata, created_at, updated_at, expires_at, last_used_at,
+	limits, quota_remaining, quota_refill_amount, quota_refill_interval, quota_refilled_at FROM apikey_keys`
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanKey(row scanner) (*apikey.Key, error) {
+// scanKey reads a row of selectKey. The key's quota shows the count left
+// at now, after any refill due by then.
+func scanKey(row scanner, now time.Time) (*apikey.Key, error) {
 	var (
 		k                                   apikey.Key
-		perms, meta                         string
+		perms, meta, limits                 string
 		created, updated, expires, lastUsed int64
+		q                                   storedQuota
 	)
 	err := row.Scan(&k.ID, &k.Name, &k.Owner.Type, &k.Owner.ID, &k.Owner.OrganizationID, &k.DisplayValue,
-		&perms, &meta, &created, &updated, &expires, &lastUsed)
+		&perms, &meta, &created, &updated, &expires, &lastUsed,
+		&limits, &q.remaining, &q.amount, &q.interval, &q.refilledAt)
 	if err != nil {
 		return nil, err
 	}
+	if k.Limits, err = decodeLimits(limits); err != nil {
+		return nil, fmt.Errorf("key %s: limits: %w", k.ID, err)
+	}
+	k.Quota = q.at(micros(now)).quota()
 	if err := json.Unmarshal([]byte(perms), &k.Permissions); err != nil {
 		return nil, fmt.Errorf("key %s: permissions: %w", k.ID, err)
 	}

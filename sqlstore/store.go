@@ -155,14 +155,14 @@ func (s *Store) KeyFormat() apikey.KeyFormat { return s.set.format }
 // *apikey.UnavailableError.
 func (s *Store) Validate(ctx context.Context, value string) (*apikey.Key, error) {
 	d := s.set.hasher.Sum(value)
-	k, err := scanKey(s.db.QueryRowContext(ctx, s.selectDigest, d[:]))
+	now := s.set.now()
+	k, err := scanKey(s.db.QueryRowContext(ctx, s.selectDigest, d[:]), now)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, apikey.ErrInvalidKey
 	case err != nil:
 		return nil, unavailable(err)
 	}
-	now := s.set.now()
 	if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
 		return nil, apikey.ErrInvalidKey
 	}

@@ -49,9 +49,11 @@ func TestMigrateTwice(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			s := openStore(t, b.dsn(t))
 			require.NoError(t, s.Migrate(context.Background()), "a second Migrate changes nothing")
+			ms, err := s.migrations()
+			require.NoError(t, err)
 			var n int
 			require.NoError(t, s.db.QueryRow("SELECT COUNT(*) FROM apikey_schema_migrations").Scan(&n))
-			assert.Equal(t, 1, n)
+			assert.Equal(t, len(ms), n)
 		})
 	}
 }
