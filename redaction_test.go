@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -103,4 +104,56 @@ func TestHasherRedactsPepper(t *testing.T) {
 		assert.Equal(t, "apikey.Hasher{ /* SHA-256 */ }", zero["%#v"])
 		assert.Contains(t, zero["slog text"], "v.algorithm=SHA-256 v.pepper=false")
 	})
+}
+
+// secretValidator is a validator by value that holds a secret, as a user's
+// may: printing a Cache in front of it must not show it.
+type secretValidator struct{ APIKey string }
+
+func (secretValidator) Validate(context.Context, string) (*Key, error) { return nil, ErrInvalidKey }
+
+// A live Cache prints its settings only: no field walk racing with the
+// requests it serves (run under -race), and nothing of its validator.
+func TestCachePrintsSettingsOnly(t *testing.T) {
+	const secret = "sk_vendor_secret_0123456789"
+	c, err := NewCache(secretValidator{APIKey: secret}, WithLogger(nil))
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			_, _ = c.Validate(context.Background(), fmt.Sprintf("sk_print_%d", i))
+		}
+	}()
+	for range 50 {
+		assertNoSecret(t, c, []byte(secret))
+	}
+	<-done
+	out := printings(t, c)
+	want := "apikey.Cache{ttl: 30s, negative_ttl: 5s, stale_if_error: 0s, validation_timeout: 5s}"
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "Sprint"} {
+		assert.Equal(t, want, out[verb], verb)
+	}
+	assert.Contains(t, out["slog json"], `"v":"`+want+`"`)
+	assert.Equal(t, "apikey.Cache(nil)", fmt.Sprint((*Cache)(nil)))
+}
+
+// A Middleware prints its realm and cache settings, never its validator.
+func TestMiddlewarePrintsSettingsOnly(t *testing.T) {
+	const secret = "sk_vendor_secret_0123456789"
+	for _, tc := range []struct {
+		opts []Option
+		want string
+	}{
+		{[]Option{WithoutCache()}, `apikey.Middleware{realm: "api", max_key_length: 512, cache: none}`},
+		{[]Option{WithRealm("billing")}, `apikey.Middleware{realm: "billing", max_key_length: 512, cache: apikey.Cache{ttl: 30s, negative_ttl: 5s, stale_if_error: 0s, validation_timeout: 5s}}`},
+	} {
+		m, err := New(secretValidator{APIKey: secret}, tc.opts...)
+		require.NoError(t, err)
+		out := assertNoSecret(t, m, []byte(secret))
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "Sprint"} {
+			assert.Equal(t, tc.want, out[verb], verb)
+		}
+	}
+	assert.Equal(t, "apikey.Middleware(nil)", fmt.Sprint((*Middleware)(nil)))
 }
