@@ -2,6 +2,8 @@ package redisfleet
 
 import (
 	"context"
+	"errors"
+	"net"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,6 +19,9 @@ type pending struct {
 	// overflow marks the purge that stands for those the full queue
 	// dropped, already counted in Stats.Dropped.
 	overflow bool
+	// maybeSent is set once an attempt timed out: Redis may have taken it
+	// without answering (it was stopped, and applies it when it resumes).
+	maybeSent bool
 }
 
 // maxBatch is the most invalidations published in one round trip.
@@ -87,11 +92,13 @@ func (f *Fleet) publishLoop(ctx context.Context) {
 			}
 		}
 		batch = f.drain(batch)
-		if err := f.publish(ctx, batch); err == nil {
+		err := f.publish(ctx, batch)
+		if err == nil {
 			f.settle(batch)
 			batch, backoff = batch[:0], newBackoff()
 			continue
 		}
+		markSent(batch, err)
 		batch = f.expire(batch)
 		select {
 		case <-time.After(backoff.next()):
@@ -114,7 +121,11 @@ func (f *Fleet) flush(batch []pending) {
 		if len(batch) == 0 {
 			return
 		}
-		if ctx.Err() != nil || f.publish(ctx, batch) != nil {
+		if ctx.Err() != nil {
+			break
+		}
+		if err := f.publish(ctx, batch); err != nil {
+			markSent(batch, err)
 			break
 		}
 		f.settle(batch)
@@ -126,9 +137,7 @@ func (f *Fleet) flush(batch []pending) {
 	batch = f.drain(batch) // the overflow's purge, if the queue overflowed meanwhile
 	purge := pending{inv: apikey.Invalidation{All: true, Origin: apikey.OriginStore}, at: time.Now(), overflow: true}
 	for _, p := range batch {
-		if !p.overflow {
-			f.st.dropped.Add(1)
-		}
+		f.giveUp(p)
 		if publishes(p.inv) {
 			purge.inv.Origin = apikey.OriginLocal
 		}
@@ -171,13 +180,37 @@ func (f *Fleet) expire(batch []pending) []pending {
 		if time.Since(p.at) < f.s.retryFor {
 			kept = append(kept, p)
 		} else {
-			if !p.overflow {
-				f.st.dropped.Add(1)
-			}
+			f.giveUp(p)
 			f.settle([]pending{p})
 		}
 	}
 	return kept
+}
+
+// giveUp counts p as dropped, or as unconfirmed when an attempt may have
+// reached Redis: counting those as dropped over-reports after Redis was
+// stopped (SIGSTOP) and resumed.
+func (f *Fleet) giveUp(p pending) {
+	switch {
+	case p.overflow: // counted when the queue overflowed
+	case p.maybeSent:
+		f.st.unconfirmed.Add(1)
+	default:
+		f.st.dropped.Add(1)
+	}
+}
+
+// markSent marks batch as maybe sent when err, a failed attempt to publish
+// it, is a timeout: the request may have reached Redis. A refused
+// connection or an error answer did not publish it.
+func markSent(batch []pending, err error) {
+	var ne net.Error
+	if !errors.Is(err, context.DeadlineExceeded) && !(errors.As(err, &ne) && ne.Timeout()) {
+		return
+	}
+	for i := range batch {
+		batch[i].maybeSent = true
+	}
 }
 
 // publish sends batch in one round trip. A batch that fails in part is

@@ -26,6 +26,10 @@ type Stats struct {
 	// WithRetryFor, overflowing the queue, or left unpublished by Close (for
 	// the last two, a purge is published in their place).
 	Dropped uint64
+	// Unconfirmed counts invalidations given up like Dropped's, but after
+	// an attempt that timed out: Redis may have taken them without
+	// answering, as a stopped Redis does once it resumes.
+	Unconfirmed uint64
 
 	// SharedHits and SharedMisses count the shared cache's answers.
 	SharedHits, SharedMisses uint64
@@ -50,10 +54,10 @@ type Stats struct {
 
 // stats holds a Fleet's counters.
 type stats struct {
-	received, purges, published, publishErrors, dropped atomic.Uint64
-	sharedHits, sharedMisses, sharedWaits               atomic.Uint64
-	sharedStored, sharedRefused, sharedErrors           atomic.Uint64
-	sharedCleared, sharedRejected                       atomic.Uint64
+	received, purges, published, publishErrors, dropped, unconfirmed atomic.Uint64
+	sharedHits, sharedMisses, sharedWaits                            atomic.Uint64
+	sharedStored, sharedRefused, sharedErrors                        atomic.Uint64
+	sharedCleared, sharedRejected                                    atomic.Uint64
 
 	mu        sync.Mutex
 	connected bool
@@ -71,7 +75,8 @@ func (f *Fleet) Stats() Stats {
 		Connected: connected, LastID: lastID,
 		Received: st.received.Load(), Purges: st.purges.Load(),
 		Published: st.published.Load(), PublishErrors: st.publishErrors.Load(), Dropped: st.dropped.Load(),
-		SharedHits: st.sharedHits.Load(), SharedMisses: st.sharedMisses.Load(), SharedWaits: st.sharedWaits.Load(),
+		Unconfirmed: st.unconfirmed.Load(),
+		SharedHits:  st.sharedHits.Load(), SharedMisses: st.sharedMisses.Load(), SharedWaits: st.sharedWaits.Load(),
 		SharedStored: st.sharedStored.Load(), SharedRefused: st.sharedRefused.Load(),
 		SharedCleared: st.sharedCleared.Load(), SharedErrors: st.sharedErrors.Load(),
 		SharedRejected: st.sharedRejected.Load(),
