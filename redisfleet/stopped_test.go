@@ -47,4 +47,6 @@ func TestPublishWhileRedisStopped(t *testing.T) {
 	assert.Equal(t, uint64(1), st.Unconfirmed)
 }
 
-func invalidationOfID(id string) apikey.Invalidation { return apikey.Invalidation{ID: id, Origin: apikey.OriginLocal} }
+func invalidationOfID(id string) apikey.Invalidation {
+	return apikey.Invalidation{ID: id, Origin: apikey.OriginLocal}
+}
