@@ -64,7 +64,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 // SetErrorHeaders sets on w the headers of err's default response and
 // writes nothing: the RFC 6750 WWW-Authenticate challenge (with the realm
 // of the Middleware that handled r, or DefaultRealm) on a 400, 401 or 403,
-// Retry-After on a 503, and Cache-Control: no-store. A custom ErrorHandler
+// Retry-After on a 503 and on a 429 that has one, and Cache-Control:
+// no-store. A custom ErrorHandler
 // that writes its own body calls it first, then writes StatusCode(err), so
 // that clients still learn how to authenticate and when to retry.
 // WriteError calls it too: both send the same headers.

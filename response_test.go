@@ -90,6 +90,11 @@ func TestErrorResponsesWithoutARequest(t *testing.T) {
 	assert.Empty(t, w.Header().Get("Content-Type"), "SetErrorHeaders leaves the body's type to the handler")
 
 	w = httptest.NewRecorder()
+	SetErrorHeaders(w, nil, &LimitError{Limit: "default", RetryAfter: 1500 * time.Millisecond})
+	assert.Equal(t, "2", w.Header().Get("Retry-After"), "a 429 keeps its Retry-After, rounded up")
+	assert.Empty(t, w.Header().Get("WWW-Authenticate"))
+
+	w = httptest.NewRecorder()
 	require.NotPanics(t, func() { WriteError(w, nil, errors.Join(ErrMissingKey)) })
 	assert.Equal(t, http.StatusUnauthorized, w.Code)
 	assert.Equal(t, `Bearer realm="api"`, w.Header().Get("WWW-Authenticate"))
