@@ -172,7 +172,7 @@ func (s *Store) Spend(ctx context.Context, key *apikey.Key, cost int64) (apikey.
 	for range 3 {
 		now := micros(s.set.now())
 		var q storedQuota
-		err := s.db.QueryRowContext(ctx, s.dialect.spend, now, cost, key.ID).Scan(&q.remaining, &q.amount, &q.interval, &q.refilledAt)
+		err := s.spend(ctx, now, cost, key.ID, &q)
 		switch {
 		case err == nil:
 			return s.decision(key, q, now, true), nil
@@ -198,6 +198,19 @@ func (s *Store) Spend(ctx context.Context, key *apikey.Key, cost int64) (apikey.
 		}
 	}
 	return apikey.QuotaDecision{}, unavailable(errors.New("the quota kept changing under the spend"))
+}
+
+// spend runs the Spend statement. SQLite writes one transaction at a time
+// and hands its lock to waiting writers in no particular order: many
+// writers of one process could leave one of them waiting out the busy
+// timeout (an error, 503) behind the others. So a process sends it one
+// spend at a time, and only the processes contend for the lock.
+func (s *Store) spend(ctx context.Context, now, cost int64, id string, q *storedQuota) error {
+	if !s.dialect.postgres() {
+		s.spendMu.Lock()
+		defer s.spendMu.Unlock()
+	}
+	return s.db.QueryRowContext(ctx, s.dialect.spend, now, cost, id).Scan(&q.remaining, &q.amount, &q.interval, &q.refilledAt)
 }
 
 // decision describes q, as it stands after a spend at now.

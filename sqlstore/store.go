@@ -38,6 +38,8 @@ type Store struct {
 	// (a Store in an unexported field of a struct printed with %s).
 	set  *settings
 	used *lastUsed
+	// spendMu serializes Spend on SQLite (see spend).
+	spendMu sync.Mutex
 
 	mu      sync.Mutex
 	watcher *watcher // nil until Watch

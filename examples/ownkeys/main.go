@@ -6,6 +6,15 @@
 //	curl -H "Authorization: Bearer $ADMIN" -d '{"name":"reader","permissions":["posts:read"]}' http://127.0.0.1:8080/admin/keys
 //	curl -H "Authorization: Bearer $READER" http://127.0.0.1:8080/posts
 //
+// Keys may carry rate limits and a quota of credits, which every route
+// enforces (429 past them), set on creation or later with PATCH, and shown
+// with what is left by GET /admin/keys/{id}:
+//
+//	curl -H "Authorization: Bearer $ADMIN" -d '{"name":"trial","permissions":["posts:read"],
+//	  "rate_limit":{"limit":5,"period":"1s"},"quota":{"remaining":100,"refill":{"amount":100,"interval":"24h"}}}' \
+//	  http://127.0.0.1:8080/admin/keys
+//	curl -X PATCH -H "Authorization: Bearer $ADMIN" -d '{"quota":{"remaining":1000}}' http://127.0.0.1:8080/admin/keys/$ID
+//
 // With -dsn postgres://… it keeps the keys in PostgreSQL instead, and every
 // replica started on the same database refuses a revoked key within
 // milliseconds.
@@ -93,7 +102,10 @@ func (a *app) start(ctx context.Context, out io.Writer) error {
 	}
 	// The format check refuses mistyped and made-up keys before the cache
 	// and the database; the store's hook records every key's last use.
-	auth, err := apikey.New(a.store, apikey.WithFormatCheck(a.store.KeyFormat().Check), apikey.WithHooks(a.store.Hooks()))
+	// Every route charges the key's rate limits, and its quota, whose
+	// credits the store keeps.
+	auth, err := apikey.New(a.store, apikey.WithFormatCheck(a.store.KeyFormat().Check), apikey.WithHooks(a.store.Hooks()),
+		apikey.WithQuotas(a.store))
 	if err != nil {
 		return err
 	}
@@ -109,6 +121,8 @@ func (a *app) start(ctx context.Context, out io.Writer) error {
 	mux.Handle("POST /posts", auth.Handler(apikey.RequirePermission("posts:write")(http.HandlerFunc(posts.Create))))
 	mux.Handle("POST /admin/keys", auth.Handler(admin(http.HandlerFunc(a.createKey))))
 	mux.Handle("GET /admin/keys", auth.Handler(admin(http.HandlerFunc(a.listKeys))))
+	mux.Handle("GET /admin/keys/{id}", auth.Handler(admin(http.HandlerFunc(a.getKey))))
+	mux.Handle("PATCH /admin/keys/{id}", auth.Handler(admin(http.HandlerFunc(a.updateKey))))
 	mux.Handle("DELETE /admin/keys/{id}", auth.Handler(admin(http.HandlerFunc(a.revokeKey))))
 	a.handler = mux
 	return nil

@@ -4,17 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/apikeyauth/apikey"
 	"github.com/apikeyauth/apikey/sqlstore/sqlstoretest"
 )
 
@@ -170,4 +173,116 @@ func TestExample(t *testing.T) {
 			})
 		})
 	}
+}
+
+// The admin routes set rate limits and quotas on creation and update, show
+// what is left, and the API routes enforce both.
+func TestLimitsAndQuota(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			ctx := context.Background()
+			var stderr bytes.Buffer
+			a, err := newApp(ctx, db.dsn(t), &stderr)
+			require.NoError(t, err)
+			defer a.Close()
+			admin := keyPattern.FindString(stderr.String())
+			require.NotEmpty(t, admin)
+			c := &client{t: t, h: a.handler}
+			post := func(body string) (int, created) {
+				t.Helper()
+				w := c.do("POST", "/admin/keys", admin, body)
+				var out created
+				if w.Code == http.StatusCreated {
+					require.NoError(t, json.Unmarshal(w.Body.Bytes(), &out))
+				}
+				return w.Code, out
+			}
+			get := func(id string) apikey.Key {
+				t.Helper()
+				w := c.do("GET", "/admin/keys/"+id, admin, "")
+				require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+				var k apikey.Key
+				require.NoError(t, json.Unmarshal(w.Body.Bytes(), &k))
+				return k
+			}
+
+			code, limited := post(`{"name":"limited","permissions":["posts:read"],"rate_limit":{"limit":2,"period":"1m"}}`)
+			require.Equal(t, http.StatusCreated, code)
+			assert.Equal(t, []apikey.Limit{{Rate: 2, Period: time.Minute}}, limited.Limits)
+			assert.Nil(t, limited.Quota)
+			for i := range 2 {
+				w := c.do("GET", "/posts", limited.Value, "")
+				require.Equal(t, 200, w.Code, "request %d", i)
+				assert.Equal(t, fmt.Sprintf(`"default";r=%d`, 1-i), w.Header().Get("RateLimit")[:len(`"default";r=0`)])
+			}
+			w := c.do("GET", "/posts", limited.Value, "")
+			assert.Equal(t, http.StatusTooManyRequests, w.Code)
+			assert.NotEmpty(t, w.Header().Get("Retry-After"))
+
+			code, credited := post(`{"name":"credited","permissions":["posts:read"],
+				"limits":[{"name":"burst","limit":100,"period":"1s"}],
+				"quota":{"remaining":3,"refill":{"amount":3,"interval":"24h"}}}`)
+			require.Equal(t, http.StatusCreated, code)
+			assert.Equal(t, &apikey.Quota{Remaining: 3, Refill: &apikey.Refill{Amount: 3, Interval: 24 * time.Hour}}, credited.Quota)
+			for range 3 {
+				require.Equal(t, 200, c.do("GET", "/posts", credited.Value, "").Code)
+			}
+			w = c.do("GET", "/posts", credited.Value, "")
+			assert.Equal(t, http.StatusTooManyRequests, w.Code)
+			assert.Contains(t, w.Body.String(), "quota")
+			assert.Equal(t, int64(0), get(credited.ID).Quota.Remaining, "GET shows what is left")
+
+			w = c.do("PATCH", "/admin/keys/"+credited.ID, admin, `{"quota":{"remaining":5}}`)
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			assert.Equal(t, &apikey.Quota{Remaining: 5}, get(credited.ID).Quota)
+			assert.Equal(t, 200, c.do("GET", "/posts", credited.Value, "").Code, "the new quota applies at once, though the key was cached")
+			assert.Equal(t, int64(4), get(credited.ID).Quota.Remaining)
+
+			w = c.do("PATCH", "/admin/keys/"+credited.ID, admin, `{"quota":null,"limits":[]}`)
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			k := get(credited.ID)
+			assert.Nil(t, k.Quota)
+			assert.Nil(t, k.Limits)
+			w = c.do("GET", "/posts", credited.Value, "")
+			assert.Equal(t, 200, w.Code)
+			assert.Empty(t, w.Header().Get("RateLimit"), "no limit, no fields")
+
+			adminID := keyIDOf(t, c, admin)
+			for _, tc := range []struct {
+				name, method, path, body string
+				status                   int
+			}{
+				{"create with a rate of 0", "POST", "/admin/keys", `{"name":"x","rate_limit":{"limit":0,"period":"1s"}}`, 400},
+				{"create with a negative quota", "POST", "/admin/keys", `{"name":"x","quota":{"remaining":-1}}`, 400},
+				{"create with a refill that is no duration", "POST", "/admin/keys", `{"name":"x","quota":{"remaining":1,"refill":{"amount":1,"interval":"daily"}}}`, 400},
+				{"create with both forms of limits", "POST", "/admin/keys", `{"name":"x","rate_limit":{"limit":1,"period":"1s"},"limits":[]}`, 400},
+				{"update with nothing", "PATCH", "/admin/keys/" + credited.ID, `{}`, 400},
+				{"update with an unknown field", "PATCH", "/admin/keys/" + credited.ID, `{"quota":{"remaining":1},"plan":"pro"}`, 400},
+				{"update a limit with a bad scope", "PATCH", "/admin/keys/" + credited.ID, `{"rate_limit":{"limit":1,"period":"1s","scope":"planet"}}`, 400},
+				{"update an unknown key", "PATCH", "/admin/keys/key_unknown", `{"quota":null}`, 404},
+				{"update its own key", "PATCH", "/admin/keys/" + adminID, `{"quota":null}`, 403},
+				{"get an unknown key", "GET", "/admin/keys/key_unknown", "", 404},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					w := c.do(tc.method, tc.path, admin, tc.body)
+					assert.Equal(t, tc.status, w.Code, w.Body.String())
+				})
+			}
+			assert.Equal(t, 403, c.do("GET", "/admin/keys/"+credited.ID, credited.Value, "").Code, "a key without keys:admin")
+			assert.Nil(t, get(credited.ID).Quota, "the refused updates changed nothing")
+		})
+	}
+}
+
+// keyIDOf returns the ID of the key whose value is value, from GET /me.
+func keyIDOf(t *testing.T, c *client, value string) string {
+	t.Helper()
+	w := c.do("GET", "/me", value, "")
+	require.Equal(t, 200, w.Code)
+	var me struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &me))
+	require.NotEmpty(t, me.ID, w.Body.String())
+	return me.ID
 }
