@@ -133,8 +133,11 @@ func (c *child) wait() error {
 // the key, which only an invalidation from the parent can bring about.
 func runChild() int {
 	run := childMain
-	if os.Getenv(childModeEnv) == "serve" {
+	switch os.Getenv(childModeEnv) {
+	case "serve":
 		run = runServer
+	case "limit":
+		run = runLimitChild
 	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
