@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -421,4 +422,10 @@ func TestLimitedHitPathAllocations(t *testing.T) {
 		})
 	}
 	assert.Equal(t, measure(plain), measure(m))
+}
+
+// The context of a limited request stays a small object: above 512 bytes
+// the runtime adds a header to each allocation, and the hit path slows.
+func TestLimitedContextIsSmall(t *testing.T) {
+	assert.LessOrEqual(t, unsafe.Sizeof(limitedContext{}), uintptr(512))
 }

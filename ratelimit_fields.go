@@ -31,12 +31,14 @@ const maxSFInteger = 999_999_999_999_999
 
 // limitScratch is what one limited request needs to be decided: room for
 // the limiters' answers and for the fields' values, inside the request's
-// one allocation.
+// one allocation. It is sized for up to two limits and a quota with short
+// names, so that the allocation stays a small object (at most 512 bytes,
+// without a malloc header); more spill over to allocations of their own.
 type limitScratch struct {
-	decisions [4]Decision
+	decisions [2]Decision
 	quota     QuotaDecision
 	vals      [2]string
-	buf       [192]byte
+	buf       [128]byte
 }
 
 // setRateLimitFields sets both fields on h for limits, their decisions
