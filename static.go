@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // Static is an in-memory Validator over a fixed set of keys, for demos,
@@ -44,12 +45,12 @@ func NewStatic(keys map[string]Key) (*Static, error) {
 		k.Limits = slices.Clone(k.Limits)
 		for _, l := range k.Limits {
 			if err := l.Validate(); err != nil {
-				return nil, configError("NewStatic", "key %q: %v", k.ID, err)
+				return nil, configError("NewStatic", "key %q: %s", k.ID, strings.TrimPrefix(err.Error(), "apikey: "))
 			}
 		}
 		if k.Quota != nil {
 			if err := k.Quota.Validate(); err != nil {
-				return nil, configError("NewStatic", "key %q: %v", k.ID, err)
+				return nil, configError("NewStatic", "key %q: %s", k.ID, strings.TrimPrefix(err.Error(), "apikey: "))
 			}
 			k.Quota = cloneQuota(k.Quota)
 		}

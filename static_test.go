@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -101,4 +102,22 @@ func TestContextHelpers(t *testing.T) {
 	type otherKey struct{}
 	_, ok = FromContext(context.WithValue(ctx, otherKey{}, &readerKey))
 	assert.False(t, ok)
+}
+
+func TestNewStaticLimits(t *testing.T) {
+	limits := []Limit{{Rate: 1, Period: time.Second}}
+	quota := &Quota{Remaining: 5, Refill: &Refill{Amount: 5, Interval: time.Hour}}
+	s, err := NewStatic(map[string]Key{writerValue: {ID: "k", Limits: limits, Quota: quota}})
+	require.NoError(t, err)
+	limits[0].Rate, quota.Refill.Amount = 99, 99
+	k, err := s.Validate(context.Background(), writerValue)
+	require.NoError(t, err)
+	assert.Equal(t, 1, k.Limits[0].Rate, "a copy of the limits")
+	assert.Equal(t, int64(5), k.Quota.Refill.Amount, "and of the quota")
+
+	_, err = NewStatic(map[string]Key{writerValue: {ID: "k", Limits: []Limit{{Rate: 0, Period: time.Second}}}})
+	assert.ErrorIs(t, err, ErrMisconfigured)
+	assert.Equal(t, `apikey: NewStatic: key "k": Limit: limit "default": the rate must be from 1 to 1000000000, not 0`, err.Error())
+	_, err = NewStatic(map[string]Key{writerValue: {ID: "k", Quota: &Quota{Remaining: -1}}})
+	assert.ErrorIs(t, err, ErrMisconfigured)
 }
