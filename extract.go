@@ -9,7 +9,8 @@ import (
 // Extractor finds the API key in a request. It returns "" and a nil error
 // when the request carries no key, and an error wrapping ErrMalformedKey when
 // it carries something that cannot be one. Extractors never return an error
-// that holds the key.
+// that holds the key; should a custom one do so, the middleware passes on
+// only the error's kind (ErrMalformedKey), never its text.
 type Extractor func(r *http.Request) (string, error)
 
 // FromAuthorizationBearer extracts the key from an "Authorization: Bearer

@@ -112,10 +112,14 @@ func (m *Middleware) Authenticate(r *http.Request) (*Key, error) {
 func (m *Middleware) authenticate(r *http.Request, e *RequestEvent) (*Key, error) {
 	value, err := m.extract(r)
 	switch {
-	case err != nil && !errors.Is(err, ErrMalformedKey):
-		return nil, errMalformed("the key could not be read")
 	case err != nil:
-		return nil, err
+		// Only the package's own reasons pass: a custom extractor's error
+		// may hold what it read, the key.
+		var me *malformedError
+		if errors.As(err, &me) {
+			return nil, me
+		}
+		return nil, errMalformed("the key could not be read")
 	case value == "":
 		return nil, ErrMissingKey
 	case len(value) > m.maxLen:

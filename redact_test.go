@@ -236,3 +236,41 @@ func TestValidatorErrorPanicsWhenPrinted(t *testing.T) {
 		})
 	}
 }
+
+// A custom extractor's error passes on as its kind only: its text may hold
+// what it read. The package's own reasons pass on, even wrapped.
+func TestExtractorErrorText(t *testing.T) {
+	header := func(r *http.Request) string { return r.Header.Get("X-Key") }
+	tests := []struct {
+		name    string
+		extract Extractor
+		text    string
+	}{
+		{"names the key", func(r *http.Request) (string, error) {
+			return "", fmt.Errorf("%w: %q is no key", ErrMalformedKey, header(r))
+		}, "apikey: malformed key: the key could not be read"},
+		{"not malformed", func(r *http.Request) (string, error) {
+			return "", errors.New("cannot read " + header(r))
+		}, "apikey: malformed key: the key could not be read"},
+		{"wraps the package's reason", func(r *http.Request) (string, error) {
+			_, err := FromHeader("X-Key")(r)
+			return "", fmt.Errorf("read %s: %w", header(r), err)
+		}, "apikey: malformed key: more than one X-Key header"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := New(testStatic(), WithExtractor(tc.extract))
+			require.NoError(t, err)
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Add("X-Key", leakyValue)
+			r.Header.Add("X-Key", leakyValue)
+			_, err = m.Authenticate(r)
+			assert.ErrorIs(t, err, ErrMalformedKey)
+			assert.EqualError(t, err, tc.text)
+			w := httptest.NewRecorder()
+			m.Handler(http.NotFoundHandler()).ServeHTTP(w, r)
+			assert.Equal(t, http.StatusBadRequest, w.Code)
+			assert.NotContains(t, w.Body.String(), leakyValue)
+		})
+	}
+}
