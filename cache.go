@@ -57,7 +57,7 @@ type Cache struct {
 
 	flights       flightGroup
 	budget        *budget
-	hits          atomic.Uint64
+	hits          stripedCounter
 	staleHits     atomic.Uint64
 	misses        atomic.Uint64
 	coalesced     atomic.Uint64
@@ -115,14 +115,16 @@ func (c *Cache) Validate(ctx context.Context, value string) (*Key, error) {
 // lookup is Validate for the value whose digest is d, saying besides how
 // it came by the answer.
 func (c *Cache) lookup(ctx context.Context, d Digest, value string) (*Key, Answer, error) {
-	now := c.clock.now()
 	s := c.positiveShard(d)
 	e := s.peek(d)
-	if e != nil && now < e.expires && !c.expired(e.key) {
-		c.hits.Add(1)
-		s.promote(e, now)
-		return e.key, AnswerHit, nil
+	if e != nil {
+		if now := c.clock.nowBefore(e.expires); now < e.expires && !c.expired(e.key) {
+			c.hits.add()
+			s.promote(e, now)
+			return e.key, AnswerHit, nil
+		}
 	}
+	now := c.clock.now()
 	if c.negTTL > 0 && c.negativeShard(d).get(d, now) {
 		return nil, AnswerNegativeHit, ErrInvalidKey
 	}
