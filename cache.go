@@ -115,20 +115,27 @@ func (c *Cache) Validate(ctx context.Context, value string) (*Key, error) {
 // lookup is Validate for the value whose digest is d, saying besides how
 // it came by the answer.
 func (c *Cache) lookup(ctx context.Context, d Digest, value string) (*Key, Answer, error) {
+	key, _, answer, err := c.find(ctx, d, value)
+	return key, answer, err
+}
+
+// find is lookup, returning besides, on a hit, the digest its entry keeps.
+func (c *Cache) find(ctx context.Context, d Digest, value string) (*Key, *Digest, Answer, error) {
 	s := c.positiveShard(d)
 	e := s.peek(d)
 	if e != nil {
 		if now := c.clock.nowBefore(e.expires); now < e.expires && !c.expired(e.key) {
 			c.hits.add()
 			s.promote(e, now)
-			return e.key, AnswerHit, nil
+			return e.key, &e.d, AnswerHit, nil
 		}
 	}
 	now := c.clock.now()
 	if c.negTTL > 0 && c.negativeShard(d).get(d, now) {
-		return nil, AnswerNegativeHit, ErrInvalidKey
+		return nil, nil, AnswerNegativeHit, ErrInvalidKey
 	}
-	return c.miss(ctx, d, value, now, c.known(d, e, now))
+	key, answer, err := c.miss(ctx, d, value, now, c.known(d, e, now))
+	return key, nil, answer, err
 }
 
 // known reports whether the key with digest d, whose entry is e (nil if
@@ -197,7 +204,7 @@ func (c *Cache) miss(ctx context.Context, d Digest, value string, now instant, k
 // one, and says how it was answered, counting the hit.
 func (c *Cache) stored(d Digest, now instant, call *flight) (Answer, bool) {
 	if e := c.positiveShard(d).peek(d); e != nil && now < e.expires && !c.expired(e.key) {
-		c.hits.Add(1)
+		c.hits.add()
 		call.key = e.key
 		return AnswerHit, true
 	}

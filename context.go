@@ -1,6 +1,9 @@
 package apikey
 
-import "context"
+import (
+	"context"
+	"sync/atomic"
+)
 
 // contextKey is unexported so that no other package can read or overwrite
 // what the middleware put in the context.
@@ -14,18 +17,58 @@ type authContext struct {
 	context.Context
 	key       *Key
 	responder *responder // nil outside a Middleware: the default responses
-
-	// undecided is the middleware's Hooks.Request event, while no guard
-	// behind it has refused the request; a guard that does reports it
-	// instead, and sets undecided to nil, so that each request is
-	// reported once. Nil without a Hooks.Request.
-	undecided *RequestEvent
 }
 
-// reportingContext is an authContext with the event it may report.
+// reportKey finds a reportingContext in a request's context.
+type reportKey struct{}
+
+// reportingContext is an authContext whose request the middleware reports
+// to its Hooks.Request after the next handler returns, unless a guard
+// behind refused the request and reported it first: whichever sets
+// reported reports, so each request is reported once. It holds what the
+// report needs that neither knows from the request: the digest (the cache
+// entry's on a hit, so that it costs nothing) and the answer. It stays
+// small because every request with a Hooks.Request allocates one.
 type reportingContext struct {
 	authContext
-	event RequestEvent
+	digest   *Digest // nil for none
+	answer   uint8   // an index in answers
+	reported atomic.Bool
+}
+
+func (c *reportingContext) Value(k any) any {
+	switch k {
+	case contextKey{}:
+		return &c.authContext
+	case reportKey{}:
+		return c
+	}
+	return c.Context.Value(k)
+}
+
+// claim fills in e's digest and answer and returns true if the request
+// was not reported yet; the caller then reports it.
+func (c *reportingContext) claim(e *RequestEvent) bool {
+	if !c.reported.CompareAndSwap(false, true) {
+		return false
+	}
+	e.Answer = answers[c.answer]
+	if c.digest != nil {
+		e.Digest = *c.digest
+	}
+	return true
+}
+
+// answers are the values of Answer a reportingContext keeps as an index.
+var answers = [...]Answer{"", AnswerHit, AnswerMiss, AnswerCoalesced, AnswerStale, AnswerUncached, AnswerNegativeHit}
+
+func answerIndex(a Answer) uint8 {
+	for i, x := range answers {
+		if x == a {
+			return uint8(i)
+		}
+	}
+	return 0
 }
 
 func newAuthContext(parent context.Context, key *Key, rs *responder) context.Context {

@@ -56,9 +56,8 @@ func chain[T any](a, b func(T)) func(T) {
 func (rs *responder) refuse(w http.ResponseWriter, r *http.Request, key *Key, err error) {
 	if rs.request != nil {
 		e := RequestEvent{Request: r, Outcome: OutcomeOf(err), Key: key, Err: err}
-		if ac, _ := r.Context().Value(contextKey{}).(*authContext); ac != nil && ac.undecided != nil {
-			e.Digest, e.Answer = ac.undecided.Digest, ac.undecided.Answer
-			ac.undecided = nil // the middleware reports it no more
+		if rc, _ := r.Context().Value(reportKey{}).(*reportingContext); rc != nil {
+			rc.claim(&e) // the middleware reports it no more
 		}
 		rs.request(e)
 	}

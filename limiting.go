@@ -31,13 +31,13 @@ type limitedContext struct {
 
 // serveLimited charges an authenticated request against its key's limits
 // and quota, sets the RateLimit fields, and serves it or refuses it (429).
-func (m *Middleware) serveLimited(w http.ResponseWriter, r *http.Request, next http.Handler, key *Key, e *RequestEvent, cost int) {
+func (m *Middleware) serveLimited(w http.ResponseWriter, r *http.Request, next http.Handler, key *Key, e *decision, cost int) {
 	lc := &limitedContext{}
 	lc.authContext = authContext{Context: r.Context(), key: key, responder: m.responder}
 	if err := m.charge(w, r, key, cost, &lc.scratch); err != nil {
 		if m.hooks.Request != nil {
 			e.Request, e.Outcome, e.Key, e.Err = r, OutcomeOf(err), key, err
-			m.hooks.Request(*e)
+			m.hooks.Request(e.RequestEvent)
 		}
 		m.responder.fail(w, r, err)
 		return
@@ -46,13 +46,7 @@ func (m *Middleware) serveLimited(w http.ResponseWriter, r *http.Request, next h
 		next.ServeHTTP(w, r.WithContext(&lc.authContext))
 		return
 	}
-	lc.event = *e
-	lc.event.Request, lc.event.Outcome, lc.event.Key = r, OutcomeAuthenticated, key
-	lc.undecided = &lc.event
-	next.ServeHTTP(w, r.WithContext(&lc.authContext))
-	if lc.undecided != nil {
-		m.hooks.Request(lc.event)
-	}
+	m.serveReporting(w, r, next, &lc.reportingContext, e)
 }
 
 // charge charges the request against key's limits, then, if they all had

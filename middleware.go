@@ -103,13 +103,13 @@ func (m *Middleware) Cache() *Cache { return m.cache }
 // decides how the request ends; the validator calls it makes are reported
 // as usual.
 func (m *Middleware) Authenticate(r *http.Request) (*Key, error) {
-	var e RequestEvent
-	return m.authenticate(r, &e)
+	var d decision
+	return m.authenticate(r, &d)
 }
 
 // authenticate is Authenticate, filling in e's Answer and Digest as it
 // learns them.
-func (m *Middleware) authenticate(r *http.Request, e *RequestEvent) (*Key, error) {
+func (m *Middleware) authenticate(r *http.Request, e *decision) (*Key, error) {
 	value, err := m.extract(r)
 	switch {
 	case err != nil:
@@ -183,7 +183,7 @@ func (m *Middleware) Require(perms ...string) func(http.Handler) http.Handler {
 // costs against its key's limits (Middleware.Cost).
 func (m *Middleware) handler(next http.Handler, optional bool, cost int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var e RequestEvent
+		var e decision
 		key, err := m.authenticate(r, &e)
 		if optional && err == ErrMissingKey { // only extraction says so: settle turns a validator's into ErrInvalidKey
 			err = nil // nothing was extracted: anonymous
@@ -191,7 +191,7 @@ func (m *Middleware) handler(next http.Handler, optional bool, cost int) http.Ha
 		if err != nil {
 			if m.hooks.Request != nil {
 				e.Request, e.Outcome, e.Err = r, OutcomeOf(err), err
-				m.hooks.Request(e)
+				m.hooks.Request(e.RequestEvent)
 			}
 			m.responder.fail(w, r, err)
 			return
@@ -204,25 +204,43 @@ func (m *Middleware) handler(next http.Handler, optional bool, cost int) http.Ha
 			next.ServeHTTP(w, r.WithContext(&authContext{Context: r.Context(), key: key, responder: m.responder}))
 			return
 		}
-		// The context and the event to report after next, in one allocation.
-		rc := &reportingContext{authContext: authContext{Context: r.Context(), key: key, responder: m.responder}, event: e}
-		rc.event.Request, rc.event.Outcome, rc.event.Key = r, OutcomeAuthenticated, key
-		rc.undecided = &rc.event
-		next.ServeHTTP(w, r.WithContext(&rc.authContext))
-		if rc.undecided != nil {
-			m.hooks.Request(rc.event)
-		}
+		rc := &reportingContext{authContext: authContext{Context: r.Context(), key: key, responder: m.responder}}
+		m.serveReporting(w, r, next, rc, &e)
 	})
+}
+
+// decision is what the middleware learns of a request while it decides
+// it: the event to report, and the digest kept where it outlives the
+// request's stack (the cache entry's, on a hit), for a reportingContext.
+type decision struct {
+	RequestEvent
+	digest *Digest
+}
+
+// serveReporting serves next with rc as the request's context, then reports
+// the request to Hooks.Request as authenticated, unless a guard behind
+// refused it and reported it first.
+func (m *Middleware) serveReporting(w http.ResponseWriter, r *http.Request, next http.Handler, rc *reportingContext, e *decision) {
+	rc.answer, rc.digest = answerIndex(e.Answer), e.digest
+	if rc.digest == nil && !e.Digest.IsZero() {
+		d := e.Digest // on the heap, but only off the hit path
+		rc.digest = &d
+	}
+	next.ServeHTTP(w, r.WithContext(rc))
+	report := RequestEvent{Request: r, Outcome: OutcomeAuthenticated, Key: rc.key}
+	if rc.claim(&report) {
+		m.hooks.Request(report)
+	}
 }
 
 // validate asks the cache, or the validator when there is none, for the key
 // with this value, filling in e's answer and digest. It returns a key or an
 // error, never neither.
-func (m *Middleware) validate(ctx context.Context, e *RequestEvent, value string) (*Key, error) {
+func (m *Middleware) validate(ctx context.Context, e *decision, value string) (*Key, error) {
 	if m.cache != nil {
 		e.Digest = DigestOf(value)
-		key, answer, err := m.cache.lookup(ctx, e.Digest, value)
-		e.Answer = answer
+		key, digest, answer, err := m.cache.find(ctx, e.Digest, value)
+		e.Answer, e.digest = answer, digest
 		return key, err
 	}
 	e.Answer = AnswerUncached
