@@ -354,19 +354,61 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
 }
 
+// MoveQuota moves the quota of the key from, as it stands, to the key to:
+// credits, refill and the time run towards the next refill. The key from
+// keeps none left and no refill. It is what Rotate does, for a successor
+// made with Create; a key from without quota moves nothing. Every
+// process's cache forgets both keys (see Watch).
+func (s *Store) MoveQuota(ctx context.Context, from, to string) error {
+	if !storable(to) {
+		return ErrNotFound
+	}
+	touch := func(id string) func(ctx context.Context, tx *sql.Tx) (sql.Result, error) {
+		return func(ctx context.Context, tx *sql.Tx) (sql.Result, error) {
+			return tx.ExecContext(ctx, s.dialect.bind("UPDATE apikey_keys SET updated_at = ? WHERE id = ?"), micros(s.set.now()), id)
+		}
+	}
+	err := s.change(ctx, from, func(ctx context.Context, tx *sql.Tx) (sql.Result, error) {
+		if _, err := s.moveQuota(ctx, tx, from, to); err != nil {
+			return nil, err
+		}
+		return touch(from)(ctx, tx)
+	})
+	if err == nil {
+		err = s.change(ctx, to, touch(to))
+	}
+	return wrap("MoveQuota", err)
+}
+
 // moveQuota gives the key to the quota of the key from, as it stands, and
-// leaves from none left and no refill. It returns the quota moved.
+// leaves from none left and no refill. It returns the quota moved, nil if
+// from has none.
 func (s *Store) moveQuota(ctx context.Context, tx *sql.Tx, from, to string) (*apikey.Quota, error) {
+	// The row stays locked to the end of the transaction, so that no spend
+	// from it falls between reading and moving the quota.
+	lock := ""
+	if s.dialect.postgres() {
+		lock = " FOR UPDATE"
+	}
 	var q storedQuota
 	err := tx.QueryRowContext(ctx, s.dialect.bind(`SELECT quota_remaining, quota_refill_amount, quota_refill_interval,
-		quota_refilled_at FROM apikey_keys WHERE id = ?`), from).Scan(&q.remaining, &q.amount, &q.interval, &q.refilledAt)
-	if err != nil || !q.remaining.Valid {
+		quota_refilled_at FROM apikey_keys WHERE id = ?`+lock), from).Scan(&q.remaining, &q.amount, &q.interval, &q.refilledAt)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, ErrNotFound
+	case err != nil || !q.remaining.Valid:
 		return nil, err
 	}
 	set := s.dialect.bind(`UPDATE apikey_keys SET quota_remaining = ?, quota_refill_amount = ?, quota_refill_interval = ?,
 		quota_refilled_at = ? WHERE id = ?`)
-	if _, err := tx.ExecContext(ctx, set, q.remaining, q.amount, q.interval, q.refilledAt, to); err != nil {
+	res, err := tx.ExecContext(ctx, set, q.remaining, q.amount, q.interval, q.refilledAt, to)
+	if err != nil {
 		return nil, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, err
+	} else if n == 0 {
+		return nil, ErrNotFound
 	}
 	if _, err := tx.ExecContext(ctx, set, 0, 0, 0, q.refilledAt, from); err != nil {
 		return nil, err

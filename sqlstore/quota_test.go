@@ -377,3 +377,32 @@ func TestQuotaNeverNegative(t *testing.T) {
 		})
 	}
 }
+
+// MoveQuota moves a quota between keys as Rotate does, and refuses unknown
+// keys without changing anything.
+func TestMoveQuota(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := openStore(t, b.dsn(t))
+			owner := apikey.Owner{ID: "org_1"}
+			from, _, err := s.Create(ctx, NewKey{Name: "a", Owner: owner, Quota: quota(9, apikey.Refill{Amount: 10, Interval: time.Hour})})
+			require.NoError(t, err)
+			to, _, err := s.Create(ctx, NewKey{Name: "b", Owner: owner})
+			require.NoError(t, err)
+			assert.ErrorIs(t, s.MoveQuota(ctx, from.ID, "key_none"), ErrNotFound)
+			assert.ErrorIs(t, s.MoveQuota(ctx, "key_none", to.ID), ErrNotFound)
+			got, err := s.Get(ctx, from.ID)
+			require.NoError(t, err)
+			assert.Equal(t, from.Quota, got.Quota, "a refused move changes nothing")
+
+			require.NoError(t, s.MoveQuota(ctx, from.ID, to.ID))
+			got, err = s.Get(ctx, to.ID)
+			require.NoError(t, err)
+			assert.Equal(t, from.Quota, got.Quota)
+			got, err = s.Get(ctx, from.ID)
+			require.NoError(t, err)
+			assert.Equal(t, quota(0), got.Quota)
+		})
+	}
+}

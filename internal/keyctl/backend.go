@@ -45,6 +45,10 @@ type CreateRequest struct {
 	// Metadata is carried over by a rotation, where the backend keeps it.
 	Metadata  map[string]string
 	ExpiresAt time.Time // zero: never
+	// Limits and Quota are for a LimitsBackend only: the commands never
+	// give them to another.
+	Limits []apikey.Limit
+	Quota  *apikey.Quota
 }
 
 // The backend errors the commands answer with exit status 1.

@@ -14,10 +14,13 @@ var createCommand = &command{
 	name:    "create",
 	summary: "create a key and print its value, once",
 	help: `Usage: apikeys create --org ORG --name NAME [--permission P]... [--expires-in D]
+                      [--limit L]... [--quota N [--refill AMOUNT/D]]
 
 Creates a key for the organization and prints its value on stdout, alone on
 one line, so that VALUE=$(apikeys create ...) works. The value is shown
-this once: store it now. What was created is described on stderr.
+this once: store it now. What was created is described on stderr. With a
+store (--store), --limit gives the key rate limits and --quota a quota of
+credits (see 'apikeys set --help').
 
 Examples:
   apikeys create --org org_01EHZNVPK3SFK441A1RGBFSHRT --name "billing sync" \
@@ -47,6 +50,7 @@ func runCreate(ctx context.Context, a *app, c *command, args []string) int {
 	fs.Var(&perms, "permission", "a `PERMISSION` to grant; repeat for several")
 	var expiresIn time.Duration
 	fs.Var(days{&expiresIn}, "expires-in", "the key expires after `D`, e.g. 90d (default: never)")
+	lf := addLimitFlags(fs, false)
 	if _, code, done := a.parse(c, fs, conn, args, 0); done {
 		return code
 	}
@@ -56,15 +60,25 @@ func runCreate(ctx context.Context, a *app, c *command, args []string) int {
 	case strings.TrimSpace(*name) == "":
 		return a.usage(c, "--name is required")
 	}
+	if err := lf.check(); err != nil {
+		return a.usage(c, err.Error())
+	}
 	b, err := a.open(ctx, c, conn)
 	if err != nil {
 		return a.fail(ctx, c, err)
 	}
 	defer a.close(c, b)
+	if lf.any() {
+		if _, err := a.limitsBackend(b); err != nil {
+			return a.usage(c, err.Error())
+		}
+	}
 	req := CreateRequest{
 		Owner:       apikey.Owner{Type: "organization", ID: *org},
 		Name:        *name,
 		Permissions: perms,
+		Limits:      lf.limits,
+		Quota:       lf.quotaValue(),
 	}
 	if expiresIn > 0 {
 		req.ExpiresAt = a.now().Add(expiresIn)
@@ -108,6 +122,12 @@ func (a *app) handOver(c *command, key *apikey.Key, value string) int {
 		desc = fmt.Sprintf("created %s (%q", clean(key.ID), clean(key.Name))
 		if len(key.Permissions) > 0 {
 			desc += ", permissions " + clean(strings.Join(key.Permissions, " "))
+		}
+		if len(key.Limits) > 0 {
+			desc += ", limits " + clean(describeLimits(key.Limits))
+		}
+		if key.Quota != nil {
+			desc += ", quota " + describeQuota(key.Quota)
 		}
 		desc += ", expires " + when(key.ExpiresAt, "never") + ")"
 	}

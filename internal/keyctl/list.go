@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -123,13 +124,28 @@ func (a *app) eachKey(ctx context.Context, b Backend, org string, f func(*apikey
 // printTable prints keys as an aligned table, one line per key starting
 // with its id.
 func (a *app) printTable(keys []*apikey.Key) {
+	// The limits and quota columns appear when a key has some: WorkOS keys
+	// carry neither.
+	limited := slices.ContainsFunc(keys, func(k *apikey.Key) bool { return len(k.Limits) > 0 || k.Quota != nil })
 	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tOWNER\tDISPLAY\tPERMISSIONS\tCREATED\tLAST USED\tEXPIRES")
+	header := "ID\tNAME\tOWNER\tDISPLAY\tPERMISSIONS\tCREATED\tLAST USED\tEXPIRES"
+	if limited {
+		header += "\tLIMITS\tQUOTA"
+	}
+	fmt.Fprintln(tw, header)
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s",
 			clean(k.ID), orDash(clean(k.Name)), clean(k.Owner.Type+":"+k.Owner.ID), orDash(clean(k.DisplayValue)),
 			orDash(clean(strings.Join(k.Permissions, ","))),
 			when(k.CreatedAt, "-"), when(k.LastUsedAt, "never"), when(k.ExpiresAt, "never"))
+		if limited {
+			quota := "-"
+			if k.Quota != nil {
+				quota = describeQuota(k.Quota)
+			}
+			fmt.Fprintf(tw, "\t%s\t%s", orDash(clean(describeLimits(k.Limits))), quota)
+		}
+		fmt.Fprintln(tw)
 	}
 	_ = tw.Flush()
 }

@@ -14,8 +14,10 @@ var rotateCommand = &command{
 	summary: "replace a key: create its successor, retire it after a grace period",
 	help: `Usage: apikeys rotate (--org ORG --id ID | < oldkeyfile) [--grace 24h] [--expires-in D]
 
-Creates a key with the same owner, name and permissions as the old one,
-prints its value on stdout, alone on one line, then expires the old key
+Creates a key with the same owner, name and permissions as the old one
+(and in a store the same rate limits, and the old key's quota, which moves
+over: the old key keeps no credit), prints its value on stdout, alone on
+one line, then expires the old key
 after the grace period, so that clients can switch over; --grace 0 deletes
 it at once. The old key is named by --org and --id, or read from stdin (a
 hidden prompt on a terminal). The new value is printed as soon as the key
@@ -79,6 +81,10 @@ func runRotate(ctx context.Context, a *app, c *command, args []string) int {
 		return a.fail(ctx, c, &marked{fmt.Errorf("%s expired at %s: create a key instead", clean(old.ID), when(old.ExpiresAt, "")), ErrAlreadyExpired})
 	}
 	req := CreateRequest{Owner: old.Owner, Name: old.Name, Permissions: old.Permissions, Metadata: old.Metadata}
+	lb, _ := b.(LimitsBackend)
+	if lb != nil {
+		req.Limits = old.Limits
+	}
 	if expiresIn > 0 {
 		req.ExpiresAt = now.Add(expiresIn)
 	}
@@ -98,6 +104,16 @@ func runRotate(ctx context.Context, a *app, c *command, args []string) int {
 		a.errorf(c, "the new key was created and its value printed, but %s's answer was incomplete (%v); the old key %s still works: check the new one with 'apikeys validate', then run %s",
 			a.source, err, clean(old.ID), retireCommand(old.ID, grace, conn.store))
 		return exitUndecided
+	}
+	if lb != nil && old.Quota != nil {
+		// Moved, not copied, so that the grace period does not double the
+		// credits; the old key keeps working meanwhile, without them.
+		if err := lb.MoveQuota(ctx, old.ID, key.ID); err != nil {
+			why, _ := a.explain(ctx, err)
+			a.errorf(c, "the new key was created and its value printed, but the old key %s's quota was not moved to it (%s); the old key still works: set the new key's quota with 'apikeys set %s --quota N', then run %s",
+				clean(old.ID), why, clean(key.ID), retireCommand(old.ID, grace, conn.store))
+			return exitUndecided
+		}
 	}
 	return a.retire(ctx, c, conn, b, old, grace, now)
 }

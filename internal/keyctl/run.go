@@ -110,7 +110,7 @@ type command struct {
 
 var commands = []*command{
 	validateCommand, listCommand, auditCommand, createCommand,
-	rotateCommand, expireCommand, deleteCommand, revokeCommand,
+	rotateCommand, expireCommand, deleteCommand, revokeCommand, setCommand,
 }
 
 // Run runs the command line args (without the program name) with these

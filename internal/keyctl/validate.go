@@ -81,6 +81,13 @@ func (a *app) printKey(k *apikey.Key) {
 	} {
 		fmt.Fprintf(tw, "%s\t%s\n", row[0], clean(row[1]))
 	}
+	// WorkOS keys carry neither: their rows would say nothing.
+	if len(k.Limits) > 0 {
+		fmt.Fprintf(tw, "limits\t%s\n", clean(describeLimits(k.Limits)))
+	}
+	if k.Quota != nil {
+		fmt.Fprintf(tw, "quota\t%s\n", describeQuota(k.Quota))
+	}
 	_ = tw.Flush()
 }
 

@@ -211,7 +211,7 @@ func TestHelp(t *testing.T) {
 
 	r = h.run(in(""))
 	requireCode(t, exitUndecided, r)
-	assert.Equal(t, "apikeys: a command is needed (validate, list, audit, create, rotate, expire, delete, revoke); run 'apikeys --help'\n", r.stderr)
+	assert.Equal(t, "apikeys: a command is needed (validate, list, audit, create, rotate, expire, delete, revoke, set); run 'apikeys --help'\n", r.stderr)
 	r = h.run(in(""), "--timeout", "5s")
 	requireCode(t, exitUndecided, r)
 	assert.Contains(t, r.stderr, "apikeys: a command is needed")

@@ -12,7 +12,8 @@ import (
 	"github.com/apikeyauth/apikey/sqlstore"
 )
 
-// storeBackend keeps keys in a sqlstore.Store. The store lists keys by
+// storeBackend keeps keys in a sqlstore.Store, and their rate limits and
+// quotas (it is a keyctl.LimitsBackend). The store lists keys by
 // owner ID: that is what --org names here.
 type storeBackend struct {
 	s   *sqlstore.Store
@@ -64,8 +65,34 @@ func (b *storeBackend) get(ctx context.Context, id string) (*apikey.Key, error) 
 func (b *storeBackend) Create(ctx context.Context, req keyctl.CreateRequest) (*apikey.Key, string, error) {
 	return b.s.Create(ctx, sqlstore.NewKey{
 		Name: req.Name, Owner: req.Owner, Permissions: req.Permissions,
-		Metadata: req.Metadata, ExpiresAt: req.ExpiresAt,
+		Metadata: req.Metadata, ExpiresAt: req.ExpiresAt, Limits: req.Limits, Quota: req.Quota,
 	})
+}
+
+func (b *storeBackend) SetLimits(ctx context.Context, id string, limits []apikey.Limit) (*apikey.Key, error) {
+	if err := b.s.SetLimits(ctx, id, limits); err != nil {
+		return nil, notFound(err, id)
+	}
+	return b.get(ctx, id)
+}
+
+func (b *storeBackend) SetQuota(ctx context.Context, id string, q *apikey.Quota) (*apikey.Key, error) {
+	if err := b.s.SetQuota(ctx, id, q); err != nil {
+		return nil, notFound(err, id)
+	}
+	return b.get(ctx, id)
+}
+
+func (b *storeBackend) MoveQuota(ctx context.Context, from, to string) error {
+	return notFound(b.s.MoveQuota(ctx, from, to), from)
+}
+
+// notFound turns the store's ErrNotFound into the command's.
+func notFound(err error, id string) error {
+	if errors.Is(err, sqlstore.ErrNotFound) {
+		return fmt.Errorf("%w: %s", keyctl.ErrNotFound, id)
+	}
+	return err
 }
 
 // Expire refuses an expired key, as WorkOS does: the store would extend

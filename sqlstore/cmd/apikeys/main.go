@@ -2,7 +2,9 @@
 // store: besides WorkOS, --store sqlite:PATH or --store postgres://… runs
 // validate, list, audit, create, rotate, expire and delete (or revoke) on keys kept by
 // the sqlstore package, with the same output and exit statuses. --org then
-// names the keys' owner ID.
+// names the keys' owner ID. Keys in a store also carry rate limits and a
+// quota: create takes --limit, --quota and --refill, set changes them, and
+// list and validate show them.
 //
 // Build it from a clone (the module's replace directive points at the
 // root module until a release):
