@@ -59,6 +59,11 @@ type Fleet struct {
 	// reader's goroutine uses it.
 	recent nonces
 
+	// reading is the reader's goroutine, readerID its connection's client
+	// ID in Redis, for Close to wake it.
+	reading  sync.WaitGroup
+	readerID atomic.Int64
+
 	st stats
 }
 
@@ -85,8 +90,8 @@ func New(opt *redis.Options, opts ...Option) (*Fleet, error) {
 		queue: make(chan pending, s.queue),
 		stop:  stop, stopped: ctx,
 	}
-	f.client = redis.NewClient(f.boundedOptions(opt, 0))
-	f.reader = redis.NewClient(f.boundedOptions(opt, 1))
+	f.client = redis.NewClient(f.boundedOptions(opt, 0, nil))
+	f.reader = redis.NewClient(f.boundedOptions(opt, 1, &f.readerID))
 	f.wg.Add(1)
 	go f.publishLoop(ctx)
 	return f, nil
@@ -95,11 +100,12 @@ func New(opt *redis.Options, opts ...Option) (*Fleet, error) {
 // boundedOptions copies opt with every timeout at most the Fleet's and
 // contexts honoured, so that the deadline of each call is the one the Fleet
 // gives it, and with a check for a Redis restart on every new connection
-// (checkRestart). poolSize 0 keeps opt's.
-func (f *Fleet) boundedOptions(opt *redis.Options, poolSize int) *redis.Options {
+// (checkRestart), which records the connection's client ID in id, if
+// set. poolSize 0 keeps opt's.
+func (f *Fleet) boundedOptions(opt *redis.Options, poolSize int, id *atomic.Int64) *redis.Options {
 	o := *opt
 	timeout := f.s.timeout
-	o.OnConnect = f.checkRestart(opt.OnConnect)
+	o.OnConnect = f.checkRestart(opt.OnConnect, id)
 	o.ContextTimeoutEnabled = true
 	for _, d := range []*time.Duration{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout} {
 		if *d <= 0 || *d > timeout {
@@ -137,23 +143,31 @@ func (f *Fleet) Attach(cache *apikey.Cache) error {
 		f.setConnected(true, nil)
 	}
 	f.wg.Add(1)
-	go f.readLoop(f.stopped, cache, cur)
+	f.reading.Add(1)
+	go func() {
+		defer f.reading.Done()
+		f.readLoop(f.stopped, cache, cur)
+	}()
 	return nil
 }
 
 // Close stops the Fleet's goroutines and closes its Redis connections. It
 // first publishes everything queued, within the timeout (WithTimeout); what
 // it cannot is counted in Stats.Dropped, and a purge is published in its
-// place, within one more timeout. It waits for the goroutines, and is safe
-// to call more than once.
+// place, within one more timeout. It wakes the reader from its wait in
+// Redis with CLIENT UNBLOCK (a Redis user that may not run it costs Close
+// one more timeout). It waits for the goroutines, and is safe to call more
+// than once.
 func (f *Fleet) Close() error {
 	var err error
 	f.closeOnce.Do(func() {
 		f.stop()
-		// Closing the reader's connection ends its blocking wait at once.
-		err = f.reader.Close()
+		closed, rerr := f.wakeReader()
 		f.wg.Wait()
-		err = errors.Join(err, f.client.Close())
+		if !closed {
+			rerr = f.reader.Close()
+		}
+		err = errors.Join(rerr, f.client.Close())
 	})
 	return err
 }
@@ -162,12 +176,19 @@ func (f *Fleet) Close() error {
 // restartScript. Any call made after Redis restarted goes through a new
 // connection, so the epoch is renewed before anything is read from a Redis
 // that may have come back from an older snapshot.
-func (f *Fleet) checkRestart(then func(context.Context, *redis.Conn) error) func(context.Context, *redis.Conn) error {
+func (f *Fleet) checkRestart(then func(context.Context, *redis.Conn) error, id *atomic.Int64) func(context.Context, *redis.Conn) error {
 	return func(ctx context.Context, cn *redis.Conn) error {
 		if then != nil {
 			if err := then(ctx, cn); err != nil {
 				return err
 			}
+		}
+		if id != nil {
+			n, err := cn.ClientID(ctx).Result()
+			if err != nil {
+				return err
+			}
+			id.Store(n)
 		}
 		r, err := restartScript.Run(ctx, cn, nil, f.p, randomToken()).Text()
 		switch {
@@ -183,6 +204,44 @@ func (f *Fleet) checkRestart(then func(context.Context, *redis.Conn) error) func
 		}
 		return nil
 	}
+}
+
+// wakeReader ends the reader's blocking wait in Redis (CLIENT UNBLOCK),
+// so that it returns, sees the Fleet closed, and ends. Closing its client
+// under it would end the wait too, but a call that had just got its answer
+// would then hand a closed connection back to go-redis's pool, which logs
+// it. Only when Redis does not take the unblock within the timeout (it is
+// gone, or the user may not run CLIENT UNBLOCK) is the connection closed
+// under the reader.
+// It reports whether it closed the reader's client, and how that went.
+func (f *Fleet) wakeReader() (closed bool, err error) {
+	done := make(chan struct{})
+	go func() { f.reading.Wait(); close(done) }()
+	giveUp := time.NewTimer(f.s.timeout)
+	defer giveUp.Stop()
+	for {
+		unblocked := false
+		// A reader whose last call failed is not waiting in Redis.
+		if id := f.readerID.Load(); id != 0 && f.Stats().Connected {
+			ctx, cancel := f.call(context.Background())
+			unblocked = f.client.ClientUnblock(ctx, id).Err() == nil
+			cancel()
+		}
+		if !unblocked {
+			break
+		}
+		select {
+		case <-done:
+			return false, nil
+		case <-giveUp.C:
+		case <-time.After(5 * time.Millisecond): // the reader was not waiting yet: again
+			continue
+		}
+		break
+	}
+	err = f.reader.Close()
+	<-done
+	return true, err
 }
 
 // call returns a context bounded by the Fleet's timeout, for one Redis call.
