@@ -33,8 +33,9 @@ func redactValue(err error, value string) error {
 	if value == "" {
 		return err
 	}
-	r := redactor{forms: []string{value}}
-	for _, f := range []string{url.QueryEscape(value), url.PathEscape(value)} {
+	r := redactor{all: [3]string{value, url.QueryEscape(value), url.PathEscape(value)}}
+	r.forms = r.all[:1]
+	for _, f := range r.all[1:] {
 		if !slices.Contains(r.forms, f) {
 			r.forms = append(r.forms, f)
 		}
@@ -44,7 +45,8 @@ func redactValue(err error, value string) error {
 }
 
 type redactor struct {
-	forms []string // the value, then its escaped forms that differ
+	all   [3]string // the value and its escaped forms, which escaping leaves as they are for most keys
+	forms []string  // in all: the value, then its escaped forms that differ
 	seen  int
 }
 
