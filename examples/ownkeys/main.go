@@ -17,11 +17,16 @@
 //
 // With -dsn postgres://… it keeps the keys in PostgreSQL instead, and every
 // replica started on the same database refuses a revoked key within
-// milliseconds.
+// milliseconds. Credits are counted in the database, exactly, whatever the
+// number of replicas; rate limits are counted in each process, unless
+// -redis redis://… (or REDIS_URL) counts them in Redis for every replica
+// started on it (REDIS_PREFIX sets the prefix of its keys, default
+// apikey).
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,8 +38,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/apikeyauth/apikey"
 	"github.com/apikeyauth/apikey/examples/internal/demo"
+	"github.com/apikeyauth/apikey/redisfleet"
 	"github.com/apikeyauth/apikey/sqlstore"
 )
 
@@ -45,10 +53,11 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	db := flag.String("db", "apikeys.db", "SQLite database file")
 	dsn := flag.String("dsn", "", "PostgreSQL DSN, postgres://…; replaces -db")
+	redisURL := flag.String("redis", os.Getenv("REDIS_URL"), "Redis URL, redis://…, to count rate limits across processes (default $REDIS_URL)")
 	flag.Parse()
-	store := "sqlite:" + *db
+	cfg := config{dsn: "sqlite:" + *db, redisURL: *redisURL, redisPrefix: os.Getenv("REDIS_PREFIX")}
 	if *dsn != "" {
-		store = *dsn
+		cfg.dsn = *dsn
 	}
 
 	// Docker, Kubernetes and systemd stop a process with SIGTERM: finish
@@ -56,7 +65,7 @@ func main() {
 	// uses still queued.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := newApp(ctx, store, os.Stderr)
+	a, err := newApp(ctx, cfg, os.Stderr)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -72,22 +81,46 @@ func main() {
 	log.Print("stopped")
 }
 
+// config is where the example keeps its keys and counts its limits.
+type config struct {
+	dsn         string // the store's DSN
+	redisURL    string // optional: rate limits counted in this Redis
+	redisPrefix string // optional: the prefix of its keys there
+}
+
 // app is the example's store and routes.
 type app struct {
 	store   *sqlstore.Store
+	fleet   *redisfleet.Fleet // nil without a Redis URL
 	handler http.Handler
 }
 
 // newApp opens the store, brings its tables up to date, and, when it holds
 // no key yet, creates an admin key and writes its value to out, once.
-func newApp(ctx context.Context, dsn string, out io.Writer) (*app, error) {
-	store, err := sqlstore.Open(ctx, dsn, sqlstore.WithKeyFormat(format))
+func newApp(ctx context.Context, cfg config, out io.Writer) (*app, error) {
+	a := &app{}
+	if cfg.redisURL != "" {
+		opt, err := redis.ParseURL(cfg.redisURL)
+		if err != nil {
+			// The URL may hold a password: the error does not repeat it.
+			return nil, errors.New("-redis (or REDIS_URL) is not a Redis URL such as redis://127.0.0.1:6379/0")
+		}
+		var opts []redisfleet.Option
+		if cfg.redisPrefix != "" {
+			opts = append(opts, redisfleet.WithPrefix(cfg.redisPrefix))
+		}
+		if a.fleet, err = redisfleet.New(opt, opts...); err != nil {
+			return nil, err
+		}
+	}
+	store, err := sqlstore.Open(ctx, cfg.dsn, sqlstore.WithKeyFormat(format))
 	if err != nil {
+		a.closeFleet()
 		return nil, err
 	}
-	a := &app{store: store}
+	a.store = store
 	if err := a.start(ctx, out); err != nil {
-		store.Close()
+		a.Close()
 		return nil, err
 	}
 	return a, nil
@@ -104,8 +137,18 @@ func (a *app) start(ctx context.Context, out io.Writer) error {
 	// and the database; the store's hook records every key's last use.
 	// Every route charges the key's rate limits, and its quota, whose
 	// credits the store keeps.
-	auth, err := apikey.New(a.store, apikey.WithFormatCheck(a.store.KeyFormat().Check), apikey.WithHooks(a.store.Hooks()),
-		apikey.WithQuotas(a.store))
+	opts := []apikey.Option{apikey.WithFormatCheck(a.store.KeyFormat().Check), apikey.WithHooks(a.store.Hooks()),
+		apikey.WithQuotas(a.store)}
+	if a.fleet != nil {
+		// Rate limits counted in Redis hold across every process on it;
+		// while Redis does not answer, each counts its share alone.
+		limiter, err := a.fleet.Limiter()
+		if err != nil {
+			return err
+		}
+		opts = append(opts, apikey.WithLimiter(limiter))
+	}
+	auth, err := apikey.New(a.store, opts...)
 	if err != nil {
 		return err
 	}
@@ -146,5 +189,12 @@ func (a *app) firstAdminKey(ctx context.Context, out io.Writer) error {
 	return err
 }
 
-// Close stops the store.
-func (a *app) Close() error { return a.store.Close() }
+// Close stops the store and the fleet.
+func (a *app) Close() error { return errors.Join(a.store.Close(), a.closeFleet()) }
+
+func (a *app) closeFleet() error {
+	if a.fleet == nil {
+		return nil
+	}
+	return a.fleet.Close()
+}

@@ -85,7 +85,7 @@ func TestExample(t *testing.T) {
 			ctx := context.Background()
 			dsn := db.dsn(t)
 			var stderr bytes.Buffer
-			a, err := newApp(ctx, dsn, &stderr)
+			a, err := newApp(ctx, config{dsn: dsn}, &stderr)
 			require.NoError(t, err)
 			defer a.Close()
 			admin := keyPattern.FindString(stderr.String())
@@ -164,7 +164,7 @@ func TestExample(t *testing.T) {
 
 			t.Run("a second start creates no admin key", func(t *testing.T) {
 				var again bytes.Buffer
-				a, err := newApp(ctx, dsn, &again)
+				a, err := newApp(ctx, config{dsn: dsn}, &again)
 				require.NoError(t, err)
 				defer a.Close()
 				assert.Empty(t, again.String())
@@ -182,7 +182,7 @@ func TestLimitsAndQuota(t *testing.T) {
 		t.Run(db.name, func(t *testing.T) {
 			ctx := context.Background()
 			var stderr bytes.Buffer
-			a, err := newApp(ctx, db.dsn(t), &stderr)
+			a, err := newApp(ctx, config{dsn: db.dsn(t)}, &stderr)
 			require.NoError(t, err)
 			defer a.Close()
 			admin := keyPattern.FindString(stderr.String())
