@@ -35,9 +35,11 @@ func (f *Fleet) Invalidate(inv apikey.Invalidation) {
 // ends. When Redis does not take the invalidation in that time, Revoke
 // returns an error matching ErrNotAcknowledged: report the revocation as
 // not done (a webhook answers 5xx so that it is delivered again; an API
-// answers an error) and let it be repeated. The invalidation stays queued
-// and retried in the background (WithRetryFor) all the same, so it may be
-// published twice, which is harmless. Revoke is safe for concurrent use.
+// answers an error) and let it be repeated. The invalidation is retried in
+// the background all the same (WithRetryFor): the cache's hooks queue it
+// as they queue any other, and until that copy is published this replica
+// leaves the shared cache alone. So it is usually published twice, which
+// is harmless. Revoke is safe for concurrent use.
 func (f *Fleet) Revoke(ctx context.Context, inv apikey.Invalidation) error {
 	if inv.ID == "" && inv.Digest.IsZero() && !inv.All {
 		return fmt.Errorf("redisfleet: Revoke: the invalidation names no key: %w", apikey.ErrMisconfigured)
