@@ -37,14 +37,17 @@ func (f *Fleet) Invalidate(inv apikey.Invalidation) {
 // not done (a webhook answers 5xx so that it is delivered again; an API
 // answers an error) and let it be repeated. The invalidation is retried in
 // the background all the same (WithRetryFor): the cache's hooks queue it
-// as they queue any other, and until that copy is published this replica
-// leaves the shared cache alone. So it is usually published twice, which
-// is harmless. Revoke is safe for concurrent use.
+// as they queue any other. So it is usually published twice, which is
+// harmless. Revoke is safe for concurrent use.
 func (f *Fleet) Revoke(ctx context.Context, inv apikey.Invalidation) error {
 	if inv.ID == "" && inv.Digest.IsZero() && !inv.All {
 		return fmt.Errorf("redisfleet: Revoke: the invalidation names no key: %w", apikey.ErrMisconfigured)
 	}
 	inv = withOrigin(inv)
+	// Until Redis has it, this replica must not read the shared cache,
+	// which may still hold what it removes, and store it again locally.
+	f.outstanding.Add(1)
+	defer f.outstanding.Add(-1)
 	f.Invalidate(inv)
 	if f.stopped.Err() != nil {
 		return fmt.Errorf("%w: the fleet is closed", ErrNotAcknowledged)
