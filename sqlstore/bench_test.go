@@ -105,3 +105,24 @@ func BenchmarkFlood(b *testing.B) {
 		})
 	}
 }
+
+// A spend of one credit (Spend's conditional UPDATE, a committed write),
+// beside the lookup of BenchmarkValidate: what a key with a quota adds to
+// a request, on a cache hit or a miss alike.
+func BenchmarkSpend(b *testing.B) {
+	for _, be := range backends {
+		s, _ := benchStore(b, be.dsn(b), 1)
+		ctx := context.Background()
+		k, _, err := s.Create(ctx, NewKey{Name: "metered", Owner: apikey.Owner{ID: "org_1"},
+			Quota: &apikey.Quota{Remaining: 1 << 40}})
+		require.NoError(b, err)
+		b.Run(be.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if d, err := s.Spend(ctx, k, 1); err != nil || !d.Allowed {
+					b.Fatal(d, err)
+				}
+			}
+		})
+	}
+}
