@@ -187,7 +187,8 @@ func (c *Cache) miss(ctx context.Context, d Digest, value string, now instant, k
 		call.stale = call.err == nil
 		c.flights.finish(flightKey{d, epoch}, call)
 	default:
-		go c.validate(context.WithoutCancel(ctx), call, d, value, epoch)
+		call.start(c, flightKey{d, epoch}, ctx)
+		go c.validate(call, value)
 	}
 	select {
 	case <-call.done:
@@ -215,35 +216,60 @@ func (c *Cache) stored(d Digest, now instant, call *flight) (Answer, bool) {
 	return "", false
 }
 
-// validate runs one validator call for every request waiting on call, and
-// stores the answer unless an invalidation happened since epoch. The waiters
-// always get an answer: a panic anywhere in here (an error whose Unwrap
-// dereferences nil, say) is ErrValidatorPanicked, never a crash of the
-// process, since nothing above this goroutine could recover it.
-func (c *Cache) validate(ctx context.Context, call *flight, d Digest, value string, epoch uint64) {
-	defer c.flights.finish(flightKey{d, epoch}, call)
+// validate runs one validator call for every request waiting on call, on
+// call's own goroutine: the call is its context. If the call returns before
+// the deadline, validate answers the waiters, and stores the answer unless
+// an invalidation happened since the call started; else expire has
+// answered them, and the call's answer is dropped.
+func (c *Cache) validate(call *flight, value string) {
+	var key *Key
+	err := error(ErrValidatorPanicked) // stays if the validator calls runtime.Goexit
+	defer func() {
+		c.conclude(call, func() { c.answer(call, key, err) })
+	}()
+	defer c.budget.release() // when the call returns, however late
+	defer call.end(context.Canceled)
+	defer call.timer.Stop()
+	key, err = callValidator(call, c.validator, value)
+}
+
+// conclude runs decide, which fills in call's answer, and publishes it to
+// the waiters, unless the answer was already decided (by the call or at
+// the deadline, whichever came second). The waiters always get an answer:
+// a panic in decide (a hook's, or an error whose Unwrap dereferences nil)
+// is ErrValidatorPanicked, never a crash of the process, since nothing
+// above this goroutine could recover it.
+func (c *Cache) conclude(call *flight, decide func()) {
+	if !call.settled.CompareAndSwap(false, true) {
+		return
+	}
+	defer c.flights.finish(call.k, call)
 	call.err = ErrValidatorPanicked // stays if a hook calls runtime.Goexit
 	defer func() {
 		if p := recover(); p != nil {
 			err := newPanicError(p)
-			c.failures.report(err, d)
+			c.failures.report(err, call.k.d)
 			call.key, call.err, call.stale = nil, err, false
 		}
 	}()
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	start := time.Now()
-	key, err := settle(c.validateWithin(ctx, value))
+	decide()
+}
+
+// answer decides call's answer from what the validator returned, and
+// stores it.
+func (c *Cache) answer(call *flight, key *Key, err error) {
+	d := call.k.d
+	key, err = settle(key, err)
 	now := c.clock.now()
 	if err == nil && c.expired(key) {
 		key, err = nil, ErrInvalidKey
 	}
-	observeValidation(ctx, c.hooks.Validation, c.failures, start, d, key, err)
+	observeValidation(call, c.hooks.Validation, c.failures, call.begun, d, key, err)
 	switch {
 	case err == nil:
-		c.storePositive(d, key, now, epoch)
+		c.storePositive(d, key, now, call.k.epoch)
 	case errors.Is(err, ErrInvalidKey):
-		c.storeNegative(d, now, epoch)
+		c.storeNegative(d, now, call.k.epoch)
 	default:
 		key, err = c.staleOr(d, now, err)
 		call.stale = err == nil
@@ -261,29 +287,6 @@ func (c *Cache) staleOr(d Digest, now instant, err error) (*Key, error) {
 		}
 	}
 	return nil, err
-}
-
-// validateWithin calls the validator in a goroutine of its own, so that one
-// which ignores ctx cannot hold the waiters past ctx's deadline: it is left
-// to return when it will, and its late answer is dropped.
-func (c *Cache) validateWithin(ctx context.Context, value string) (*Key, error) {
-	type answer struct {
-		key *Key
-		err error
-	}
-	answers := make(chan answer, 1)
-	go func() {
-		a := answer{err: ErrValidatorPanicked} // stays if the validator calls runtime.Goexit
-		defer func() { answers <- a }()
-		defer c.budget.release() // when the call returns, however late
-		a.key, a.err = callValidator(ctx, c.validator, value)
-	}()
-	select {
-	case a := <-answers:
-		return a.key, a.err
-	case <-ctx.Done():
-		return nil, &UnavailableError{Err: ctx.Err()}
-	}
 }
 
 func (c *Cache) storePositive(d Digest, key *Key, now instant, epoch uint64) {
