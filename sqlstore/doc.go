@@ -33,7 +33,7 @@
 // # Revocation everywhere
 //
 // Every change to a key (Revoke, Expire, Rotate, SetPermissions,
-// SetMetadata) is written with a line in apikey_changes in the same
+// SetMetadata, SetLimits, SetQuota, MoveQuota) is written with a line in apikey_changes in the same
 // transaction, which runs to its end even if the caller's context ends. A
 // Store that Watches a cache applies each change to it as an
 // apikey.Invalidation of the key's ID: its own changes at once, with
@@ -45,6 +45,17 @@
 // goes back (a restore from a backup, a truncated table, a new database),
 // it purges the cache, with Origin apikey.OriginStore: it can no longer
 // tell what changed, and a 503 is better than serving a revoked key.
+//
+// # Rate limits and quotas
+//
+// A key can carry rate limits and a quota of credits (NewKey, SetLimits,
+// SetQuota), which Validate hands to the middleware in Key.Limits and
+// Key.Quota. The Store is the apikey.QuotaStore that keeps the count: give
+// it to apikey.WithQuotas. Spend is one conditional UPDATE that takes the
+// credits only if enough are left after any refill due, computed from the
+// row's own columns, so that spends from any number of processes are
+// neither lost nor counted twice. A spend records no change: caches keep
+// the key, whose Quota.Remaining is what it was when read.
 //
 // # With redisfleet
 //
