@@ -22,9 +22,11 @@ import (
 type LocalLimiter struct {
 	shards [localLimiterShards]limiterShard
 	seed   maphash.Seed
-	now    func() time.Time
-	base   time.Time // the clock's zero: buckets hold nanoseconds since
+	now    func() time.Time // nil: the real clock, read as time.Since(base)
+	base   time.Time        // the clock's zero: buckets hold nanoseconds since
 	share  float64
+	// clockSet records WithLimiterClock, so that a nil clock is refused.
+	clockSet bool
 }
 
 // localLimiterShards is a power of two, so that a shard is picked by mask.
@@ -32,9 +34,9 @@ const localLimiterShards = 64
 
 type limiterShard struct {
 	mu      sync.Mutex
-	tats    map[Bucket]int64 // theoretical arrival time, ns since base
-	sweepAt int              // sweep idle buckets when the map grows to this
-	_       [40]byte         // keep shards on separate cache lines
+	tats    map[Bucket]*int64 // theoretical arrival time, ns since base; a pointer, so that a charge hashes the bucket once
+	sweepAt int               // sweep idle buckets when the map grows to this
+	_       [40]byte          // keep shards on separate cache lines
 }
 
 // LimiterOption configures NewLocalLimiter.
@@ -43,7 +45,7 @@ type LimiterOption func(*LocalLimiter)
 // WithLimiterClock sets the clock the limiter reads, so that tests can
 // move time instead of sleeping. Default: time.Now.
 func WithLimiterClock(now func() time.Time) LimiterOption {
-	return func(l *LocalLimiter) { l.now = now }
+	return func(l *LocalLimiter) { l.now, l.clockSet = now, true }
 }
 
 // WithLimiterShare makes the limiter enforce a share of every limit, from
@@ -57,7 +59,7 @@ func WithLimiterShare(share float64) LimiterOption {
 // NewLocalLimiter returns an in-process Limiter. A nil option, a nil clock
 // or a share outside (0, 1] is an error matching ErrMisconfigured.
 func NewLocalLimiter(opts ...LimiterOption) (*LocalLimiter, error) {
-	l := &LocalLimiter{seed: maphash.MakeSeed(), now: time.Now, share: 1}
+	l := &LocalLimiter{seed: maphash.MakeSeed(), share: 1}
 	for i, opt := range opts {
 		if opt == nil {
 			return nil, configError("NewLocalLimiter", "option %d is nil", i)
@@ -65,14 +67,17 @@ func NewLocalLimiter(opts ...LimiterOption) (*LocalLimiter, error) {
 		opt(l)
 	}
 	switch {
-	case l.now == nil:
+	case l.clockSet && l.now == nil:
 		return nil, configError("NewLocalLimiter", "the clock is nil")
 	case !(l.share > 0 && l.share <= 1):
 		return nil, configError("NewLocalLimiter", "the share must be above 0 and at most 1, not %g", l.share)
 	}
-	l.base = l.now()
+	l.base = time.Now()
+	if l.now != nil {
+		l.base = l.now()
+	}
 	for i := range l.shards {
-		l.shards[i].tats = make(map[Bucket]int64)
+		l.shards[i].tats = make(map[Bucket]*int64)
 		l.shards[i].sweepAt = minSweep
 	}
 	return l, nil
@@ -89,7 +94,7 @@ func (l *LocalLimiter) Allow(_ context.Context, key *Key, limits []Limit, cost i
 			return configError("Limiter", "the cost %d exceeds the burst %d of limit %q, so no request could ever pass", cost, lim.BurstOrDefault(), lim.NameOrDefault())
 		}
 	}
-	now := int64(l.now().Sub(l.base))
+	now := l.elapsed()
 	for i, lim := range limits {
 		if !l.take(BucketOf(key, lim), lim, cost, now, true, &decisions[i]) {
 			// Give back what the limits before took, and report the rest
@@ -104,6 +109,16 @@ func (l *LocalLimiter) Allow(_ context.Context, key *Key, limits []Limit, cost i
 		}
 	}
 	return nil
+}
+
+// elapsed returns the time since base, in nanoseconds. The real clock is
+// read as time.Since, which reads only the monotonic clock: half the cost
+// of a time.Now.
+func (l *LocalLimiter) elapsed() int64 {
+	if l.now == nil {
+		return int64(time.Since(l.base))
+	}
+	return int64(l.now().Sub(l.base))
 }
 
 // gcra returns a limit's emission interval (the time one request of cost
@@ -125,17 +140,22 @@ func (l *LocalLimiter) take(b Bucket, lim Limit, cost int, now int64, commit boo
 	interval, tolerance := l.gcra(lim)
 	s := &l.shards[maphash.String(l.seed, b.ID)&(localLimiterShards-1)]
 	s.mu.Lock()
-	tat, ok := s.tats[b]
-	if !ok || tat < now {
-		tat = now
+	p := s.tats[b]
+	tat := now
+	if p != nil && *p > now {
+		tat = *p
 	}
 	next := tat + int64(cost)*interval
 	allowed := next-now <= tolerance
 	if allowed && commit {
-		if !ok && len(s.tats) >= s.sweepAt {
-			s.sweep(now)
+		if p == nil {
+			if len(s.tats) >= s.sweepAt {
+				s.sweep(now)
+			}
+			p = new(int64)
+			s.tats[b] = p
 		}
-		s.tats[b] = next
+		*p = next
 	}
 	s.mu.Unlock()
 	if !allowed {
@@ -159,8 +179,11 @@ func (l *LocalLimiter) give(b Bucket, lim Limit, cost int, now int64, d *Decisio
 	interval, tolerance := l.gcra(lim)
 	s := &l.shards[maphash.String(l.seed, b.ID)&(localLimiterShards-1)]
 	s.mu.Lock()
-	tat := max(s.tats[b]-int64(cost)*interval, now)
-	s.tats[b] = tat
+	tat := now
+	if p := s.tats[b]; p != nil { // a sweep may have forgotten it meanwhile
+		tat = max(*p-int64(cost)*interval, now)
+		*p = tat
+	}
 	s.mu.Unlock()
 	*d = Decision{Allowed: true, Remaining: remaining(tolerance-(tat-now), interval), ResetAfter: time.Duration(tat - now)}
 }
@@ -170,7 +193,7 @@ func (l *LocalLimiter) give(b Bucket, lim Limit, cost int, now int64, d *Decisio
 // cost a constant per insertion.
 func (s *limiterShard) sweep(now int64) {
 	for b, tat := range s.tats {
-		if tat <= now {
+		if *tat <= now {
 			delete(s.tats, b)
 		}
 	}

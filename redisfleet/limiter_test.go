@@ -234,8 +234,8 @@ func TestLimiterAcrossProcesses(t *testing.T) {
 	burst := float64(limit.BurstOrDefault())
 	refilled := float64(limit.Rate) * window.Seconds() / limit.Period.Seconds()
 	want := burst + refilled
-	t.Logf("%d processes, %d attempts in %v (%.1f× the limit): %d allowed, %.0f expected (burst + rate × window, %+.2f%%)",
-		processes, tried, window.Round(time.Millisecond), float64(tried)/want, total, want, 100*(float64(total)-want)/want)
+	t.Logf("%d processes, %d attempts in %v (%.1f× the rate): %d allowed, %.0f expected (burst + rate × window, %+.2f%%)",
+		processes, tried, window.Round(time.Millisecond), float64(tried)/refilled, total, want, 100*(float64(total)-want)/want)
 	for i, r := range reports {
 		t.Logf("process %d: %d of %d allowed; Allow p50 %v, p99 %v", i, r.Allowed, r.Attempts, r.P50, r.P99)
 		assert.Positive(t, r.Allowed, "every process gets a part")
