@@ -406,3 +406,25 @@ func TestMoveQuota(t *testing.T) {
 		})
 	}
 }
+
+// A database that cannot answer makes Spend an error that the middleware
+// answers 503: never an allowed request.
+func TestSpendUnavailable(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := openStore(t, b.dsn(t))
+			k, _, err := s.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}, Quota: quota(5)})
+			require.NoError(t, err)
+			canceled, cancel := context.WithCancel(ctx)
+			cancel()
+			d, err := s.Spend(canceled, k, 1)
+			assert.ErrorIs(t, err, apikey.ErrUnavailable)
+			assert.False(t, d.Allowed)
+			require.NoError(t, s.db.Close())
+			d, err = s.Spend(ctx, k, 1)
+			assert.ErrorIs(t, err, apikey.ErrUnavailable)
+			assert.False(t, d.Allowed)
+		})
+	}
+}
