@@ -45,13 +45,14 @@ var DurationBuckets = []float64{.001, .005, .01, .025, .05, .1, .15, .2, .3, .5,
 // caches, whose counts it adds up.
 type Metrics struct {
 	requests      *prometheus.CounterVec
-	byOutcome     map[apikey.Outcome]prometheus.Counter
+	byOutcome     labelled[apikey.Outcome]
+	authenticated prometheus.Counter // byOutcome's first
 	limited       *prometheus.CounterVec
 	validations   *prometheus.CounterVec
-	byResult      map[apikey.Result]prometheus.Counter
+	byResult      labelled[apikey.Result]
 	duration      prometheus.Histogram
 	invalidations *prometheus.CounterVec
-	byOrigin      map[apikey.Origin]prometheus.Counter
+	byOrigin      labelled[apikey.Origin]
 
 	hits, misses, coalesced, evictions, entries *prometheus.Desc
 
@@ -98,27 +99,40 @@ func New() *Metrics {
 	}
 	m.byOutcome = counters(m.requests, apikey.OutcomeAuthenticated, apikey.OutcomeMissing, apikey.OutcomeMalformed,
 		apikey.OutcomeInvalid, apikey.OutcomeForbidden, apikey.OutcomeRateLimited, apikey.OutcomeUnavailable, apikey.OutcomeError)
+	m.authenticated = m.byOutcome[0].counter
 	m.byResult = counters(m.validations, apikey.ResultValid, apikey.ResultInvalid, apikey.ResultUnavailable, apikey.ResultError)
 	m.byOrigin = counters(m.invalidations, apikey.OriginLocal, apikey.OriginWebhook, apikey.OriginReplica, apikey.OriginStore)
 	return m
 }
 
+// labelled is a CounterVec's children for the labels known from the start,
+// most frequent first: the hooks find a label's counter by comparing a few
+// short strings, cheaper than hashing it for a map or for WithLabelValues.
+type labelled[L ~string] []labelledCounter[L]
+
+type labelledCounter[L ~string] struct {
+	label   L
+	counter prometheus.Counter
+}
+
 // counters creates vec's children for labels, so that they exist from the
 // start and the hooks find them without hashing label values.
-func counters[L ~string](vec *prometheus.CounterVec, labels ...L) map[L]prometheus.Counter {
-	cs := make(map[L]prometheus.Counter, len(labels))
-	for _, l := range labels {
-		cs[l] = vec.WithLabelValues(string(l))
+func counters[L ~string](vec *prometheus.CounterVec, labels ...L) labelled[L] {
+	cs := make(labelled[L], len(labels))
+	for i, l := range labels {
+		cs[i] = labelledCounter[L]{l, vec.WithLabelValues(string(l))}
 	}
 	return cs
 }
 
 // inc counts one under label, creating the child for a label New did not
 // know (a store's own Origin, say).
-func inc[L ~string](known map[L]prometheus.Counter, vec *prometheus.CounterVec, label L) {
-	if c, ok := known[label]; ok {
-		c.Inc()
-		return
+func inc[L ~string](known labelled[L], vec *prometheus.CounterVec, label L) {
+	for _, c := range known {
+		if c.label == label {
+			c.counter.Inc()
+			return
+		}
 	}
 	vec.WithLabelValues(string(label)).Inc()
 }
@@ -129,6 +143,10 @@ func inc[L ~string](known map[L]prometheus.Counter, vec *prometheus.CounterVec, 
 func (m *Metrics) Hooks() apikey.Hooks {
 	return apikey.Hooks{
 		Request: func(e apikey.RequestEvent) {
+			if e.Outcome == apikey.OutcomeAuthenticated { // most requests: no search
+				m.authenticated.Inc()
+				return
+			}
 			inc(m.byOutcome, m.requests, e.Outcome)
 			if e.Outcome == apikey.OutcomeRateLimited {
 				var le *apikey.LimitError
