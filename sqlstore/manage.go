@@ -313,13 +313,7 @@ func (s *Store) Rotate(ctx context.Context, id string, grace time.Duration) (*ap
 		value string
 	)
 	err := s.change(ctx, id, func(ctx context.Context, tx *sql.Tx) (sql.Result, error) {
-		// The row stays locked to the end, so that no spend from the old
-		// key's quota falls between reading it and moving it.
-		lock := ""
-		if s.dialect.postgres() {
-			lock = " FOR UPDATE"
-		}
-		old, err := scanKey(tx.QueryRowContext(ctx, s.dialect.bind(selectKey+" WHERE id = ?"+lock), id), s.set.now())
+		old, err := scanKey(tx.QueryRowContext(ctx, s.dialect.bind(selectKey+" WHERE id = ?"), id), s.set.now())
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		} else if err != nil {

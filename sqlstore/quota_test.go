@@ -428,3 +428,44 @@ func TestSpendUnavailable(t *testing.T) {
 		})
 	}
 }
+
+// Spends from the old key while Rotate moves its quota lose nothing and
+// grant nothing twice: what the old key was admitted plus what the new
+// one holds is what there was.
+func TestRotateWhileSpending(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := openStore(t, b.dsn(t))
+			old, _, err := s.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}, Quota: quota(100_000)})
+			require.NoError(t, err)
+			var admitted atomic.Int64
+			var wg sync.WaitGroup
+			started := make(chan struct{}, 8)
+			for range 8 {
+				wg.Go(func() {
+					for i := 0; ; i++ {
+						if i == 5 {
+							started <- struct{}{}
+						}
+						d, err := s.Spend(ctx, old, 1)
+						if !assert.NoError(t, err) || !d.Allowed {
+							return
+						}
+						admitted.Add(1)
+					}
+				})
+			}
+			for range 8 {
+				<-started
+			}
+			k, _, err := s.Rotate(ctx, old.ID, time.Hour)
+			require.NoError(t, err)
+			wg.Wait()
+			got, err := s.Get(ctx, k.ID)
+			require.NoError(t, err)
+			assert.Equal(t, int64(100_000), admitted.Load()+got.Quota.Remaining)
+			assert.Positive(t, admitted.Load())
+		})
+	}
+}
