@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"errors"
 	"strconv"
 	"time"
 
@@ -24,17 +26,22 @@ const changeTimeout = 10 * time.Second
 // apikey.OriginLocal; the watcher applies the change again when it reads
 // it from the feed, as every other process does.
 //
+// The line names the change before it (see the head row in the 0002
+// migration), and the transaction locks the head row before it takes its
+// sequence number: changes commit one at a time, in the order of their
+// numbers, so a watcher never waits for a number that a rollback or a
+// crash left unused, and a change it never saw breaks the chain it
+// follows (see watcher.follow). Key changes are rare; serializing them
+// costs little.
+//
 // The transaction runs to its end even if ctx is canceled (a client gone
-// away): on PostgreSQL, a rollback after the sequence number was taken
-// leaves a hole that every watcher waits for and then purges its cache
-// over. changeTimeout bounds it instead.
+// away); changeTimeout bounds it instead.
 func (s *Store) change(ctx context.Context, id string, update func(ctx context.Context, tx *sql.Tx) (sql.Result, error)) error {
 	if !storable(id) {
 		return ErrNotFound
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), changeTimeout)
 	defer cancel()
-	var seq int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := update(ctx, tx)
 		if err != nil {
@@ -45,17 +52,7 @@ func (s *Store) change(ctx context.Context, id string, update func(ctx context.C
 		} else if n == 0 {
 			return ErrNotFound
 		}
-		now := micros(s.set.now())
-		err = tx.QueryRowContext(ctx, s.dialect.bind("INSERT INTO apikey_changes (key_id, changed_at) VALUES (?, ?) RETURNING seq"),
-			id, now).Scan(&seq)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, s.dialect.bind("DELETE FROM apikey_changes WHERE changed_at < ?"), now-changesKept.Microseconds())
-		if err == nil && s.dialect.postgres() {
-			_, err = tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(seq, 10)+" "+id)
-		}
-		return err
+		return s.record(ctx, tx, id)
 	})
 	if err != nil {
 		return err
@@ -64,6 +61,35 @@ func (s *Store) change(ctx context.Context, id string, update func(ctx context.C
 		w.c.Invalidate(apikey.Invalidation{ID: id, Origin: apikey.OriginLocal})
 	}
 	return nil
+}
+
+// record writes a line in the changes table for the key id, within tx:
+// the next link of the chain, under the head row's lock; the changes
+// older than changesKept are pruned. An empty id is a link that
+// invalidates nothing (a key created), so that a restore that loses it is
+// noticed all the same. On PostgreSQL a change of a key is also notified.
+func (s *Store) record(ctx context.Context, tx *sql.Tx, id string) error {
+	var prev string
+	err := tx.QueryRowContext(ctx, s.dialect.lockHead()).Scan(&prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) { // no head row: a chain starts again
+		return err
+	}
+	var seq int64
+	now, token := micros(s.set.now()), rand.Text()
+	err = tx.QueryRowContext(ctx, s.dialect.bind("INSERT INTO apikey_changes (key_id, changed_at, token, prev_token) VALUES (?, ?, ?, ?) RETURNING seq"),
+		id, now, token, prev).Scan(&seq)
+	if err != nil {
+		return err
+	}
+	if _, err = tx.ExecContext(ctx, s.dialect.bind(`INSERT INTO apikey_changes_head (id, seq, token) VALUES (1, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, token = excluded.token`), seq, token); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.dialect.bind("DELETE FROM apikey_changes WHERE changed_at < ?"), now-changesKept.Microseconds())
+	if err == nil && id != "" && s.dialect.postgres() {
+		_, err = tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(seq, 10)+" "+id)
+	}
+	return err
 }
 
 func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {

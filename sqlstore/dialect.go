@@ -51,3 +51,13 @@ func (d dialect) bind(query string) string {
 }
 
 func (d dialect) postgres() bool { return d.name == "postgres" }
+
+// lockHead reads the token of the newest change and, on PostgreSQL, locks
+// its row until the transaction ends. SQLite needs no lock: a write
+// transaction holds the whole database from its start (_txlock=immediate).
+func (d dialect) lockHead() string {
+	if d.postgres() {
+		return "SELECT token FROM apikey_changes_head WHERE id = 1 FOR UPDATE"
+	}
+	return "SELECT token FROM apikey_changes_head WHERE id = 1"
+}

@@ -41,10 +41,22 @@
 // included, with Origin apikey.OriginStore, on PostgreSQL within
 // milliseconds through LISTEN/NOTIFY, and on any backend within the poll
 // interval (WithPollInterval, default 1 second) by reading apikey_changes
-// from the last change applied. When it cannot read them, or the table
-// goes back (a restore from a backup, a truncated table, a new database),
-// it purges the cache, with Origin apikey.OriginStore: it can no longer
-// tell what changed, and a 503 is better than serving a revoked key.
+// from the last change applied. Each change names the one before it, and
+// changes commit one at a time in the order of their sequence numbers, so
+// a number never used (a rollback, the numbers PostgreSQL skips after a
+// crash) costs nothing. When it cannot read the changes, or a change was
+// lost to it (a restore from a backup, a reset table, a new database,
+// changes pruned while it could not read them), it purges the cache, with
+// Origin apikey.OriginStore, and logs why: it can no longer tell what
+// changed, and a 503 is better than serving a revoked key.
+//
+// # Key format
+//
+// Migrate records the format of the database's keys, and a Store opened
+// without WithKeyFormat issues keys of that format: a tool such as the
+// apikeys command issues the keys the application accepts. A Store given
+// another format gets ErrKeyFormatMismatch from Migrate, Create and
+// Rotate.
 //
 // # Rate limits and quotas
 //

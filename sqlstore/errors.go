@@ -26,6 +26,12 @@ var (
 	// CheckSchema).
 	ErrSchemaOutdated = errors.New("sqlstore: the schema is missing or older than this package")
 
+	// ErrKeyFormatMismatch reports a Store whose key format is not the
+	// one the database records for its keys (see WithKeyFormat): keys it
+	// issued would be refused by the applications that check the
+	// database's format. The error names both.
+	ErrKeyFormatMismatch = errors.New("sqlstore: the key format is not the database's")
+
 	// ErrClosed reports a call on a closed Store.
 	ErrClosed = errors.New("sqlstore: closed")
 )

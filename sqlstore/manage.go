@@ -61,16 +61,21 @@ func (s *Store) Create(ctx context.Context, nk NewKey) (*apikey.Key, string, err
 		value string
 	)
 	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
-		k, value, err = s.insert(ctx, tx, nk)
-		return err
+		if k, value, err = s.insert(ctx, tx, nk); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, "")
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("sqlstore: Create: %w", err)
+		return nil, "", wrap("Create", err)
 	}
 	return k, value, nil
 }
 
 func (s *Store) insert(ctx context.Context, tx *sql.Tx, nk NewKey) (*apikey.Key, string, error) {
+	if err := s.checkFormat(ctx, tx); err != nil {
+		return nil, "", err
+	}
 	value, err := s.set.format.Generate()
 	if err != nil {
 		return nil, "", err
@@ -342,7 +347,7 @@ func (s *Store) Rotate(ctx context.Context, id string, grace time.Duration) (*ap
 }
 
 func wrap(op string, err error) error {
-	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalidInput) {
+	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalidInput) || errors.Is(err, ErrKeyFormatMismatch) {
 		return err
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -11,10 +12,14 @@ import (
 
 // Migrate brings the schema up to date: it applies, in order and each in
 // its own transaction, the embedded migrations that the database has not
-// seen, and records their versions in apikey_schema_migrations. It is safe
-// to call on every start and from several processes at once (PostgreSQL
-// takes an advisory lock; SQLite's write lock serializes). It never changes
-// or drops a migration already applied.
+// seen, and records their versions in apikey_schema_migrations. Then it
+// records the Store's key format as the database's, when the database
+// records none and holds no key of another format, and otherwise checks
+// that they are the same: a Store that would issue keys of another format
+// than the database's gets ErrKeyFormatMismatch. It is safe to call on
+// every start and from several processes at once (PostgreSQL takes an
+// advisory lock; SQLite's write lock serializes). It never changes or drops
+// a migration already applied.
 func (s *Store) Migrate(ctx context.Context) error {
 	ms, err := s.migrations()
 	if err != nil {
@@ -24,6 +29,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if err := s.migrate(ctx, m.version, m.name); err != nil {
 			return fmt.Errorf("sqlstore: Migrate: %s: %w", m.name, err)
 		}
+	}
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.checkFormat(ctx, tx) }); err != nil {
+		return fmt.Errorf("sqlstore: Migrate: %w", err)
 	}
 	return nil
 }
@@ -37,16 +45,12 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: CheckSchema: %w", err)
 	}
-	exists := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'apikey_schema_migrations'"
-	if s.dialect.postgres() {
-		exists = "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'apikey_schema_migrations'"
-	}
-	var n int
-	if err := s.db.QueryRowContext(ctx, exists).Scan(&n); err != nil {
+	exists, err := s.hasTable(ctx, "apikey_schema_migrations")
+	if err != nil {
 		return fmt.Errorf("sqlstore: CheckSchema: %w", err)
 	}
 	applied := map[int]bool{}
-	if n > 0 {
+	if exists {
 		rows, err := s.db.QueryContext(ctx, "SELECT version FROM apikey_schema_migrations")
 		if err != nil {
 			return fmt.Errorf("sqlstore: CheckSchema: %w", err)

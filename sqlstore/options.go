@@ -12,6 +12,7 @@ type Option func(*settings)
 
 type settings struct {
 	format       apikey.KeyFormat
+	formatGiven  bool // by WithKeyFormat; otherwise the database's is taken
 	hasher       apikey.Hasher
 	lastUsedEach time.Duration
 	pollEach     time.Duration
@@ -43,8 +44,13 @@ func defaultSettings() settings {
 
 // WithKeyFormat sets the format of the keys Create and Rotate issue. Give
 // the same format's Check to apikey.WithFormatCheck, so that mistyped and
-// made-up keys are refused before any lookup. Default: the prefix "sk_".
-func WithKeyFormat(f apikey.KeyFormat) Option { return func(s *settings) { s.format = f } }
+// made-up keys are refused before any lookup. The database records the
+// format of its keys (see Migrate): a Store given another one refuses to
+// migrate or issue keys, with ErrKeyFormatMismatch. Default: the format the
+// database records when Open reads it, else the prefix "sk_".
+func WithKeyFormat(f apikey.KeyFormat) Option {
+	return func(s *settings) { s.format, s.formatGiven = f, true }
+}
 
 // WithHasher sets how values are turned into the digests the database
 // keeps; see apikey.NewHMACHasher for a peppered one. Every process that

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -181,4 +182,41 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// During a PostgreSQL outage the watcher, polling and reconnecting its
+// listener many times a second here, logs each of its two states once
+// when it is lost and once when it is back, not at every attempt; and it
+// does come back, though a poll interval this short is less than opening
+// a connection may take.
+func TestWatchLogsOutageOnce(t *testing.T) {
+	ctx := context.Background()
+	dsn := postgresTestDSN(t)
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	p := startProxy(t, u.Host)
+	u.Host = p.ln.Addr().String()
+	var logs lockedBuffer
+	s := openStore(t, u.String(), WithPollInterval(20*time.Millisecond), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	inv := newInvalidations()
+	require.NoError(t, s.Watch(ctx, inv))
+
+	p.cut()
+	purges := 0
+	for purges < 10 { // ten failed polls, and as many attempts to listen again
+		if inv.next(t, 5*time.Second).All {
+			purges++
+		}
+	}
+	p.restore()
+	require.Eventually(t, func() bool {
+		return strings.Contains(logs.String(), "reading the changes works again") && strings.Contains(logs.String(), "listening for changes again")
+	}, 10*time.Second, 10*time.Millisecond, logs.String())
+	time.Sleep(100 * time.Millisecond) // a few more polls, each of which could log
+	for _, line := range []string{
+		"reading the changes failed", "reading the changes works again",
+		"listening for changes failed", "listening for changes again",
+	} {
+		assert.Equal(t, 1, strings.Count(logs.String(), line), line)
+	}
 }

@@ -55,7 +55,8 @@ type Store struct {
 //	sqlite:PATH                                   SQLite, through a pure-Go driver
 //
 // A PostgreSQL DSN may set search_path to keep the tables in a schema of
-// their own. Open checks that the database answers but changes nothing:
+// their own. Open checks that the database answers and, without
+// WithKeyFormat, reads the key format it records, but changes nothing:
 // call Migrate to create or update the tables. It starts the goroutine that
 // writes last uses; Close stops it.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
@@ -98,6 +99,16 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("sqlstore: Open: %w", err)
 		}
 		s.channel = channelFor(schema)
+	}
+	if !set.formatGiven {
+		p, err := s.recordedPrefix(ctx)
+		if err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("sqlstore: Open: reading the key format: %w", err)
+		}
+		if p != "" {
+			s.set.format = apikey.KeyFormat{Prefix: p}
+		}
 	}
 	s.used = newLastUsed(set.lastUsedEach)
 	s.ctx, s.stop = context.WithCancel(context.Background())
@@ -146,8 +157,9 @@ func (s *Store) Close() error {
 	return errors.Join(err, s.db.Close())
 }
 
-// KeyFormat returns the format of the keys the Store issues. Pass its Check
-// to apikey.WithFormatCheck.
+// KeyFormat returns the format of the keys the Store issues: the one given
+// with WithKeyFormat, else the one the database recorded when Open read it,
+// else the default. Pass its Check to apikey.WithFormatCheck.
 func (s *Store) KeyFormat() apikey.KeyFormat { return s.set.format }
 
 // Validate returns the key whose value is value, or an error wrapping

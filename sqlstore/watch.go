@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,15 +22,6 @@ type Invalidator interface {
 	Invalidate(apikey.Invalidation)
 }
 
-// gapWait is how long a watcher waits for a missing sequence number, a
-// change whose transaction has not committed yet, before it gives up on it
-// and purges its cache instead: PostgreSQL hands out sequence numbers
-// before commit, and a rolled-back change leaves a hole for good. It is
-// longer than a change's transaction may last (changeTimeout), so that a
-// change given up on has ended one way or the other; one that committed
-// all the same is still applied when it is read (see apply).
-const gapWait = changeTimeout + 2*time.Second
-
 var errAlreadyWatching = errors.New("sqlstore: Watch: already watching")
 
 // Watch makes every change to a key (Revoke, Expire, Rotate, SetPermissions,
@@ -45,17 +37,21 @@ var errAlreadyWatching = errors.New("sqlstore: Watch: already watching")
 //     reconnection or SQLite can delay. The feed carries this Store's own
 //     changes too, so each of them reaches c twice.
 //
-// When the changes cannot be read (at every failed poll), when a missing
-// change is given up on, and when the changes table goes back (a restore
-// from a backup, a truncated table, a new database), Watch purges c with
-// Origin apikey.OriginStore, since it can no longer tell what changed.
-// Call Watch once, before serving; Close stops its goroutines.
+// Each change names the one before it, and changes commit one at a time in
+// the order of their sequence numbers, so a sequence number never used (a
+// rolled-back change, the numbers PostgreSQL skips after a crash) costs
+// nothing. When the changes cannot be read (at every failed poll), or a
+// change was lost to this process (the changes table restored from a
+// backup, reset, or pruned while the process could not read it), Watch
+// purges c with Origin apikey.OriginStore, since it
+// can no longer tell what changed, and logs why. Call Watch once, before
+// serving; Close stops its goroutines.
 func (s *Store) Watch(ctx context.Context, c Invalidator) error {
-	var last int64
-	if err := s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM apikey_changes").Scan(&last); err != nil {
+	head, err := s.readHead(ctx)
+	if err != nil {
 		return fmt.Errorf("sqlstore: Watch: %w", err)
 	}
-	w := &watcher{c: c, next: last + 1, seen: map[int64]bool{}, logger: s.set.logger}
+	w := &watcher{c: c, at: head, notified: map[int64]bool{}, logger: s.set.logger}
 	s.mu.Lock()
 	switch {
 	case s.closed:
@@ -96,53 +92,58 @@ func (s *Store) watching() *watcher {
 	return s.watcher
 }
 
-// watcher applies each change once, whichever way it arrives first.
+// link is a change's place in the chain of changes: its sequence number
+// and its token, which the next change names.
+type link struct {
+	seq   int64
+	token string
+}
+
+// watcher applies each change once, whichever way it arrives first, and
+// follows the chain of changes.
 type watcher struct {
 	c      Invalidator
 	logger *slog.Logger
 
+	polling sync.Mutex // one poll at a time: the ticker's, or the listener's when it reconnects
+
 	mu       sync.Mutex
-	next     int64          // every change before it has been applied
-	seen     map[int64]bool // changes from next on that have been applied
-	gapSince time.Time      // when next was first seen missing behind later changes
+	at       link           // the last change polls have followed
+	notified map[int64]bool // changes after at applied from notifications
 	failing  bool           // the last poll failed
 }
 
-// apply invalidates the key of a change read from the feed. A change below
-// next is applied too: invalidating is idempotent, and on PostgreSQL a
-// transaction can commit a lower sequence number after later ones were
-// applied (or after the watcher gave up waiting for it). Only changes from
-// next on are deduplicated, and only they move next.
-func (w *watcher) apply(seq int64, id string) {
+// maxNotified bounds the notifications remembered for the next poll: past
+// it, a change may reach the cache twice, which is harmless.
+const maxNotified = 10_000
+
+// notify applies a change announced by a notification. The next poll does
+// not apply it again, but it still follows it in the chain. A change at or
+// before the polls' position is applied all the same: invalidating is
+// idempotent, and after a restore the same number may be a new change.
+func (w *watcher) notify(seq int64, id string) {
 	w.mu.Lock()
-	if seq >= w.next {
-		if w.seen[seq] {
+	if seq > w.at.seq {
+		if w.notified[seq] {
 			w.mu.Unlock()
 			return
 		}
-		w.seen[seq] = true
-		w.advance()
+		if len(w.notified) < maxNotified {
+			w.notified[seq] = true
+		}
 	}
 	w.mu.Unlock()
 	w.c.Invalidate(apikey.Invalidation{ID: id, Origin: apikey.OriginStore})
 }
 
-// advance moves next past the changes applied; w.mu must be held.
-func (w *watcher) advance() {
-	for w.seen[w.next] {
-		delete(w.seen, w.next)
-		w.next++
-	}
-}
-
-// pollOnce applies the changes from the first one not yet applied.
+// pollOnce reads the changes after the last one followed and applies them,
+// or purges the cache when it cannot, saying so once per outage.
 func (s *Store) pollOnce(ctx context.Context, w *watcher) {
-	w.mu.Lock()
-	from := w.next
-	w.mu.Unlock()
-	pctx, cancel := context.WithTimeout(ctx, s.set.pollEach)
+	w.polling.Lock()
+	defer w.polling.Unlock()
+	pctx, cancel := context.WithTimeout(ctx, max(s.set.pollEach, minPollTimeout))
 	defer cancel()
-	last, err := s.readChanges(pctx, from, w)
+	err := s.readChanges(pctx, w)
 	if ctx.Err() != nil {
 		return
 	}
@@ -152,102 +153,156 @@ func (s *Store) pollOnce(ctx context.Context, w *watcher) {
 	w.mu.Unlock()
 	if err != nil {
 		if !wasFailing {
-			w.logger.Warn("sqlstore: reading the changes failed; the cache is purged until it works again", "error", err)
+			w.logger.Warn("sqlstore: reading the changes failed; the cache is purged at every poll until it works again", "error", err)
 		}
-		w.c.Invalidate(apikey.Invalidation{All: true, Origin: apikey.OriginStore})
+		w.purge()
 		return
 	}
 	if wasFailing {
 		w.logger.Info("sqlstore: reading the changes works again")
 	}
-	if last < from-1 {
-		w.restart(last, from)
-		return
-	}
-	w.checkGap(s.set.now())
 }
+
+func (w *watcher) purge() {
+	w.c.Invalidate(apikey.Invalidation{All: true, Origin: apikey.OriginStore})
+}
+
+// minPollTimeout is the least time a poll gets. A poll after an outage
+// must open a connection, which can take longer than a short poll interval:
+// cut off at the interval, it would fail, and purge, forever.
+const minPollTimeout = time.Second
 
 // pollPage bounds one query of a poll; a poll reads as many pages as there
 // are.
 const pollPage = 1000
 
-// readChanges applies the changes from seq from on, page after page, and
-// returns the highest sequence number in the table. Each page starts after
-// the last row of the one before, not at next: with a change missing at
-// next, rereading from there would return the same page over and over.
-func (s *Store) readChanges(ctx context.Context, from int64, w *watcher) (last int64, err error) {
-	if err := s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM apikey_changes").Scan(&last); err != nil {
-		return 0, err
+// readHead returns the newest change, or the zero link when there is none.
+func (s *Store) readHead(ctx context.Context) (link, error) {
+	var head link
+	err := s.db.QueryRowContext(ctx, "SELECT seq, token FROM apikey_changes_head WHERE id = 1").Scan(&head.seq, &head.token)
+	if errors.Is(err, sql.ErrNoRows) {
+		return link{}, nil
 	}
-	for {
-		n, after, err := s.readPage(ctx, from, w)
-		if err != nil || n < pollPage {
-			return last, err
-		}
-		from = after + 1
-	}
+	return head, err
 }
 
-func (s *Store) readPage(ctx context.Context, from int64, w *watcher) (n int, last int64, err error) {
-	rows, err := s.db.QueryContext(ctx, s.dialect.bind("SELECT seq, key_id FROM apikey_changes WHERE seq >= ? ORDER BY seq LIMIT ?"), from, pollPage)
+// readChanges follows the changes after the watcher's position, page after
+// page. The newest change, read first, tells in one query that nothing
+// changed, which is what almost every poll finds.
+func (s *Store) readChanges(ctx context.Context, w *watcher) error {
+	head, err := s.readHead(ctx)
 	if err != nil {
-		return 0, 0, err
+		return err
+	}
+	w.mu.Lock()
+	at := w.at
+	w.mu.Unlock()
+	if head == at {
+		return nil
+	}
+	lost := false
+	for first := true; ; first = false {
+		page, err := s.readPage(ctx, at.seq)
+		if err != nil {
+			return err
+		}
+		if first && len(page) == 0 {
+			// The newest change differs, and nothing follows ours: the
+			// table went back (a restore, a reset, a new database), or
+			// lost what came after ours.
+			w.lost("the changes table went back", at, head)
+			w.restart(head)
+			return nil
+		}
+		broken := w.follow(page)
+		if broken != nil && !lost {
+			lost = true
+			w.lost("a change is missing before this one", at, *broken)
+		}
+		if len(page) < pollPage {
+			break
+		}
+		at = page[len(page)-1].link
+	}
+	if lost {
+		w.purge()
+	}
+	return nil
+}
+
+// change is a row of the changes table.
+type change struct {
+	link
+	prev  string // the token of the change before it
+	keyID string
+}
+
+func (s *Store) readPage(ctx context.Context, after int64) ([]change, error) {
+	rows, err := s.db.QueryContext(ctx, s.dialect.bind("SELECT seq, token, prev_token, key_id FROM apikey_changes WHERE seq > ? ORDER BY seq LIMIT ?"), after, pollPage)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
+	var page []change
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&last, &id); err != nil {
-			return n, last, err
+		var c change
+		if err := rows.Scan(&c.seq, &c.token, &c.prev, &c.keyID); err != nil {
+			return nil, err
 		}
-		n++
-		w.apply(last, id)
+		page = append(page, c)
 	}
-	return n, last, rows.Err()
+	return page, rows.Err()
 }
 
-// restart follows the changes table back to an earlier point: its highest
-// sequence number, last, is below the changes already applied (before
-// from), as after a restore from a backup, a truncated table or a new
-// database. What the cache holds may have been revoked since, unseen, so
-// it is purged, and the watcher starts over after last.
-func (w *watcher) restart(last, from int64) {
-	w.logger.Warn("sqlstore: the changes table went back; the cache is purged", "last", last, "expected_at_least", from-1)
+// follow applies the changes of a page, in order, skipping those applied
+// from notifications, and moves the watcher's position to the last. It
+// returns the first change that does not name the one before it: a change
+// was lost to this process in between (a restore from a backup, a reset
+// table, or changes pruned while it could not read them), and the caller
+// purges the cache. A sequence number that was never used (a rollback, or
+// the numbers PostgreSQL skips after a crash) leaves the chain whole.
+func (w *watcher) follow(page []change) (broken *link) {
 	w.mu.Lock()
-	w.next = last + 1
-	clear(w.seen)
-	w.gapSince = time.Time{}
-	w.mu.Unlock()
-	w.c.Invalidate(apikey.Invalidation{All: true, Origin: apikey.OriginStore})
-}
-
-// checkGap gives up on a change that has been missing for gapWait while
-// later ones arrived: it may be lost (a rollback, or pruned while this
-// process was away), so the cache is purged and the watcher moves on.
-func (w *watcher) checkGap(now time.Time) {
-	w.mu.Lock()
-	if len(w.seen) == 0 {
-		w.gapSince = time.Time{}
-		w.mu.Unlock()
-		return
+	var apply []string
+	for _, c := range page {
+		if c.prev != w.at.token && broken == nil {
+			broken = &c.link
+		}
+		if w.notified[c.seq] {
+			delete(w.notified, c.seq)
+		} else if c.keyID != "" { // "": a key created, in no cache yet
+			apply = append(apply, c.keyID)
+		}
+		w.at = c.link
 	}
-	if w.gapSince.IsZero() {
-		w.gapSince = now
+	if broken != nil {
+		clear(w.notified) // the purge covers them; their numbers may name other changes now
 	}
-	if now.Sub(w.gapSince) < gapWait {
-		w.mu.Unlock()
-		return
-	}
-	next := w.next
-	for seq := range w.seen {
-		if next == w.next || seq < next {
-			next = seq
+	for seq := range w.notified {
+		if seq <= w.at.seq {
+			delete(w.notified, seq)
 		}
 	}
-	w.next = next
-	w.advance()
-	w.gapSince = time.Time{}
 	w.mu.Unlock()
-	w.c.Invalidate(apikey.Invalidation{All: true, Origin: apikey.OriginStore})
+	for _, id := range apply {
+		w.c.Invalidate(apikey.Invalidation{ID: id, Origin: apikey.OriginStore})
+	}
+	return broken
+}
+
+// lost logs why the cache is about to be purged.
+func (w *watcher) lost(why string, at, seen link) {
+	w.logger.Warn("sqlstore: changes were lost to this process ("+why+"); the cache is purged",
+		"followed", at.seq, "found", seen.seq)
+}
+
+// restart purges the cache and follows the changes from head on.
+func (w *watcher) restart(head link) {
+	w.mu.Lock()
+	w.at = head
+	clear(w.notified)
+	w.mu.Unlock()
+	w.purge()
 }
 
 // reconnectPause is how long the listener waits before connecting again
@@ -262,10 +317,17 @@ const reconnectPause = time.Second
 func (s *Store) listen(ctx context.Context, w *watcher, conn *pgx.Conn) {
 	defer s.done.Done()
 	pause := min(reconnectPause, s.set.pollEach)
+	// Logged once when the connection is lost and once when it is back,
+	// not at every attempt: Watch has said so when conn is nil.
+	down := conn == nil
 	for {
 		var err error
 		if conn == nil {
 			if conn, err = s.startListening(ctx); err == nil {
+				if down {
+					w.logger.Info("sqlstore: listening for changes again")
+					down = false
+				}
 				s.pollOnce(ctx, w)
 			}
 		}
@@ -277,7 +339,10 @@ func (s *Store) listen(ctx context.Context, w *watcher, conn *pgx.Conn) {
 		if ctx.Err() != nil {
 			return
 		}
-		w.logger.Warn("sqlstore: listening for changes failed; polling only until it reconnects", "error", err)
+		if !down {
+			w.logger.Warn("sqlstore: listening for changes failed; polling only until it reconnects", "error", err)
+			down = true
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -311,7 +376,7 @@ func (s *Store) receive(ctx context.Context, w *watcher, conn *pgx.Conn) error {
 		}
 		seq, id, ok := strings.Cut(n.Payload, " ")
 		if v, err := strconv.ParseInt(seq, 10, 64); ok && err == nil {
-			w.apply(v, id)
+			w.notify(v, id)
 		}
 	}
 }

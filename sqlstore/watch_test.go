@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,23 +127,28 @@ func TestWatchThroughCache(t *testing.T) {
 }
 
 // A Store that cannot read the changes purges its cache at every failed
-// poll, says so once, and applies what it missed when it can read again.
+// poll, says so once, at the first, and once that it works again, and
+// applies what it missed when it can read again.
 func TestWatchPurgesWhenChangesUnreadable(t *testing.T) {
 	ctx := context.Background()
 	dsn := sqliteTestDSN(t)
-	s := openStore(t, dsn, WithPollInterval(20*time.Millisecond))
+	var logs lockedBuffer
+	s := openStore(t, dsn, WithPollInterval(20*time.Millisecond), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	other := openStore(t, dsn)
 	inv := newInvalidations()
 	require.NoError(t, s.Watch(ctx, inv))
 	k, _, err := other.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}})
 	require.NoError(t, err)
 
-	_, err = other.db.Exec("ALTER TABLE apikey_changes RENAME TO apikey_changes_away")
+	_, err = other.db.Exec("ALTER TABLE apikey_changes_head RENAME TO apikey_changes_head_away")
 	require.NoError(t, err)
 	assert.Equal(t, apikey.Invalidation{All: true, Origin: apikey.OriginStore}, inv.next(t, 2*time.Second))
 	assert.Equal(t, apikey.Invalidation{All: true, Origin: apikey.OriginStore}, inv.next(t, 2*time.Second), "again at the next poll")
+	assert.Equal(t, apikey.Invalidation{All: true, Origin: apikey.OriginStore}, inv.next(t, 2*time.Second), "and the next")
+	assert.Equal(t, 1, strings.Count(logs.String(), "reading the changes failed"), "said once")
+	assert.NotContains(t, logs.String(), "reading the changes works again")
 
-	_, err = other.db.Exec("ALTER TABLE apikey_changes_away RENAME TO apikey_changes")
+	_, err = other.db.Exec("ALTER TABLE apikey_changes_head_away RENAME TO apikey_changes_head")
 	require.NoError(t, err)
 	require.NoError(t, other.Revoke(ctx, k.ID))
 	for {
@@ -152,28 +158,9 @@ func TestWatchPurgesWhenChangesUnreadable(t *testing.T) {
 			break
 		}
 	}
-}
-
-// A change missing behind later ones is waited for, then given up on with
-// a purge; if it comes after all, it is applied late.
-func TestWatchGap(t *testing.T) {
-	inv := newInvalidations()
-	w := &watcher{c: inv, next: 1, seen: map[int64]bool{}}
-	t0 := time.Now()
-	w.apply(2, "key_2")
-	w.apply(2, "key_2")
-	w.checkGap(t0)
-	w.checkGap(t0.Add(gapWait - time.Millisecond))
-	assert.Equal(t, []apikey.Invalidation{{ID: "key_2", Origin: apikey.OriginStore}}, inv.all())
-	w.checkGap(t0.Add(gapWait))
-	assert.Equal(t, apikey.Invalidation{All: true, Origin: apikey.OriginStore}, inv.all()[1])
-	assert.Equal(t, int64(3), w.next)
-	w.apply(1, "key_1")
-	assert.Equal(t, apikey.Invalidation{ID: "key_1", Origin: apikey.OriginStore}, inv.all()[2], "a change given up on, applied late")
-	w.apply(3, "key_3")
-	assert.Equal(t, int64(4), w.next)
-	w.checkGap(t0.Add(2 * gapWait))
-	assert.Len(t, inv.all(), 4, "no gap, no purge")
+	s.pollOnce(ctx, s.watching())
+	assert.Equal(t, 1, strings.Count(logs.String(), "reading the changes failed"))
+	assert.Equal(t, 1, strings.Count(logs.String(), "reading the changes works again"), "said once")
 }
 
 func TestWatchAfterClose(t *testing.T) {

@@ -14,9 +14,12 @@
 //
 // create makes the tables, or brings them up to date, as Store.Migrate
 // does; the other commands never change them, and refuse tables that are
-// missing or older than the command's. APIKEYS_KEY_PREFIX sets the prefix of the keys create and rotate
-// issue (default sk_), APIKEYS_PEPPER_FILE the file holding the pepper of
-// an HMAC digest: both must match the application's.
+// missing or older than the command's. create and rotate issue keys of the
+// format the database records (the application's, recorded by its
+// Store.Migrate; sk_ in a new database). APIKEYS_KEY_PREFIX sets it
+// instead, and a prefix other than the database's is refused.
+// APIKEYS_PEPPER_FILE names the file holding the pepper of an HMAC digest,
+// which must match the application's.
 package main
 
 import (

@@ -95,6 +95,9 @@ func openStore(ctx context.Context, req keyctl.OpenRequest, now func() time.Time
 	} else if err = s.CheckSchema(ctx); errors.Is(err, sqlstore.ErrSchemaOutdated) {
 		err = errSchema
 	}
+	if errors.Is(err, sqlstore.ErrKeyFormatMismatch) {
+		err = fmt.Errorf("%w; unset %s to issue keys of the database's format", err, envKeyPrefix)
+	}
 	if err != nil {
 		s.Close()
 		return nil, err

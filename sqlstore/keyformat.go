@@ -1,0 +1,82 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// The database records the prefix of its keys in apikey_settings, so that
+// every process that issues keys into it (the application, the apikeys
+// command) issues keys of the one format that the applications check: a
+// mismatch fails loudly instead of issuing keys that every request refuses.
+
+const selectPrefix = "SELECT value FROM apikey_settings WHERE name = 'key_prefix'"
+
+// recordedPrefix returns the prefix the database records, or "" when it
+// records none or has no settings table yet (a database before Migrate).
+func (s *Store) recordedPrefix(ctx context.Context) (string, error) {
+	if ok, err := s.hasTable(ctx, "apikey_settings"); err != nil || !ok {
+		return "", err
+	}
+	var p string
+	err := s.db.QueryRowContext(ctx, selectPrefix).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return p, err
+}
+
+// checkFormat, within tx, compares the Store's key format with the one the
+// database records, and records it when the database records none and
+// every key it holds is of that format (a database from before the format
+// was recorded keeps its keys' format).
+func (s *Store) checkFormat(ctx context.Context, tx *sql.Tx) error {
+	prefix := s.set.format.Prefix
+	var recorded string
+	err := tx.QueryRowContext(ctx, selectPrefix).Scan(&recorded)
+	if errors.Is(err, sql.ErrNoRows) {
+		// The display value of a key starts with its prefix and "...".
+		var other int
+		err = tx.QueryRowContext(ctx, s.dialect.bind("SELECT COUNT(*) FROM apikey_keys WHERE substr(display_value, 1, ?) <> ?"),
+			len(prefix)+3, prefix+"...").Scan(&other)
+		if err != nil {
+			return err
+		}
+		if other > 0 {
+			return fmt.Errorf("%w: %d keys of the database do not start with %q, this Store's prefix (%s)", ErrKeyFormatMismatch, other, prefix, s.formatSource())
+		}
+		// Another process may record its own meanwhile: the one recorded
+		// first holds.
+		if _, err = tx.ExecContext(ctx, s.dialect.bind("INSERT INTO apikey_settings (name, value) VALUES ('key_prefix', ?) ON CONFLICT (name) DO NOTHING"), prefix); err != nil {
+			return err
+		}
+		err = tx.QueryRowContext(ctx, selectPrefix).Scan(&recorded)
+	}
+	if err != nil {
+		return err
+	}
+	if recorded != prefix {
+		return fmt.Errorf("%w: the database's keys start with %q, this Store's with %q (%s)", ErrKeyFormatMismatch, recorded, prefix, s.formatSource())
+	}
+	return nil
+}
+
+func (s *Store) formatSource() string {
+	if s.set.formatGiven {
+		return "WithKeyFormat"
+	}
+	return "the default"
+}
+
+// hasTable reports whether the Store's schema has the table.
+func (s *Store) hasTable(ctx context.Context, name string) (bool, error) {
+	q := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+	if s.dialect.postgres() {
+		q = "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1"
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, q, name).Scan(&n)
+	return n > 0, err
+}

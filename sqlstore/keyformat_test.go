@@ -1,0 +1,85 @@
+package sqlstore
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apikeyauth/apikey"
+)
+
+// The database records the format of its keys: a Store opened without one
+// issues keys of the database's format, and a Store given another one
+// refuses to migrate or issue keys, loudly, instead of issuing keys that
+// every application checking the database's format refuses.
+func TestKeyFormatRecorded(t *testing.T) {
+	demo, sk := apikey.KeyFormat{Prefix: "demo_"}, apikey.KeyFormat{Prefix: "sk_"}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := b.dsn(t)
+			open := func(opts ...Option) *Store {
+				s, err := Open(ctx, dsn, opts...)
+				require.NoError(t, err)
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+			app := open(WithKeyFormat(demo))
+			assert.Equal(t, demo, app.KeyFormat())
+			require.NoError(t, app.Migrate(ctx), "records demo_")
+			_, v, err := app.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}})
+			require.NoError(t, err)
+			require.True(t, demo.Check(v))
+
+			tool := open()
+			assert.Equal(t, demo, tool.KeyFormat(), "the database's format, read by Open")
+			require.NoError(t, tool.Migrate(ctx))
+			_, v, err = tool.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}})
+			require.NoError(t, err)
+			assert.True(t, demo.Check(v), "a key the application accepts")
+
+			other := open(WithKeyFormat(sk))
+			err = other.Migrate(ctx)
+			assert.ErrorIs(t, err, ErrKeyFormatMismatch)
+			assert.ErrorContains(t, err, `the database's keys start with "demo_", this Store's with "sk_" (WithKeyFormat)`)
+			k, v, err := other.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}})
+			assert.ErrorIs(t, err, ErrKeyFormatMismatch)
+			assert.Nil(t, k)
+			assert.Empty(t, v)
+			p, err := app.List(ctx, "", "", 0)
+			require.NoError(t, err)
+			require.Len(t, p.Keys, 2, "nothing issued by the mismatched Store")
+			_, _, err = other.Rotate(ctx, p.Keys[0].ID, 0)
+			assert.ErrorIs(t, err, ErrKeyFormatMismatch)
+
+			// A database from before the format was recorded: its keys'
+			// format is recorded by the first Store of that format.
+			_, err = app.db.Exec("DELETE FROM apikey_settings")
+			require.NoError(t, err)
+			byDefault := open()
+			assert.Equal(t, sk, byDefault.KeyFormat(), "none recorded: the default")
+			err = byDefault.Migrate(ctx)
+			assert.ErrorIs(t, err, ErrKeyFormatMismatch)
+			assert.ErrorContains(t, err, `2 keys of the database do not start with "sk_", this Store's prefix (the default)`)
+			_, _, err = byDefault.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}})
+			assert.ErrorIs(t, err, ErrKeyFormatMismatch)
+			require.NoError(t, app.Migrate(ctx), "records demo_ again")
+			assert.Equal(t, demo, open().KeyFormat())
+		})
+	}
+}
+
+// A new database records the format of the first Store that migrates it.
+func TestKeyFormatNewDatabase(t *testing.T) {
+	ctx := context.Background()
+	dsn := sqliteTestDSN(t)
+	s, err := Open(ctx, dsn)
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.Migrate(ctx))
+	var p string
+	require.NoError(t, s.db.QueryRow(selectPrefix).Scan(&p))
+	assert.Equal(t, DefaultPrefix, p)
+}
