@@ -29,23 +29,27 @@ func (s *Store) recordedPrefix(ctx context.Context) (string, error) {
 }
 
 // checkFormat, within tx, compares the Store's key format with the one the
-// database records, and records it when the database records none and
-// every key it holds is of that format (a database from before the format
-// was recorded keeps its keys' format).
+// database records, and records it when the database records none: the
+// format given with WithKeyFormat always (an application knows its own),
+// the default only when every key the database holds has it (a database
+// from before the format was recorded, opened by a tool that was given
+// none, must not take another format than its keys').
 func (s *Store) checkFormat(ctx context.Context, tx *sql.Tx) error {
 	prefix := s.set.format.Prefix
 	var recorded string
 	err := tx.QueryRowContext(ctx, selectPrefix).Scan(&recorded)
 	if errors.Is(err, sql.ErrNoRows) {
-		// The display value of a key starts with its prefix and "...".
-		var other int
-		err = tx.QueryRowContext(ctx, s.dialect.bind("SELECT COUNT(*) FROM apikey_keys WHERE substr(display_value, 1, ?) <> ?"),
-			len(prefix)+3, prefix+"...").Scan(&other)
-		if err != nil {
-			return err
-		}
-		if other > 0 {
-			return fmt.Errorf("%w: %d keys of the database do not start with %q, this Store's prefix (%s)", ErrKeyFormatMismatch, other, prefix, s.formatSource())
+		if !s.set.formatGiven {
+			// The display value of a key starts with its prefix and "...".
+			var other int
+			err = tx.QueryRowContext(ctx, s.dialect.bind("SELECT COUNT(*) FROM apikey_keys WHERE substr(display_value, 1, ?) <> ?"),
+				len(prefix)+3, prefix+"...").Scan(&other)
+			if err != nil {
+				return err
+			}
+			if other > 0 {
+				return fmt.Errorf("%w: the database records no key format, and %d of its keys do not start with %q, the default prefix", ErrKeyFormatMismatch, other, prefix)
+			}
 		}
 		// Another process may record its own meanwhile: the one recorded
 		// first holds.

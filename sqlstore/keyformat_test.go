@@ -62,11 +62,19 @@ func TestKeyFormatRecorded(t *testing.T) {
 			assert.Equal(t, sk, byDefault.KeyFormat(), "none recorded: the default")
 			err = byDefault.Migrate(ctx)
 			assert.ErrorIs(t, err, ErrKeyFormatMismatch)
-			assert.ErrorContains(t, err, `2 keys of the database do not start with "sk_", this Store's prefix (the default)`)
+			assert.ErrorContains(t, err, `the database records no key format, and 2 of its keys do not start with "sk_", the default prefix`)
 			_, _, err = byDefault.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}})
 			assert.ErrorIs(t, err, ErrKeyFormatMismatch)
 			require.NoError(t, app.Migrate(ctx), "records demo_ again")
 			assert.Equal(t, demo, open().KeyFormat())
+
+			// An application that changed its prefix over time upgrades
+			// without trouble: the format it is given is recorded.
+			_, err = app.db.Exec("DELETE FROM apikey_settings")
+			require.NoError(t, err)
+			renamed := apikey.KeyFormat{Prefix: "acme_"}
+			require.NoError(t, open(WithKeyFormat(renamed)).Migrate(ctx))
+			assert.Equal(t, renamed, open().KeyFormat())
 		})
 	}
 }

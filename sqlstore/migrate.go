@@ -13,10 +13,11 @@ import (
 // Migrate brings the schema up to date: it applies, in order and each in
 // its own transaction, the embedded migrations that the database has not
 // seen, and records their versions in apikey_schema_migrations. Then it
-// records the Store's key format as the database's, when the database
-// records none and holds no key of another format, and otherwise checks
-// that they are the same: a Store that would issue keys of another format
-// than the database's gets ErrKeyFormatMismatch. It is safe to call on
+// records the Store's key format as the database's when the database
+// records none (the default format only over a database whose keys all
+// have it), and otherwise checks that they are the same: a Store that
+// would issue keys of another format than the database's gets
+// ErrKeyFormatMismatch. It is safe to call on
 // every start and from several processes at once (PostgreSQL takes an
 // advisory lock; SQLite's write lock serializes). It never changes or drops
 // a migration already applied.
