@@ -103,6 +103,21 @@ func TestKeyShapedIDsAreRefused(t *testing.T) {
 			{"list", "--org", key},
 			{"audit", "--org", key},
 			{"create", "--org", key, "--name", "n"},
+			// Pasted with what surrounds it.
+			{"delete", " " + key, "--yes"},
+			{"revoke", key + "\n", "--yes"},
+			{"delete", "'" + key + "'", "--yes"},
+			{"delete", "Bearer " + key, "--yes"},
+			{"expire", "api_key_0001/" + key},
+			{"expire", "api_key_0001-" + key},
+			{"list", "--org=\"" + key + "\""},
+			{"rotate", "--org", "org_1", "--id", "\t" + key},
+			{"list", "--org", "org_1", "--base-url", "https://api.workos.com/?key=" + key},
+			// Sent, stored and printed back by create.
+			{"create", "--org", "org_1", "--name", key},
+			{"create", "--org", "org_1", "--name=my key " + key},
+			{"create", "--org", "org_1", "--name", "n", "--permission=" + key},
+			{"create", "--org", "org_1", "--name", "n", "--permission", "posts:read", "--permission", key},
 		} {
 			t.Run(strings.Join(args, " "), func(t *testing.T) {
 				h := newHarness(t)
@@ -123,6 +138,7 @@ func TestKeyShapedIDsAreRefused(t *testing.T) {
 			"api_key_01H5JQDV7R7ATEYZDEG0W5PRYS", "org_01EHZNVPK3SFK441A1RGBFSHRT", "user_01EHZNVPK3SFK441A1RGBFSHRT",
 			"key_0005f3a1b2c3d" + "abcdefghijklmnop", // the SQL store's IDs
 			"acme", "tenant_42", "Xy3kLm9PqR2sT5uV7wZ1aB4cD6e", "auth0|5f7c8ec7c33c6c004bbafe82", "",
+			"task_force", "my-org sk", "https://api.workos.com", "invoices:read,invoices:write", "Billing key (prod)",
 		} {
 			assert.False(t, a.looksLikeKey(id), id)
 		}

@@ -256,7 +256,8 @@ func (a *app) owner(org string) string {
 // errors name the flag, never its value, and name an unknown flag only
 // when it reads as a flag name. Every positional argument is an ID, as are
 // --org and --id: one shaped like a key is refused before anything is
-// sent (see looksLikeKey), and so is such a --base-url.
+// sent (see looksLikeKey), and so is such a --base-url, --name or
+// --permission.
 func (a *app) parse(c *command, fs *flag.FlagSet, conn *connection, args []string, positional int) (pos []string, code int, done bool) {
 	for len(args) > 0 {
 		arg := args[0]
@@ -318,8 +319,9 @@ func (a *app) parse(c *command, fs *flag.FlagSet, conn *connection, args []strin
 				"(to find a key's ID from its value, pipe the key into 'apikeys validate')"), true
 		}
 	}
-	// --base-url too: it would be printed back if it does not parse.
-	for _, name := range []string{"org", "id", "base-url"} {
+	// --base-url too: it would be printed back if it does not parse; and
+	// --name and --permission, which are sent, stored and printed back.
+	for _, name := range []string{"org", "id", "base-url", "name", "permission"} {
 		if f := fs.Lookup(name); f != nil && a.looksLikeKey(f.Value.String()) {
 			a.noteSecret(f.Value.String())
 			return nil, a.usage(c, "--"+name+": the value given looks like an API key; it was not sent anywhere"), true
