@@ -29,11 +29,17 @@ import (
 // and wins against validations already in flight: their results are
 // returned to the requests that were waiting, but never stored.
 //
+// Hits read a coarse clock, refreshed every 10 ms by a timer set only
+// while hits come in; within a second of an entry's end they read the real
+// clock, so expiry stays exact unless that timer runs more than 990 ms
+// late. Invalidations never wait for it.
+//
 // Build one with NewCache; New builds one by default; the zero value is
 // not usable. A Cache is safe for
 // concurrent use, runs no background goroutine, and needs no Close: a
 // validation outlives its requests only until the validation timeout (or,
-// for a validator that ignores its context, until it returns).
+// for a validator that ignores its context, until it returns), and the
+// clock's timer stops a tick after the last hit.
 type Cache struct {
 	validator Validator
 	ttl       time.Duration
