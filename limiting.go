@@ -23,27 +23,37 @@ func (m *Middleware) Cost(cost int) func(http.Handler) http.Handler {
 
 // limitedContext is the request context of a key with limits or a quota:
 // the context, the event to report and the scratch the decision needs, in
-// the one allocation every authenticated request makes.
+// the one allocation every authenticated request makes. quietContext is
+// the same without the event, for a middleware without Hooks.Request: a
+// smaller allocation.
 type limitedContext struct {
 	reportingContext
+	scratch limitScratch
+}
+
+type quietContext struct {
+	authContext
 	scratch limitScratch
 }
 
 // serveLimited charges an authenticated request against its key's limits
 // and quota, sets the RateLimit fields, and serves it or refuses it (429).
 func (m *Middleware) serveLimited(w http.ResponseWriter, r *http.Request, next http.Handler, key *Key, e *decision, cost int) {
+	if m.hooks.Request == nil {
+		qc := &quietContext{authContext: authContext{Context: r.Context(), key: key, responder: m.responder}}
+		if err := m.charge(w, r, key, cost, &qc.scratch); err != nil {
+			m.responder.fail(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(&qc.authContext))
+		return
+	}
 	lc := &limitedContext{}
 	lc.authContext = authContext{Context: r.Context(), key: key, responder: m.responder}
 	if err := m.charge(w, r, key, cost, &lc.scratch); err != nil {
-		if m.hooks.Request != nil {
-			e.Request, e.Outcome, e.Key, e.Err = r, OutcomeOf(err), key, err
-			m.hooks.Request(e.RequestEvent)
-		}
+		e.Request, e.Outcome, e.Key, e.Err = r, OutcomeOf(err), key, err
+		m.hooks.Request(e.RequestEvent)
 		m.responder.fail(w, r, err)
-		return
-	}
-	if m.hooks.Request == nil {
-		next.ServeHTTP(w, r.WithContext(&lc.authContext))
 		return
 	}
 	m.serveReporting(w, r, next, &lc.reportingContext, e)

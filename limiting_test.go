@@ -428,4 +428,5 @@ func TestLimitedHitPathAllocations(t *testing.T) {
 // the runtime adds a header to each allocation, and the hit path slows.
 func TestLimitedContextIsSmall(t *testing.T) {
 	assert.LessOrEqual(t, unsafe.Sizeof(limitedContext{}), uintptr(512))
+	assert.LessOrEqual(t, unsafe.Sizeof(quietContext{}), uintptr(512))
 }
