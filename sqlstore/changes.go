@@ -69,13 +69,18 @@ func (s *Store) change(ctx context.Context, id string, update func(ctx context.C
 // invalidates nothing (a key created), so that a restore that loses it is
 // noticed all the same. On PostgreSQL a change of a key is also notified.
 func (s *Store) record(ctx context.Context, tx *sql.Tx, id string) error {
+	now, token := micros(s.set.now()), rand.Text()
+	// Pruned before the head row is locked: the lock is held, and every
+	// other change waits, for as few statements as can be.
+	if _, err := tx.ExecContext(ctx, s.dialect.bind("DELETE FROM apikey_changes WHERE changed_at < ?"), now-changesKept.Microseconds()); err != nil {
+		return err
+	}
 	var prev string
 	err := tx.QueryRowContext(ctx, s.dialect.lockHead()).Scan(&prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) { // no head row: a chain starts again
 		return err
 	}
 	var seq int64
-	now, token := micros(s.set.now()), rand.Text()
 	err = tx.QueryRowContext(ctx, s.dialect.bind("INSERT INTO apikey_changes (key_id, changed_at, token, prev_token) VALUES (?, ?, ?, ?) RETURNING seq"),
 		id, now, token, prev).Scan(&seq)
 	if err != nil {
@@ -85,8 +90,7 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, id string) error {
 		ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, token = excluded.token`), seq, token); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, s.dialect.bind("DELETE FROM apikey_changes WHERE changed_at < ?"), now-changesKept.Microseconds())
-	if err == nil && id != "" && s.dialect.postgres() {
+	if id != "" && s.dialect.postgres() {
 		_, err = tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", s.channel, strconv.FormatInt(seq, 10)+" "+id)
 	}
 	return err
