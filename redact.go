@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"context"
 	"errors"
 	"net/url"
 	"slices"
@@ -16,7 +17,9 @@ const maxRedactedErrors = 64
 
 // redactValue returns a validator's error as it is when no error in its
 // tree (what Unwrap gives, to any depth) holds value in its text, as it is
-// or URL-escaped (as a query or a path writes it). Otherwise it returns a
+// or URL-escaped (as a query or a path writes it); the package's sentinels
+// and the context's errors count as holding none (see fixedErrors).
+// Otherwise it returns a
 // stand-in with the same shape: each error that holds the value, or wraps
 // one that does, is replaced by one whose text is its own with every such
 // form of the value replaced by "[redacted]", and which matches
@@ -30,7 +33,7 @@ const maxRedactedErrors = 64
 // errors' Error and Unwrap methods, which may panic: callValidator
 // recovers.
 func redactValue(err error, value string) error {
-	if value == "" {
+	if value == "" || isFixedError(err) {
 		return err
 	}
 	r := redactor{all: [3]string{value, url.QueryEscape(value), url.PathEscape(value)}}
@@ -44,6 +47,27 @@ func redactValue(err error, value string) error {
 	return out
 }
 
+// fixedErrors hold no key value, whatever value is looked for: their text
+// is fixed. A short value found in it (a client sending "key" finds it in
+// ErrInvalidKey's) is chance, and redacting it would only garble the error
+// and replace a sentinel that callers may compare by identity.
+var fixedErrors = [...]error{
+	ErrMissingKey, ErrMalformedKey, ErrInvalidKey, ErrForbidden, ErrUnavailable, ErrMisconfigured,
+	ErrValidatorPanicked, ErrRateLimited, ErrQuotaExhausted, context.Canceled, context.DeadlineExceeded,
+}
+
+// isFixedError reports whether err is one of fixedErrors: the common
+// answer of a validator (ErrInvalidKey to a flood of made-up keys) is
+// passed on without a walk or an allocation.
+func isFixedError(err error) bool {
+	for _, f := range fixedErrors {
+		if err == f {
+			return true
+		}
+	}
+	return false
+}
+
 type redactor struct {
 	all   [3]string // the value and its escaped forms, which escaping leaves as they are for most keys
 	forms []string  // in all: the value, then its escaped forms that differ
@@ -53,6 +77,9 @@ type redactor struct {
 // redact returns err, or its stand-in and true when anything in its tree
 // held the value.
 func (r *redactor) redact(err error) (error, bool) {
+	if isFixedError(err) {
+		return err, false
+	}
 	r.seen++
 	text := err.Error()
 	if r.seen > maxRedactedErrors {

@@ -216,6 +216,38 @@ func TestRedactValueForms(t *testing.T) {
 	assert.True(t, strings.Contains(url.QueryEscape(leakyValue), "%2B"), "the value has something to escape")
 }
 
+// The package's sentinels and the context's errors hold no key, whatever
+// the value: one found in their fixed text by chance (a client sending
+// "key") leaves them as they are, unwalked, and costs no allocation.
+func TestFixedErrorsNotRedacted(t *testing.T) {
+	tests := []struct {
+		name, value string
+		err         error
+	}{
+		{"invalid key, value in its text", "key", ErrInvalidKey},
+		{"invalid key, one letter", "a", ErrInvalidKey},
+		{"unavailable", "validator", ErrUnavailable},
+		{"quota exhausted", "quota", ErrQuotaExhausted},
+		{"deadline", "deadline", context.DeadlineExceeded},
+		{"canceled", "context", context.Canceled},
+		{"any value", leakyValue, ErrInvalidKey},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.True(t, redactValue(tc.err, tc.value) == tc.err, "the error itself, not a stand-in")
+			wrapped := fmt.Errorf("no such %s: %w", tc.value, tc.err)
+			got := redactValue(wrapped, tc.value)
+			assert.NotContains(t, got.Error(), "such "+tc.value, "the wrapper's own text is redacted")
+			u, ok := got.(interface{ Unwrap() []error })
+			require.True(t, ok)
+			require.Len(t, u.Unwrap(), 1)
+			assert.True(t, u.Unwrap()[0] == tc.err, "the sentinel under it is kept as it is")
+		})
+	}
+	allocs := testing.AllocsPerRun(100, func() { _ = redactValue(ErrInvalidKey, leakyValue) })
+	assert.Zero(t, allocs, "ErrInvalidKey, the answer to a flood of made-up keys, costs no allocation")
+}
+
 // An error whose Error method panics (a typed nil, say) is a panicking
 // validator, answered 500, never a panic in a log line.
 func TestValidatorErrorPanicsWhenPrinted(t *testing.T) {
