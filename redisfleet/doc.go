@@ -87,4 +87,14 @@
 //     purge voids the whole shared cache, for the same reason: the replicas
 //     then validate again, but no one purges its local cache.
 //   - Any other Origin is published, like apikey.OriginLocal.
+//
+// # Rate limits and quotas
+//
+// Fleet.Limiter counts apikey rate limits for the whole fleet, one script
+// per request, and falls back to this replica's share of each limit while
+// Redis does not answer (or refuses, WithFallback(FallbackRefuse));
+// Fleet.Quotas keeps credits for keys whose store has none:
+//
+//	limiter, err := fleet.Limiter()
+//	auth, err := apikey.New(v, apikey.WithLimiter(limiter), apikey.WithQuotas(fleet.Quotas()))
 package redisfleet
