@@ -49,6 +49,9 @@ var errAlreadyWatching = errors.New("sqlstore: Watch: already watching")
 func (s *Store) Watch(ctx context.Context, c Invalidator) error {
 	head, err := s.readHead(ctx)
 	if err != nil {
+		if serr := s.CheckSchema(ctx); errors.Is(serr, ErrSchemaOutdated) {
+			err = serr // what to do about it, rather than a missing table
+		}
 		return fmt.Errorf("sqlstore: Watch: %w", err)
 	}
 	w := &watcher{c: c, at: head, notified: map[int64]bool{}, logger: s.set.logger}

@@ -163,6 +163,21 @@ func TestWatchPurgesWhenChangesUnreadable(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(logs.String(), "reading the changes works again"), "said once")
 }
 
+// Watch on a database whose tables are older than the package says to
+// migrate, not which table is missing.
+func TestWatchOutdatedSchema(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := Open(ctx, b.dsn(t))
+			require.NoError(t, err)
+			defer s.Close()
+			require.NoError(t, s.migrate(ctx, 1, "0001_keys.sql"))
+			assert.ErrorIs(t, s.Watch(ctx, newInvalidations()), ErrSchemaOutdated)
+		})
+	}
+}
+
 func TestWatchAfterClose(t *testing.T) {
 	s := openStore(t, sqliteTestDSN(t))
 	require.NoError(t, s.Close())
