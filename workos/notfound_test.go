@@ -76,6 +76,8 @@ func TestNotFoundIsTheObjectNotTheRoute(t *testing.T) {
 			{`{"message":"API Key not found: 'api_key_01EHZNVPK3SFK441A1RGBFSHRT'."}`, ErrNotFound},
 			{`{"message":"Organization not found: 'org_01EHZNVPK3SFK441A1RGBFSHRT'."}`, ErrNotFound},
 			{`{"message":"ApiKey not found","code":"not_found"}`, ErrNotFound},
+			{`{"message":"api key NOT FOUND"}`, ErrNotFound},
+			{`{"error":"not_found","error_description":"Organization not found"}`, ErrNotFound},
 			// An unknown route: WorkOS's emulator, a NestJS default, a proxy
 			// or a web server's page, nothing at all.
 			{`{"message":"Not Found","code":"not_found"}`, ErrRouteNotFound},
@@ -83,6 +85,13 @@ func TestNotFoundIsTheObjectNotTheRoute(t *testing.T) {
 			{`{"message":"Resource not found"}`, ErrRouteNotFound},
 			{`{"code":"not_found"}`, ErrRouteNotFound},
 			{`<html><body><h1>404 Not Found</h1></body></html>`, ErrRouteNotFound},
+			// WorkOS's words, but not where WorkOS puts them, or not
+			// naming the object first: unrecognised, so never "gone".
+			{`<html><body>API Key not found</body></html>`, ErrRouteNotFound},
+			{`{"detail":"API Key not found"}`, ErrRouteNotFound},
+			{`{"message":"Not Found: API Key not found"}`, ErrRouteNotFound},
+			{`{"message":"User not found"}`, ErrRouteNotFound},
+			{`{"message":" not found"}`, ErrRouteNotFound},
 			{``, ErrRouteNotFound},
 		} {
 			f := workostest.NewServer(t)
