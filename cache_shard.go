@@ -152,12 +152,6 @@ func (s *positiveShard) purge() {
 	s.mu.Unlock()
 }
 
-func (s *positiveShard) len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.entries)
-}
-
 // drop removes e from the shard and the index; under mu.
 func (s *positiveShard) drop(e *entry) {
 	delete(s.entries, e.d)
