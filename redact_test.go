@@ -38,6 +38,13 @@ type namingError struct{ value string }
 func (e namingError) Error() string        { return "no key " + e.value }
 func (e namingError) Is(target error) bool { return target == ErrInvalidKey }
 
+// lookupError is a validator's own wrapper whose text holds nothing of
+// what it wraps.
+type lookupError struct{ err error }
+
+func (e lookupError) Error() string { return "lookup failed" }
+func (e lookupError) Unwrap() error { return e.err }
+
 // A validator's error that holds the key value, as it is or URL-escaped,
 // reaches the error handler, Authenticate's caller, both hooks and the
 // failure log redacted, with the same outcome, the same sentinels and
@@ -87,6 +94,17 @@ func TestValidatorErrorRedacted(t *testing.T) {
 			var se *storeError
 			require.ErrorAs(t, err, &se, "the store's error holds no key: errors.As still finds it")
 			assert.Equal(t, 502, se.Code)
+		},
+	}, {
+		name: "clean text over an error that holds it", status: 503, is: []error{ErrUnavailable},
+		err:  lookupError{fmt.Errorf("GET /keys/%s: %w", leakyValue, &storeError{Code: 404})},
+		text: "apikey: validator unavailable: lookup failed",
+		check: func(t *testing.T, err error) {
+			var le lookupError
+			assert.False(t, errors.As(err, &le), "it wraps the key: it is not reachable")
+			var se *storeError
+			require.ErrorAs(t, err, &se, "the store's error under both holds no key")
+			assert.Equal(t, 404, se.Code)
 		},
 	}, {
 		name: "request id", err: &UnavailableError{RetryAfter: time.Minute, RequestID: leakyValue}, status: 503, is: []error{ErrUnavailable},
@@ -159,8 +177,8 @@ func TestValidatorErrorRedacted(t *testing.T) {
 						assert.NotContains(t, s, form)
 					}
 				}
-				if tc.status != 401 {
-					assert.Contains(t, logs.String(), "[redacted]", "the failure log says what it can")
+				if tc.status != 401 && strings.Contains(tc.text, redacted) {
+					assert.Contains(t, logs.String(), redacted, "the failure log says what it can")
 				}
 			})
 		}
