@@ -56,14 +56,19 @@ func TestAcknowledgedRevocation(t *testing.T) {
 	}
 
 	// The revoking replica acknowledges every revocation, and is killed the
-	// moment the last answer arrives.
+	// moment the last answer arrives. One it could not acknowledge in time
+	// (a loaded machine) is delivered again, as WorkOS would.
 	var wg sync.WaitGroup
 	for i := range values {
 		up.revoke(fmt.Sprintf("key_%d", i))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			assert.Equal(t, http.StatusOK, replicas[0].revoke(t, fmt.Sprintf("key_%d", i)), "acknowledged")
+			for try := 0; replicas[0].revoke(t, fmt.Sprintf("key_%d", i)) != http.StatusOK; try++ {
+				if !assert.Less(t, try, 20, "never acknowledged") {
+					return
+				}
+			}
 		}()
 	}
 	wg.Wait()
