@@ -18,8 +18,8 @@ import (
 // apikey.New with apikey.WithQuotas. It is safe for concurrent use.
 //
 // A key's count starts, the first time the key spends, at its
-// Key.Quota.Remaining (so the Key.Quota a policy or a validator gives the
-// key is its grant), and refills as Key.Quota.Refill says, on Redis's
+// Key.Quota.Remaining (so the Key.Quota the validator, or apikey.Enrich
+// around it, gives the key is its grant), and refills as Key.Quota.Refill says, on Redis's
 // clock. The count is kept for good: run Redis with persistence (AOF or
 // RDB), since a Redis that loses it starts the key over from its grant.
 //
