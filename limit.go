@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -211,16 +212,25 @@ type limitJSON struct {
 	Scope  Scope  `json:"scope,omitempty"`
 }
 
+// unmarshalKnown is json.Unmarshal refusing fields that v does not have.
+func unmarshalKnown(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
 // MarshalJSON writes l as {"name":…,"limit":100,"period":"1m0s",…}.
 func (l Limit) MarshalJSON() ([]byte, error) {
 	return json.Marshal(limitJSON{l.Name, l.Rate, l.Period.String(), l.Burst, l.Scope})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes, such as
-// {"limit": 5, "period": "1s"}, and validates it.
+// {"limit": 5, "period": "1s"}, and validates it. A field it does not know
+// is an error: a misspelt "burst" or "scope" would otherwise be dropped
+// without a word, and the limit enforced differently than written.
 func (l *Limit) UnmarshalJSON(b []byte) error {
 	var j limitJSON
-	if err := json.Unmarshal(b, &j); err != nil {
+	if err := unmarshalKnown(b, &j); err != nil {
 		return err
 	}
 	d, err := time.ParseDuration(j.Period)

@@ -286,10 +286,15 @@ func TestLimitJSON(t *testing.T) {
 	assert.JSONEq(t, `{"limit":5,"period":"1s"}`, string(b))
 	assert.Error(t, l.UnmarshalJSON([]byte(`{"limit": 5, "period": "soon"}`)))
 	assert.ErrorIs(t, l.UnmarshalJSON([]byte(`{"limit": 0, "period": "1s"}`)), ErrMisconfigured)
+	// A misspelt field is refused, not dropped: {"brust": 50} must not
+	// quietly become a burst of 5.
+	assert.Error(t, l.UnmarshalJSON([]byte(`{"limit": 5, "period": "1s", "brust": 50}`)))
+	assert.Error(t, l.UnmarshalJSON([]byte(`{"limit": 5, "period": "1s", "scoep": "owner"}`)))
 
 	var r Refill
 	require.NoError(t, r.UnmarshalJSON([]byte(`{"amount": 100, "interval": "24h"}`)))
 	assert.Equal(t, Refill{Amount: 100, Interval: 24 * time.Hour}, r)
+	assert.Error(t, r.UnmarshalJSON([]byte(`{"amount": 100, "interval": "24h", "amuont": 5}`)))
 	q := Quota{Remaining: 100, Refill: &r}
 	assert.NoError(t, q.Validate())
 	for name, bad := range map[string]Quota{

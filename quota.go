@@ -67,10 +67,11 @@ func (r Refill) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads what MarshalJSON writes, such as
-// {"amount": 100, "interval": "24h"}.
+// {"amount": 100, "interval": "24h"}. A field it does not know is an
+// error, as for a Limit.
 func (r *Refill) UnmarshalJSON(b []byte) error {
 	var j refillJSON
-	if err := json.Unmarshal(b, &j); err != nil {
+	if err := unmarshalKnown(b, &j); err != nil {
 		return err
 	}
 	d, err := time.ParseDuration(j.Interval)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,7 +50,9 @@ func (in limitsInput) quota() (*apikey.Quota, bool, error) {
 		return nil, false, nil
 	}
 	var q *apikey.Quota
-	if err := json.Unmarshal(in.Quota, &q); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(in.Quota))
+	dec.DisallowUnknownFields() // as decode does for the body: "remainig": 100 is no quota of 0
+	if err := dec.Decode(&q); err != nil {
 		return nil, false, fmt.Errorf(`"quota" must be {"remaining": 100, "refill": {"amount": 100, "interval": "24h"}} or null`)
 	}
 	return q, true, nil
