@@ -362,6 +362,10 @@ func (s *Store) MoveQuota(ctx context.Context, from, to string) error {
 	if !storable(to) {
 		return ErrNotFound
 	}
+	if from == to {
+		// Moving onto itself would leave the key with none left.
+		return invalidInput("a quota moves to another key, not to the key that holds it")
+	}
 	touch := func(id string) func(ctx context.Context, tx *sql.Tx) (sql.Result, error) {
 		return func(ctx context.Context, tx *sql.Tx) (sql.Result, error) {
 			return tx.ExecContext(ctx, s.dialect.bind("UPDATE apikey_keys SET updated_at = ? WHERE id = ?"), micros(s.set.now()), id)

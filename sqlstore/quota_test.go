@@ -191,6 +191,17 @@ func TestSpendRefill(t *testing.T) {
 			require.NoError(t, s.SetQuota(ctx, k.ID, quota(20, apikey.Refill{Amount: 5, Interval: time.Hour})))
 			clk.Add(3 * time.Hour)
 			assert.Equal(t, int64(19), spend(1).Remaining)
+			clk.Add(time.Hour) // a refill due, not yet applied: Get shows the grant kept
+			got, err = s.Get(ctx, k.ID)
+			require.NoError(t, err)
+			assert.Equal(t, int64(19), got.Quota.Remaining, "Get keeps a grant above the amount")
+
+			// At the very instant of a refill, Get shows it done, as Spend does it.
+			require.NoError(t, s.SetQuota(ctx, k.ID, quota(0, apikey.Refill{Amount: 5, Interval: time.Hour})))
+			clk.Add(time.Hour)
+			got, err = s.Get(ctx, k.ID)
+			require.NoError(t, err)
+			assert.Equal(t, int64(5), got.Quota.Remaining, "Get at the refill's instant")
 		})
 	}
 }
@@ -395,6 +406,10 @@ func TestMoveQuota(t *testing.T) {
 			got, err := s.Get(ctx, from.ID)
 			require.NoError(t, err)
 			assert.Equal(t, from.Quota, got.Quota, "a refused move changes nothing")
+			assert.ErrorIs(t, s.MoveQuota(ctx, from.ID, from.ID), ErrInvalidInput, "a key is not its own successor")
+			got, err = s.Get(ctx, from.ID)
+			require.NoError(t, err)
+			assert.Equal(t, from.Quota, got.Quota, "moving a quota onto its own key loses no credit")
 
 			require.NoError(t, s.MoveQuota(ctx, from.ID, to.ID))
 			got, err = s.Get(ctx, to.ID)
