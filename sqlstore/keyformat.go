@@ -31,9 +31,10 @@ func (s *Store) recordedPrefix(ctx context.Context) (string, error) {
 // checkFormat, within tx, compares the Store's key format with the one the
 // database records, and records it when the database records none: the
 // format given with WithKeyFormat always (an application knows its own),
-// the default only when every key the database holds has it (a database
-// from before the format was recorded, opened by a tool that was given
-// none, must not take another format than its keys').
+// the default only when the database holds keys and every one has it (a
+// database from before the format was recorded, opened by a tool that was
+// given none, must not take another format than its keys'; an empty one
+// waits for its application to record its own).
 func (s *Store) checkFormat(ctx context.Context, tx *sql.Tx) error {
 	prefix := s.set.format.Prefix
 	var recorded string
@@ -41,14 +42,22 @@ func (s *Store) checkFormat(ctx context.Context, tx *sql.Tx) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		if !s.set.formatGiven {
 			// The display value of a key starts with its prefix and "...".
-			var other int
-			err = tx.QueryRowContext(ctx, s.dialect.bind("SELECT COUNT(*) FROM apikey_keys WHERE substr(display_value, 1, ?) <> ?"),
-				len(prefix)+3, prefix+"...").Scan(&other)
+			var keys, other int
+			err = tx.QueryRowContext(ctx, s.dialect.bind("SELECT COUNT(*), COUNT(CASE WHEN substr(display_value, 1, ?) <> ? THEN 1 END) FROM apikey_keys"),
+				len(prefix)+3, prefix+"...").Scan(&keys, &other)
 			if err != nil {
 				return err
 			}
 			if other > 0 {
 				return fmt.Errorf("%w: the database records no key format, and %d of its keys do not start with %q, the default prefix", ErrKeyFormatMismatch, other, prefix)
+			}
+			if keys == 0 {
+				// A database without keys is no evidence of its format:
+				// the default recorded here, by a tool or a migration job
+				// run before the application, would refuse the
+				// application its own format. It is recorded once the
+				// database holds keys of it.
+				return nil
 			}
 		}
 		// Another process may record its own meanwhile: the one recorded

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -79,15 +81,49 @@ func TestKeyFormatRecorded(t *testing.T) {
 	}
 }
 
-// A new database records the format of the first Store that migrates it.
+// A new database records the format of the first Store given one, or
+// else the default once it holds keys of the default: a migration job or
+// the apikeys command run with no format before the application, on an
+// empty database, must not lock the application out of its own format.
 func TestKeyFormatNewDatabase(t *testing.T) {
-	ctx := context.Background()
-	dsn := sqliteTestDSN(t)
-	s, err := Open(ctx, dsn)
-	require.NoError(t, err)
-	defer s.Close()
-	require.NoError(t, s.Migrate(ctx))
-	var p string
-	require.NoError(t, s.db.QueryRow(selectPrefix).Scan(&p))
-	assert.Equal(t, DefaultPrefix, p)
+	demo := apikey.KeyFormat{Prefix: "demo_"}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := b.dsn(t)
+			open := func(opts ...Option) *Store {
+				s, err := Open(ctx, dsn, opts...)
+				require.NoError(t, err)
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+			recorded := func(s *Store) string {
+				var p string
+				err := s.db.QueryRow(selectPrefix).Scan(&p)
+				if errors.Is(err, sql.ErrNoRows) {
+					return ""
+				}
+				require.NoError(t, err)
+				return p
+			}
+
+			job := open()
+			require.NoError(t, job.Migrate(ctx))
+			assert.Empty(t, recorded(job), "an empty database: no evidence of a format")
+			app := open(WithKeyFormat(demo))
+			require.NoError(t, app.Migrate(ctx), "the application after a migration job without a format")
+			assert.Equal(t, "demo_", recorded(app))
+
+			_, err := app.db.Exec("DELETE FROM apikey_settings")
+			require.NoError(t, err)
+			_, err = app.db.Exec("DELETE FROM apikey_keys")
+			require.NoError(t, err)
+			byDefault := open()
+			require.NoError(t, byDefault.Migrate(ctx))
+			_, _, err = byDefault.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}})
+			require.NoError(t, err)
+			require.NoError(t, byDefault.Migrate(ctx))
+			assert.Equal(t, DefaultPrefix, recorded(byDefault), "a database holding keys of the default")
+		})
+	}
 }

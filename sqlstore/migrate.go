@@ -14,8 +14,8 @@ import (
 // its own transaction, the embedded migrations that the database has not
 // seen, and records their versions in apikey_schema_migrations. Then it
 // records the Store's key format as the database's when the database
-// records none (the default format only over a database whose keys all
-// have it), and otherwise checks that they are the same: a Store that
+// records none (the default format only over a database holding keys that
+// all have it), and otherwise checks that they are the same: a Store that
 // would issue keys of another format than the database's gets
 // ErrKeyFormatMismatch. It is safe to call on
 // every start and from several processes at once (PostgreSQL takes an
