@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/apikeyauth/apikey"
 )
@@ -54,6 +55,13 @@ func (in limitsInput) quota() (*apikey.Quota, bool, error) {
 	dec.DisallowUnknownFields() // as decode does for the body: "remainig": 100 is no quota of 0
 	if err := dec.Decode(&q); err != nil {
 		return nil, false, fmt.Errorf(`"quota" must be {"remaining": 100, "refill": {"amount": 100, "interval": "24h"}} or null`)
+	}
+	if q != nil {
+		// Checked before anything is written: an update that sets the
+		// limits too must not set them and then fail on the quota.
+		if err := q.Validate(); err != nil {
+			return nil, false, errors.New(`"quota": ` + strings.TrimPrefix(err.Error(), "apikey: Quota: "))
+		}
 	}
 	return q, true, nil
 }

@@ -267,6 +267,7 @@ func TestLimitsAndQuota(t *testing.T) {
 				{"create with both forms of limits", "POST", "/admin/keys", `{"name":"x","rate_limit":{"limit":1,"period":"1s"},"limits":[]}`, 400},
 				{"update with nothing", "PATCH", "/admin/keys/" + credited.ID, `{}`, 400},
 				{"update with an unknown field", "PATCH", "/admin/keys/" + credited.ID, `{"quota":{"remaining":1},"plan":"pro"}`, 400},
+				{"update the limits with a bad quota", "PATCH", "/admin/keys/" + credited.ID, `{"rate_limit":{"limit":1,"period":"1s"},"quota":{"remaining":-1}}`, 400},
 				{"update a limit with a bad scope", "PATCH", "/admin/keys/" + credited.ID, `{"rate_limit":{"limit":1,"period":"1s","scope":"planet"}}`, 400},
 				{"update an unknown key", "PATCH", "/admin/keys/key_unknown", `{"quota":null}`, 404},
 				{"update its own key", "PATCH", "/admin/keys/" + adminID, `{"quota":null}`, 403},
@@ -279,6 +280,7 @@ func TestLimitsAndQuota(t *testing.T) {
 			}
 			assert.Equal(t, 403, c.do("GET", "/admin/keys/"+credited.ID, credited.Value, "").Code, "a key without keys:admin")
 			assert.Nil(t, get(credited.ID).Quota, "the refused updates changed nothing")
+			assert.Nil(t, get(credited.ID).Limits, "not even the limits of an update whose quota was refused")
 		})
 	}
 }
