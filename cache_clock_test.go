@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -96,4 +97,35 @@ func TestCoarseClockKeepsExpiryExact(t *testing.T) {
 	clock.Advance(time.Nanosecond)
 	hit()
 	assert.EqualValues(t, 2, v.calls.Load(), "not at the end, whatever the coarse clock says")
+}
+
+// A cache whose hits set the coarse clock's timer is collected once
+// unreachable, while that timer is still set: the timer holds the clock,
+// never the cache. And the timer stops on its own a tick or two after the
+// last hit, so that an idle cache has nothing set.
+func TestCoarseClockTimerHoldsNoCache(t *testing.T) {
+	collected := make(chan struct{})
+	coarse := func() *coarseClock {
+		c, err := NewCache(testStatic())
+		require.NoError(t, err)
+		for range 3 {
+			_, err = c.Validate(context.Background(), writerValue)
+			require.NoError(t, err)
+		}
+		require.True(t, c.clock.coarse.running.Load(), "the hits set the timer")
+		runtime.AddCleanup(c, func(done chan struct{}) { close(done) }, collected)
+		return c.clock.coarse
+	}()
+	require.Eventually(t, func() bool {
+		runtime.GC()
+		select {
+		case <-collected:
+			return true
+		default:
+			return false
+		}
+	}, 5*time.Second, time.Millisecond, "the cache was not collected")
+	require.Eventually(t, func() bool { return !coarse.running.Load() }, 5*time.Second, time.Millisecond,
+		"the timer stops once no hit reads the clock")
+	assert.Zero(t, coarse.now.Load())
 }

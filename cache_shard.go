@@ -36,6 +36,11 @@ type entry struct {
 // positiveShard is one lock's worth of valid keys: a map for lookups and a
 // list from the most to the least recently used. Hits take only its read
 // lock and write nothing in it.
+//
+// The list is this package's, not golang-lru's (which the invalid keys
+// still use): an entry that is its own node in the LRU and in its ID's list
+// costs one allocation, about two thirds of golang-lru's element plus an
+// index of digests per ID, and keeps the ID index O(1).
 type positiveShard struct {
 	mu        sync.RWMutex
 	entries   map[Digest]*entry
