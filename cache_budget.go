@@ -34,6 +34,11 @@ type budget struct {
 
 	known   *knownKeys // nil without a bound per second or a reserve
 	refused atomic.Uint64
+
+	// lending makes a loan from the reserve one step: otherwise two keys
+	// could both see one token more than there are known keys, and both
+	// take one, leaving known keys short.
+	lending sync.Mutex
 }
 
 func newBudget(s *settings) *budget {
@@ -84,8 +89,15 @@ func (b *budget) allow(known bool, wall time.Time) bool {
 	if known {
 		return b.reserved.AllowN(wall, 1) || b.general.AllowN(wall, 1)
 	}
-	return b.general.AllowN(wall, 1) ||
-		b.reserved.TokensAt(wall) >= float64(b.known.len()+1) && b.reserved.AllowN(wall, 1)
+	return b.general.AllowN(wall, 1) || b.lend(wall)
+}
+
+// lend takes a token from the reserve for a key not known, while the
+// reserve holds more tokens than there are known keys.
+func (b *budget) lend(wall time.Time) bool {
+	b.lending.Lock()
+	defer b.lending.Unlock()
+	return b.reserved.TokensAt(wall) >= float64(b.known.len()+1) && b.reserved.AllowN(wall, 1)
 }
 
 func (b *budget) release() { b.inFlight.Add(-1) }

@@ -371,3 +371,29 @@ func TestMissAfterFlightEndedServesStored(t *testing.T) {
 		})
 	}
 }
+
+// Keys not known that arrive together never borrow the reserve's tokens
+// kept for known keys: two of them must not both see one token more than
+// there are known keys and both take it.
+func TestBudgetLendingKeepsTheReserve(t *testing.T) {
+	wall := time.Unix(0, 0) // no refill: what is taken stays taken
+	for round := range 200 {
+		b := newBudget(&settings{rate: 100, burst: 100, reserve: 0.5, size: 100, maxInFlight: 1000})
+		for i := range 10 {
+			b.known.remember(DigestOf(fmt.Sprintf("sk_known_%d", i)), 0)
+		}
+		start := make(chan struct{})
+		var done sync.WaitGroup
+		for range 100 {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				<-start
+				b.allow(false, wall)
+			}()
+		}
+		close(start)
+		done.Wait()
+		require.GreaterOrEqual(t, b.reserved.TokensAt(wall), 10.0, "round %d: a token kept for a known key was lent", round)
+	}
+}
