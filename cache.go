@@ -32,7 +32,8 @@ import (
 // Hits read a coarse clock, refreshed every 10 ms by a timer set only
 // while hits come in; within a second of an entry's end they read the real
 // clock, so expiry stays exact unless that timer runs more than 990 ms
-// late. Invalidations never wait for it.
+// late (as it does, for a moment, in a process that resumes from a pause).
+// Invalidations and keys' ExpiresAt never wait for it.
 //
 // Build one with NewCache; New builds one by default; the zero value is
 // not usable. A Cache is safe for
