@@ -96,12 +96,28 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, id string) error {
 	return err
 }
 
+// idleInTx bounds, on PostgreSQL, how long a transaction of the Store may
+// wait for its client between statements. A writer that loses its network
+// mid-change gives up after changeTimeout, but the server cannot tell: it
+// would hold the head row's lock, and every change of every process would
+// wait behind it, until TCP keepalives notice, hours later. Past idleInTx
+// the server ends the session and its locks.
+const idleInTx = changeTimeout
+
+// inTx runs f in a transaction, committed when f returns nil.
 func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	if s.dialect.postgres() {
+		// Local to the transaction, so that it holds behind a pooler.
+		if _, err := tx.ExecContext(ctx, "SELECT set_config('idle_in_transaction_session_timeout', $1, true)",
+			strconv.FormatInt(s.idleInTx.Milliseconds(), 10)); err != nil {
+			return err
+		}
+	}
 	if err := f(tx); err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ type Store struct {
 	listenConfig  *pgx.ConnConfig // PostgreSQL: the listener's own connection
 	channel       string          // PostgreSQL: the NOTIFY channel of the schema
 	listenTimeout time.Duration   // PostgreSQL: listenTimeout, but in tests
+	idleInTx      time.Duration   // PostgreSQL: idleInTx, but in tests
 	where         string          // the database, without a password: see String
 	// set is behind a pointer, as listenConfig is, so that fmt prints an
 	// address for it, not the pepper, wherever it does not call Format
@@ -67,7 +68,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err := set.check(); err != nil {
 		return nil, err
 	}
-	s := &Store{set: &set, listenTimeout: listenTimeout}
+	s := &Store{set: &set, listenTimeout: listenTimeout, idleInTx: idleInTx}
 	var err error
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
