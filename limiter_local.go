@@ -33,10 +33,34 @@ type LocalLimiter struct {
 const localLimiterShards = 64
 
 type limiterShard struct {
-	mu      sync.Mutex
-	tats    map[Bucket]*int64 // theoretical arrival time, ns since base; a pointer, so that a charge hashes the bucket once
-	sweepAt int               // sweep idle buckets when the map grows to this
-	_       [40]byte          // keep shards on separate cache lines
+	mu sync.Mutex
+	// cells holds the buckets by the hash of their ID, the one hash a
+	// charge computes (it also picks the shard): hashing a Bucket, four
+	// strings, as a map[Bucket] key would, costs more than the rest of a
+	// charge. Buckets whose IDs hash alike (the limits of one key, say)
+	// share a chain.
+	cells   map[uint64]*tatCell
+	buckets int // the cells in all chains
+	sweepAt int // sweep idle buckets when there are this many
+	_       [32]byte
+}
+
+// tatCell is one bucket's state: its theoretical arrival time, in
+// nanoseconds since the limiter's base.
+type tatCell struct {
+	bucket Bucket
+	tat    int64
+	next   *tatCell // the next bucket in the chain of the same hash
+}
+
+// find returns b's cell in the chain of hash h, or nil.
+func (s *limiterShard) find(h uint64, b Bucket) *tatCell {
+	for c := s.cells[h]; c != nil; c = c.next {
+		if c.bucket == b {
+			return c
+		}
+	}
+	return nil
 }
 
 // LimiterOption configures NewLocalLimiter.
@@ -77,7 +101,7 @@ func NewLocalLimiter(opts ...LimiterOption) (*LocalLimiter, error) {
 		l.base = l.now()
 	}
 	for i := range l.shards {
-		l.shards[i].tats = make(map[Bucket]*int64)
+		l.shards[i].cells = make(map[uint64]*tatCell)
 		l.shards[i].sweepAt = minSweep
 	}
 	return l, nil
@@ -138,24 +162,26 @@ func (l *LocalLimiter) gcra(lim Limit) (interval, tolerance int64) {
 // whether it had room.
 func (l *LocalLimiter) take(b Bucket, lim Limit, cost int, now int64, commit bool, d *Decision) bool {
 	interval, tolerance := l.gcra(lim)
-	s := &l.shards[maphash.String(l.seed, b.ID)&(localLimiterShards-1)]
+	h := maphash.String(l.seed, b.ID)
+	s := &l.shards[h&(localLimiterShards-1)]
 	s.mu.Lock()
-	p := s.tats[b]
+	c := s.find(h, b)
 	tat := now
-	if p != nil && *p > now {
-		tat = *p
+	if c != nil && c.tat > now {
+		tat = c.tat
 	}
 	next := tat + int64(cost)*interval
 	allowed := next-now <= tolerance
 	if allowed && commit {
-		if p == nil {
-			if len(s.tats) >= s.sweepAt {
+		if c == nil {
+			if s.buckets >= s.sweepAt {
 				s.sweep(now)
 			}
-			p = new(int64)
-			s.tats[b] = p
+			c = &tatCell{bucket: b, next: s.cells[h]}
+			s.cells[h] = c
+			s.buckets++
 		}
-		*p = next
+		c.tat = next
 	}
 	s.mu.Unlock()
 	if !allowed {
@@ -177,12 +203,13 @@ func (l *LocalLimiter) take(b Bucket, lim Limit, cost int, now int64, commit boo
 // state in d as if it had not been charged.
 func (l *LocalLimiter) give(b Bucket, lim Limit, cost int, now int64, d *Decision) {
 	interval, tolerance := l.gcra(lim)
-	s := &l.shards[maphash.String(l.seed, b.ID)&(localLimiterShards-1)]
+	h := maphash.String(l.seed, b.ID)
+	s := &l.shards[h&(localLimiterShards-1)]
 	s.mu.Lock()
 	tat := now
-	if p := s.tats[b]; p != nil { // a sweep may have forgotten it meanwhile
-		tat = max(*p-int64(cost)*interval, now)
-		*p = tat
+	if c := s.find(h, b); c != nil { // a sweep may have forgotten it meanwhile
+		tat = max(c.tat-int64(cost)*interval, now)
+		c.tat = tat
 	}
 	s.mu.Unlock()
 	*d = Decision{Allowed: true, Remaining: remaining(tolerance-(tat-now), interval), ResetAfter: time.Duration(tat - now)}
@@ -192,12 +219,24 @@ func (l *LocalLimiter) give(b Bucket, lim Limit, cost int, now int64, d *Decisio
 // had never been seen, and sets the size of the next sweep so that sweeps
 // cost a constant per insertion.
 func (s *limiterShard) sweep(now int64) {
-	for b, tat := range s.tats {
-		if *tat <= now {
-			delete(s.tats, b)
+	for h, c := range s.cells {
+		var kept *tatCell
+		link := &kept
+		for ; c != nil; c = c.next {
+			if c.tat > now {
+				*link, link = c, &c.next
+			} else {
+				s.buckets--
+			}
+		}
+		*link = nil
+		if kept == nil {
+			delete(s.cells, h)
+		} else {
+			s.cells[h] = kept
 		}
 	}
-	s.sweepAt = max(minSweep, 2*len(s.tats))
+	s.sweepAt = max(minSweep, 2*s.buckets)
 }
 
 // remaining returns how many intervals fit in room, at least 0: a bucket

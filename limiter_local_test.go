@@ -3,6 +3,7 @@ package apikey
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -183,7 +184,7 @@ func TestLocalLimiterSweepsIdleBuckets(t *testing.T) {
 	}
 	total := 0
 	for i := range l.shards {
-		total += len(l.shards[i].tats)
+		total += l.shards[i].buckets
 	}
 	assert.Less(t, total, 10_000, "idle buckets are forgotten")
 }
@@ -311,4 +312,40 @@ func TestBucketString(t *testing.T) {
 	b := BucketOf(&Key{ID: "x", Owner: Owner{Type: "t/i", ID: "y"}}, Limit{Name: "n", Scope: ScopeOwner})
 	assert.NotEqual(t, a.String(), b.String())
 	assert.Equal(t, "key/k1/default", BucketOf(&Key{ID: "k1"}, Limit{}).String())
+}
+
+// TestLocalLimiterBucketsOfOneID pins that buckets whose IDs are the same,
+// and so share a hash chain, still count apart, and that a sweep keeps
+// the busy ones of a chain while it forgets the idle ones.
+func TestLocalLimiterBucketsOfOneID(t *testing.T) {
+	clock := newFakeClock()
+	l := newTestLimiter(t, clock)
+	key := &Key{ID: "x", Owner: Owner{Type: "organization", ID: "x"}}
+	limits := []Limit{
+		{Rate: 1, Period: time.Hour},
+		{Name: "other", Rate: 1, Period: time.Hour},
+		{Name: "owner", Rate: 1, Period: time.Hour, Scope: ScopeOwner},
+		{Name: "owner", Rate: 1, Period: time.Hour, Scope: ScopeOrganization},
+	}
+	for _, lim := range limits {
+		assert.True(t, allowOne(t, l, key, lim, 1).Allowed, "%v: its own bucket is full", lim)
+	}
+	for _, lim := range limits {
+		assert.False(t, allowOne(t, l, key, lim, 1).Allowed, "%v: its own bucket is empty", lim)
+	}
+	// Refill one bucket of the chain, then sweep the shard: the other
+	// three are still empty and must be kept.
+	clock.Advance(30 * time.Minute)
+	late := Limit{Name: "late", Rate: 1, Period: time.Minute}
+	assert.True(t, allowOne(t, l, key, late, 1).Allowed)
+	clock.Advance(2 * time.Minute)
+	s := &l.shards[maphash.String(l.seed, "x")&(localLimiterShards-1)]
+	s.mu.Lock()
+	s.sweep(l.elapsed())
+	s.mu.Unlock()
+	assert.Equal(t, 4, s.buckets, "the idle bucket went, the four busy ones stayed")
+	for _, lim := range limits {
+		assert.False(t, allowOne(t, l, key, lim, 1).Allowed, "%v: still empty after the sweep", lim)
+	}
+	assert.True(t, allowOne(t, l, key, late, 1).Allowed, "the forgotten bucket starts full")
 }
