@@ -85,16 +85,24 @@ func (m *Middleware) charge(w http.ResponseWriter, r *http.Request, key *Key, co
 			return err
 		}
 	}
-	var decisions []Decision
-	if len(limits) <= len(s.decisions) {
-		decisions = s.decisions[:len(limits)]
-	} else {
-		decisions = make([]Decision, len(limits))
-	}
 	ctx := r.Context()
+	var decisions []Decision
 	var refusedBy *LimitError
 	if len(limits) > 0 {
-		if err := m.limiter.Allow(ctx, key, limits, cost, decisions); err != nil {
+		// The default limiter is called as what it is, so that its
+		// answers can stay on this stack: through the interface, they
+		// would need a place on the heap.
+		var onStack [2]Decision
+		var err error
+		if local, ok := m.limiter.(*LocalLimiter); ok && len(limits) <= len(onStack) {
+			decisions = onStack[:len(limits)]
+			err = local.Allow(ctx, key, limits, cost, decisions)
+		} else {
+			onHeap := make([]Decision, len(limits))
+			err = m.limiter.Allow(ctx, key, limits, cost, onHeap)
+			decisions = onHeap
+		}
+		if err != nil {
 			return countError(err)
 		}
 		for i, d := range decisions {
@@ -108,15 +116,16 @@ func (m *Middleware) charge(w http.ResponseWriter, r *http.Request, key *Key, co
 		}
 	}
 	var quota *QuotaDecision
+	var qd QuotaDecision
 	if refusedBy == nil && key.Quota != nil {
 		if m.quotas == nil {
 			return configError("Middleware", "key %q has a quota, but no QuotaStore keeps its count (WithQuotas)", key.ID)
 		}
-		qd, err := m.quotas.Spend(ctx, key, int64(cost))
-		if err != nil {
+		var err error
+		if qd, err = m.quotas.Spend(ctx, key, int64(cost)); err != nil {
 			return countError(err)
 		}
-		s.quota, quota = qd, &s.quota
+		quota = &qd
 		if !qd.Allowed {
 			refusedBy = &LimitError{Limit: QuotaName, RetryAfter: qd.RefillAfter, Quota: true}
 		}

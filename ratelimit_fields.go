@@ -29,16 +29,15 @@ const (
 // maxSFInteger is the largest Integer a structured field may carry.
 const maxSFInteger = 999_999_999_999_999
 
-// limitScratch is what one limited request needs to be decided: room for
-// the limiters' answers and for the fields' values, inside the request's
-// one allocation. It is sized for up to two limits and a quota with short
-// names, so that the allocation stays a small object (at most 512 bytes,
-// without a malloc header); more spill over to allocations of their own.
+// limitScratch is the room for the fields' values that a limited request
+// needs past its decision, inside the request's one allocation; the
+// decisions themselves stay on the stack. It is sized for up to two limits
+// and a quota with short names, and kept small because every byte of it
+// is allocated, zeroed and scanned on each request; longer values spill
+// over to an allocation of their own.
 type limitScratch struct {
-	decisions [2]Decision
-	quota     QuotaDecision
-	vals      [2]string
-	buf       [128]byte
+	vals [2]string
+	buf  [128]byte
 }
 
 // setRateLimitFields sets both fields on h for limits, their decisions
