@@ -327,23 +327,29 @@ func TestLocalLimiterBucketsOfOneID(t *testing.T) {
 		{Name: "owner", Rate: 1, Period: time.Hour, Scope: ScopeOwner},
 		{Name: "owner", Rate: 1, Period: time.Hour, Scope: ScopeOrganization},
 	}
+	// The bucket that goes idle first is charged first: the end of the
+	// chain, where a sweep must cut it off.
+	late := Limit{Name: "late", Rate: 1, Period: time.Minute}
+	assert.True(t, allowOne(t, l, key, late, 1).Allowed)
 	for _, lim := range limits {
 		assert.True(t, allowOne(t, l, key, lim, 1).Allowed, "%v: its own bucket is full", lim)
 	}
 	for _, lim := range limits {
 		assert.False(t, allowOne(t, l, key, lim, 1).Allowed, "%v: its own bucket is empty", lim)
 	}
-	// Refill one bucket of the chain, then sweep the shard: the other
-	// three are still empty and must be kept.
-	clock.Advance(30 * time.Minute)
-	late := Limit{Name: "late", Rate: 1, Period: time.Minute}
-	assert.True(t, allowOne(t, l, key, late, 1).Allowed)
 	clock.Advance(2 * time.Minute)
 	s := &l.shards[maphash.String(l.seed, "x")&(localLimiterShards-1)]
 	s.mu.Lock()
 	s.sweep(l.elapsed())
+	chained := 0
+	for _, c := range s.cells {
+		for ; c != nil; c = c.next {
+			chained++
+		}
+	}
 	s.mu.Unlock()
 	assert.Equal(t, 4, s.buckets, "the idle bucket went, the four busy ones stayed")
+	assert.Equal(t, s.buckets, chained, "the chains hold what the count says")
 	for _, lim := range limits {
 		assert.False(t, allowOne(t, l, key, lim, 1).Allowed, "%v: still empty after the sweep", lim)
 	}
