@@ -266,7 +266,7 @@ func TestUnstorableText(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			s := openStore(t, b.dsn(t))
-			k, _, err := s.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}})
+			k, _, err := s.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}, Quota: &apikey.Quota{Remaining: 5}})
 			require.NoError(t, err)
 			for _, bad := range []string{"key_\x00", "\x00", "key_\xff", "org_\xc3", k.ID + "\x00"} {
 				t.Run(fmt.Sprintf("%q", bad), func(t *testing.T) {
@@ -278,6 +278,14 @@ func TestUnstorableText(t *testing.T) {
 					assert.ErrorIs(t, s.SetMetadata(ctx, bad, nil), ErrNotFound, "SetMetadata")
 					_, _, err = s.Rotate(ctx, bad, 0)
 					assert.ErrorIs(t, err, ErrNotFound, "Rotate")
+					assert.ErrorIs(t, s.SetLimits(ctx, bad, nil), ErrNotFound, "SetLimits")
+					assert.ErrorIs(t, s.SetQuota(ctx, bad, nil), ErrNotFound, "SetQuota")
+					assert.ErrorIs(t, s.MoveQuota(ctx, bad, k.ID), ErrNotFound, "MoveQuota from")
+					assert.ErrorIs(t, s.MoveQuota(ctx, k.ID, bad), ErrNotFound, "MoveQuota to")
+					_, err = s.Spend(ctx, &apikey.Key{ID: bad}, 1)
+					assert.ErrorIs(t, err, apikey.ErrInvalidKey, "Spend")
+					err = s.SetLimits(ctx, k.ID, []apikey.Limit{{Name: bad, Rate: 1, Period: time.Second}})
+					assert.ErrorIs(t, err, ErrInvalidInput, "SetLimits with a bad name")
 					p, err := s.List(ctx, bad, "", 0)
 					assert.NoError(t, err, "List by owner")
 					assert.Empty(t, p.Keys)
