@@ -99,7 +99,9 @@ func (l Limit) Validate() error {
 		return configError("Limit", "limit %q: the period must be positive and at most %s, not %s", l.NameOrDefault(), maxLimitPeriod, l.Period)
 	case l.Burst < 0 || l.Burst > maxLimitRate:
 		return configError("Limit", "limit %q: the burst must be from 0 (the rate) to %d, not %d", l.NameOrDefault(), maxLimitRate, l.Burst)
-	case float64(l.Period)*float64(l.BurstOrDefault())/float64(l.Rate) > float64(maxLimitTolerance):
+	// A burst up to the rate comes back within the period: only a larger
+	// one needs the (floating-point) check, which the hit path then skips.
+	case l.Burst > l.Rate && float64(l.Period)*float64(l.Burst)/float64(l.Rate) > float64(maxLimitTolerance):
 		return configError("Limit", "limit %q: a burst of %d at %d per %s takes more than a century to come back", l.NameOrDefault(), l.BurstOrDefault(), l.Rate, l.Period)
 	case l.Scope != ScopeKey && l.Scope != ScopeOwner && l.Scope != ScopeOrganization:
 		return configError("Limit", "limit %q: unknown scope %q", l.NameOrDefault(), l.Scope)

@@ -232,21 +232,25 @@ func TestLimitValidate(t *testing.T) {
 	valid := []Limit{
 		{Rate: 1, Period: time.Second},
 		{Name: "a-b_c.d:e", Rate: 100, Period: 24 * time.Hour, Burst: 5, Scope: ScopeOwner},
+		{Rate: maxLimitRate, Period: maxLimitPeriod},    // a burst of the rate comes back in the period
+		{Rate: 1, Period: maxLimitPeriod, Burst: 100},   // the longest a burst may take to come back
+		{Rate: 10, Period: maxLimitPeriod, Burst: 1000}, // the same, at another rate
 	}
 	for _, l := range valid {
 		assert.NoError(t, l.Validate(), l.String())
 	}
 	invalid := map[string]Limit{
-		"zero":           {},
-		"no period":      {Rate: 1},
-		"negative rate":  {Rate: -1, Period: time.Second},
-		"negative burst": {Rate: 1, Period: time.Second, Burst: -1},
-		"quote in name":  {Name: `a"b`, Rate: 1, Period: time.Second},
-		"space in name":  {Name: "a b", Rate: 1, Period: time.Second},
-		"long name":      {Name: string(make([]byte, 65)), Rate: 1, Period: time.Second},
-		"bad scope":      {Rate: 1, Period: time.Second, Scope: "team"},
-		"huge period":    {Rate: 1, Period: 400 * 24 * time.Hour},
-		"huge burst":     {Rate: 1, Period: maxLimitPeriod, Burst: 1000},
+		"zero":                 {},
+		"no period":            {Rate: 1},
+		"negative rate":        {Rate: -1, Period: time.Second},
+		"negative burst":       {Rate: 1, Period: time.Second, Burst: -1},
+		"quote in name":        {Name: `a"b`, Rate: 1, Period: time.Second},
+		"space in name":        {Name: "a b", Rate: 1, Period: time.Second},
+		"long name":            {Name: string(make([]byte, 65)), Rate: 1, Period: time.Second},
+		"bad scope":            {Rate: 1, Period: time.Second, Scope: "team"},
+		"huge period":          {Rate: 1, Period: 400 * 24 * time.Hour},
+		"huge burst":           {Rate: 1, Period: maxLimitPeriod, Burst: 1000},
+		"burst past the bound": {Rate: 10, Period: maxLimitPeriod, Burst: 1001},
 	}
 	for name, l := range invalid {
 		t.Run(name, func(t *testing.T) {
