@@ -406,12 +406,10 @@ func assertStructuredFields(t *testing.T, h http.Header) {
 // The hit path of a key with a limit allocates nothing more than that of
 // a key without.
 func TestLimitedHitPathAllocations(t *testing.T) {
-	m, err := New(withLimits(Limit{Rate: 1e9, Period: time.Second}))
-	require.NoError(t, err)
 	plain, err := New(testStatic())
 	require.NoError(t, err)
-	measure := func(m *Middleware) float64 {
-		h := m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	measure := func(m *Middleware, cost int) float64 {
+		h := m.Cost(cost)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 		r := httptest.NewRequest(http.MethodGet, "/posts", nil)
 		r.Header.Set("Authorization", "Bearer "+writerValue)
 		w := &discard{h: http.Header{}}
@@ -421,7 +419,18 @@ func TestLimitedHitPathAllocations(t *testing.T) {
 			h.ServeHTTP(w, r)
 		})
 	}
-	assert.Equal(t, measure(plain), measure(m))
+	unlimited := measure(plain, 1)
+	for name, limits := range map[string][]Limit{
+		"one limit":  {{Rate: 1e9, Period: time.Second}},
+		"two limits": {{Rate: 1e9, Period: time.Second}, {Name: "org", Rate: 1e9, Period: time.Second, Scope: ScopeOwner}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m, err := New(withLimits(limits...))
+			require.NoError(t, err)
+			assert.Equal(t, unlimited, measure(m, 1))
+			assert.Equal(t, unlimited, measure(m, 2), "at a route cost")
+		})
+	}
 }
 
 // The context of a limited request stays a small object: above 512 bytes
@@ -429,4 +438,7 @@ func TestLimitedHitPathAllocations(t *testing.T) {
 func TestLimitedContextIsSmall(t *testing.T) {
 	assert.LessOrEqual(t, unsafe.Sizeof(limitedContext{}), uintptr(512))
 	assert.LessOrEqual(t, unsafe.Sizeof(quietContext{}), uintptr(512))
+	// The decisions stay on the stack: only the fields' text is in the
+	// context, which every limited request allocates, zeroes and scans.
+	assert.LessOrEqual(t, unsafe.Sizeof(quietContext{}), uintptr(192))
 }
