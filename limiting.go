@@ -22,7 +22,7 @@ func (m *Middleware) Cost(cost int) func(http.Handler) http.Handler {
 }
 
 // limitedContext is the request context of a key with limits or a quota:
-// the context, the event to report and the scratch the decision needs, in
+// the context, the event to report and the room for the RateLimit fields, in
 // the one allocation every authenticated request makes. quietContext is
 // the same without the event, for a middleware without Hooks.Request: a
 // smaller allocation.
