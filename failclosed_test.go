@@ -229,3 +229,33 @@ func TestFormatCheckPanics(t *testing.T) {
 		})
 	}
 }
+
+// A custom extractor that panics is answered like a format check that
+// panics: 500, never a panic out of the middleware, and a log line with
+// the panic value's type and the stack, never the value.
+func TestExtractorPanics(t *testing.T) {
+	extract := func(r *http.Request) (string, error) { panic("read " + r.Header.Get("Authorization")) }
+	v := counting(testStatic())
+	logger, logs := testLogger()
+	m, err := New(v, WithExtractor(extract), WithLogger(logger))
+	require.NoError(t, err)
+
+	var status int
+	var reached bool
+	require.NotPanics(t, func() { status, reached = serveOnce(t, m.Handler, readerValue) })
+	assert.Equal(t, http.StatusInternalServerError, status)
+	assert.False(t, reached)
+	assert.Zero(t, v.calls.Load(), "the validator is never asked")
+
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Bearer "+readerValue)
+	_, err = m.Authenticate(r)
+	assert.ErrorIs(t, err, ErrValidatorPanicked)
+	assert.NotContains(t, err.Error(), readerValue)
+
+	lines := logs.lines()
+	require.Len(t, lines, 1, "one line per interval")
+	assert.Contains(t, lines[0], `"msg":"apikey: extractor panicked"`)
+	assert.Contains(t, lines[0], `"panic_type":"string"`)
+	assert.NotContains(t, lines[0], readerValue)
+}

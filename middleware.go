@@ -86,7 +86,29 @@ func New(v Validator, opts ...Option) (*Middleware, error) {
 	default:
 		m.failures = newFailureLog(&s)
 	}
+	if s.ownExtract {
+		m.extract = m.recoverExtract(s.extract)
+	}
 	return m, nil
+}
+
+// recoverExtract wraps a user's extractor so that a panic in it is
+// answered like one in a format check: ErrValidatorPanicked (500, fail
+// closed), logged with its type and stack, never its value, which may hold
+// what it read (net/http would log it whole). The package's own extractors
+// do not panic, so the default pays nothing for this.
+func (m *Middleware) recoverExtract(extract Extractor) Extractor {
+	return func(r *http.Request) (value string, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				pe := newPanicError(p)
+				pe.what = "extractor"
+				m.failures.report(pe, Digest{})
+				value, err = "", pe
+			}
+		}()
+		return extract(r)
+	}
 }
 
 // Cache returns the cache in front of the validator, or nil when there is
@@ -118,6 +140,10 @@ func (m *Middleware) authenticate(r *http.Request, e *decision) (*Key, error) {
 		var me *malformedError
 		if errors.As(err, &me) {
 			return nil, me
+		}
+		var pe *panicError
+		if errors.As(err, &pe) {
+			return nil, pe
 		}
 		return nil, errMalformed("the key could not be read")
 	case value == "":

@@ -20,6 +20,7 @@ type Option func(*settings)
 type settings struct {
 	// The middleware's.
 	extract      Extractor
+	ownExtract   bool // WithExtractor was given: the extractor is the user's code
 	maxLen       int
 	realm        string
 	errorHandler ErrorHandler
@@ -111,10 +112,11 @@ const (
 	DefaultKnownKeyReserve = 0.5
 )
 
-// WithExtractor sets where the middleware looks for the key.
+// WithExtractor sets where the middleware looks for the key. A panic in e
+// is answered 500 (ErrValidatorPanicked) and logged without its value.
 // Default: FromAuthorizationBearer.
 func WithExtractor(e Extractor) Option {
-	return middlewareOption("WithExtractor", func(s *settings) { s.extract = e })
+	return middlewareOption("WithExtractor", func(s *settings) { s.extract, s.ownExtract = e, true })
 }
 
 // WithMaxKeyLength sets the longest key, in bytes, that reaches the
