@@ -18,7 +18,7 @@ func (m *Middleware) Cost(cost int) func(http.Handler) http.Handler {
 	if cost < 1 {
 		panic("apikey: Cost needs a cost of at least 1, not " + strconv.Itoa(cost))
 	}
-	return func(next http.Handler) http.Handler { return m.handler(next, false, cost) }
+	return func(next http.Handler) http.Handler { return m.handler(next, false, cost, nil) }
 }
 
 // limitedContext is the request context of a key with limits or a quota:
@@ -128,6 +128,11 @@ func (m *Middleware) charge(w http.ResponseWriter, r *http.Request, key *Key, co
 		quota = &qd
 		if !qd.Allowed {
 			refusedBy = &LimitError{Limit: QuotaName, RetryAfter: qd.RefillAfter, Quota: true}
+			if qd.Interval > 0 && int64(cost) > qd.Limit {
+				// A refill tops up to Limit: never enough for this cost, so
+				// no Retry-After promises that waiting will do.
+				refusedBy.RetryAfter = 0
+			}
 		}
 	}
 	setRateLimitFields(w.Header(), limits, decisions, quota, s)

@@ -442,3 +442,47 @@ func TestLimitedContextIsSmall(t *testing.T) {
 	// context, which every limited request allocates, zeroes and scans.
 	assert.LessOrEqual(t, unsafe.Sizeof(quietContext{}), uintptr(192))
 }
+
+// Require checks the key's permissions before its limits and quota: a
+// request it refuses (403) spends neither, and carries no RateLimit
+// fields; one it lets through spends both once.
+func TestRequireRefusesBeforeCharging(t *testing.T) {
+	limiter := &countingLimiter{Limiter: newTestLimiter(t, newFakeClock())}
+	quotas := &memQuotas{}
+	v := ValidatorFunc(func(_ context.Context, value string) (*Key, error) {
+		if value != writerValue {
+			return nil, ErrInvalidKey
+		}
+		k := writerKey
+		k.Limits = []Limit{{Rate: 100, Period: time.Second}}
+		k.Quota = &Quota{Remaining: 100}
+		return &k, nil
+	})
+	m, err := New(v, WithLimiter(limiter), WithQuotas(quotas))
+	require.NoError(t, err)
+
+	w := serve(m.Require("keys:admin")(okHandler), writerValue)
+	require.Equal(t, 403, w.Code)
+	assert.Equal(t, int64(0), limiter.calls.Load(), "a request refused 403 spends no limit")
+	assert.Equal(t, int64(0), quotas.spends.Load(), "nor a credit")
+	assert.Empty(t, w.Header().Get("RateLimit"))
+
+	w = serve(m.Require("posts:write")(okHandler), writerValue)
+	require.Equal(t, 200, w.Code)
+	assert.Equal(t, int64(1), limiter.calls.Load())
+	assert.Equal(t, int64(1), quotas.spends.Load())
+	assert.Equal(t, `"default";r=99;t=1, "quota";r=99`, w.Header().Get("RateLimit"))
+}
+
+// A quota refused for a cost above what a refill tops up to gets no
+// Retry-After: waiting for the refill would not be enough.
+func TestQuotaRetryAfterOnlyWhenARefillHelps(t *testing.T) {
+	m, err := New(withQuota(&Quota{Remaining: 0, Refill: &Refill{Amount: 100, Interval: 24 * time.Hour}}), WithQuotas(emptyQuotas{}))
+	require.NoError(t, err)
+	w := serve(m.Cost(100)(okHandler), writerValue)
+	require.Equal(t, 429, w.Code)
+	assert.Equal(t, "3600", w.Header().Get("Retry-After"), "100 fit in a refill")
+	w = serve(m.Cost(101)(okHandler), writerValue)
+	require.Equal(t, 429, w.Code)
+	assert.Empty(t, w.Header().Get("Retry-After"), "101 never fit")
+}

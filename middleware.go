@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -182,7 +183,7 @@ func (m *Middleware) checkFormat(value string) (err error) {
 // with their key in the request context (see FromContext). It has the shape
 // chi's Use expects.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
-	return m.handler(next, false, 0)
+	return m.handler(next, false, 0, nil)
 }
 
 // Optional is like Handler, but lets requests that carry no key through,
@@ -192,22 +193,27 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 // key holders more, or to wrap a whole http.ServeMux whose routes guard
 // themselves.
 func (m *Middleware) Optional(next http.Handler) http.Handler {
-	return m.handler(next, true, 0)
+	return m.handler(next, true, 0, nil)
 }
 
 // Require returns middleware that authenticates the request, as Handler
 // does, and then lets it through only if its key grants every one of perms,
 // as RequirePermission does: the one wrapper a route of an http.ServeMux
-// needs. Like RequirePermission, it panics when perms is empty or holds an
-// empty permission: use Handler for routes that need only a key.
+// needs. It checks the permissions before the key's rate limits and quota:
+// a request it refuses (403) spends neither a limit nor a credit, where a
+// RequirePermission behind Handler runs after the charge. Like
+// RequirePermission, it panics when perms is empty or holds an empty
+// permission: use Handler for routes that need only a key.
 func (m *Middleware) Require(perms ...string) func(http.Handler) http.Handler {
 	guard := RequirePermission(perms...)
-	return func(next http.Handler) http.Handler { return m.Handler(guard(next)) }
+	perms = slices.Clone(perms)
+	return func(next http.Handler) http.Handler { return m.handler(guard(next), false, 0, perms) }
 }
 
 // handler authenticates requests for next; cost, when not 0, is what each
-// costs against its key's limits (Middleware.Cost).
-func (m *Middleware) handler(next http.Handler, optional bool, cost int) http.Handler {
+// costs against its key's limits (Middleware.Cost); a key that lacks one of
+// required, which next refuses, is not charged (Require).
+func (m *Middleware) handler(next http.Handler, optional bool, cost int, required []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var e decision
 		key, err := m.authenticate(r, &e)
@@ -222,7 +228,8 @@ func (m *Middleware) handler(next http.Handler, optional bool, cost int) http.Ha
 			m.responder.fail(w, r, err)
 			return
 		}
-		if key != nil && (len(key.Limits) > 0 || key.Quota != nil || m.limitPolicy != nil) {
+		if key != nil && (len(key.Limits) > 0 || key.Quota != nil || m.limitPolicy != nil) &&
+			missingPermissions(key, true, required) == nil {
 			m.serveLimited(w, r, next, key, &e, cost)
 			return
 		}

@@ -156,17 +156,19 @@ func (a *app) start(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	var posts demo.Store
-	admin := apikey.RequirePermission("keys:admin")
+	// Require checks the permissions before it charges the key's limits
+	// and quota: a request refused 403 spends no credit.
+	admin := auth.Require("keys:admin")
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", demo.Healthz)
 	mux.Handle("GET /me", auth.Handler(http.HandlerFunc(demo.Me)))
-	mux.Handle("GET /posts", auth.Handler(apikey.RequirePermission("posts:read")(http.HandlerFunc(posts.List))))
-	mux.Handle("POST /posts", auth.Handler(apikey.RequirePermission("posts:write")(http.HandlerFunc(posts.Create))))
-	mux.Handle("POST /admin/keys", auth.Handler(admin(http.HandlerFunc(a.createKey))))
-	mux.Handle("GET /admin/keys", auth.Handler(admin(http.HandlerFunc(a.listKeys))))
-	mux.Handle("GET /admin/keys/{id}", auth.Handler(admin(http.HandlerFunc(a.getKey))))
-	mux.Handle("PATCH /admin/keys/{id}", auth.Handler(admin(http.HandlerFunc(a.updateKey))))
-	mux.Handle("DELETE /admin/keys/{id}", auth.Handler(admin(http.HandlerFunc(a.revokeKey))))
+	mux.Handle("GET /posts", auth.Require("posts:read")(http.HandlerFunc(posts.List)))
+	mux.Handle("POST /posts", auth.Require("posts:write")(http.HandlerFunc(posts.Create)))
+	mux.Handle("POST /admin/keys", admin(http.HandlerFunc(a.createKey)))
+	mux.Handle("GET /admin/keys", admin(http.HandlerFunc(a.listKeys)))
+	mux.Handle("GET /admin/keys/{id}", admin(http.HandlerFunc(a.getKey)))
+	mux.Handle("PATCH /admin/keys/{id}", admin(http.HandlerFunc(a.updateKey)))
+	mux.Handle("DELETE /admin/keys/{id}", admin(http.HandlerFunc(a.revokeKey)))
 	a.handler = mux
 	return nil
 }

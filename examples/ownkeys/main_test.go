@@ -224,6 +224,8 @@ func TestLimitsAndQuota(t *testing.T) {
 				"quota":{"remaining":3,"refill":{"amount":3,"interval":"24h"}}}`)
 			require.Equal(t, http.StatusCreated, code)
 			assert.Equal(t, &apikey.Quota{Remaining: 3, Refill: &apikey.Refill{Amount: 3, Interval: 24 * time.Hour}}, credited.Quota)
+			require.Equal(t, http.StatusForbidden, c.do("POST", "/posts", credited.Value, `{"title":"x"}`).Code, "posts:read only")
+			assert.Equal(t, int64(3), get(credited.ID).Quota.Remaining, "a request refused 403 spends no credit")
 			for range 3 {
 				require.Equal(t, 200, c.do("GET", "/posts", credited.Value, "").Code)
 			}
