@@ -75,7 +75,7 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("listening on http://%s", ln.Addr())
-	if err := serve(ctx, &http.Server{Handler: a.handler, ReadHeaderTimeout: 5 * time.Second}, ln, a); err != nil {
+	if err := demo.Serve(ctx, &http.Server{Handler: a.handler, ReadHeaderTimeout: 5 * time.Second}, ln, a); err != nil {
 		log.Fatal(err)
 	}
 	log.Print("stopped")

@@ -2,16 +2,13 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"database/sql"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -75,59 +72,4 @@ func TestSIGTERM(t *testing.T) {
 	var lastUsed int64
 	require.NoError(t, db.QueryRow("SELECT last_used_at FROM apikey_keys WHERE name = 'admin'").Scan(&lastUsed))
 	assert.NotZero(t, lastUsed, "the queued last use was written on the way out")
-}
-
-// closeCounter counts its Close calls.
-type closeCounter struct{ n atomic.Int32 }
-
-func (c *closeCounter) Close() error { c.n.Add(1); return nil }
-
-// TestServeShutsDownThenCloses: when the signal context ends, a request in
-// flight still gets its answer, serve returns without error, and the app
-// (its store) is closed once, after the server stopped.
-func TestServeShutsDownThenCloses(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	started, release := make(chan struct{}), make(chan struct{})
-	srv := &http.Server{ReadHeaderTimeout: time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		<-release
-		_, _ = io.WriteString(w, "done")
-	})}
-	var app closeCounter
-	ctx, signal := context.WithCancel(context.Background())
-	defer signal()
-	served := make(chan error, 1)
-	go func() { served <- serve(ctx, srv, ln, &app) }()
-
-	answered := make(chan string, 1)
-	go func() {
-		resp, err := http.Get("http://" + ln.Addr().String() + "/")
-		if err != nil {
-			answered <- err.Error()
-			return
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		answered <- string(body)
-	}()
-	<-started
-	signal()
-	assert.Zero(t, app.n.Load(), "not closed while a request is in flight")
-	close(release)
-	assert.Equal(t, "done", <-answered)
-	assert.NoError(t, <-served)
-	assert.Equal(t, int32(1), app.n.Load())
-}
-
-// TestServeClosesAfterFailure: a server that cannot serve still closes the
-// app, and reports why.
-func TestServeClosesAfterFailure(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	require.NoError(t, ln.Close())
-	var app closeCounter
-	err = serve(context.Background(), &http.Server{ReadHeaderTimeout: time.Second}, ln, &app)
-	assert.ErrorIs(t, err, net.ErrClosed)
-	assert.Equal(t, int32(1), app.n.Load())
 }

@@ -129,7 +129,7 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("listening on http://%s", ln.Addr())
-	if err := serve(ctx, &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}, ln, handler); err != nil {
+	if err := demo.Serve(ctx, &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}, ln, handler); err != nil {
 		log.Fatal(err)
 	}
 	log.Print("stopped")

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -19,8 +19,8 @@ type closeCounter struct{ n atomic.Int32 }
 func (c *closeCounter) Close() error { c.n.Add(1); return nil }
 
 // TestServeShutsDownThenCloses: when the signal context ends, a request in
-// flight still gets its answer, serve returns without error, and the app
-// (its fleet) is closed once, after the server stopped.
+// flight still gets its answer, Serve returns without error, and the app
+// is closed once, after the server stopped.
 func TestServeShutsDownThenCloses(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -34,7 +34,7 @@ func TestServeShutsDownThenCloses(t *testing.T) {
 	ctx, signal := context.WithCancel(context.Background())
 	defer signal()
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, srv, ln, &app) }()
+	go func() { served <- Serve(ctx, srv, ln, &app) }()
 
 	answered := make(chan string, 1)
 	go func() {
@@ -71,7 +71,7 @@ func TestServeClosesAfterFailure(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, ln.Close())
 	var app closeCounter
-	err = serve(context.Background(), &http.Server{ReadHeaderTimeout: time.Second}, ln, &app)
+	err = Serve(context.Background(), &http.Server{ReadHeaderTimeout: time.Second}, ln, &app)
 	assert.ErrorIs(t, err, net.ErrClosed)
 	assert.Equal(t, int32(1), app.n.Load())
 }
