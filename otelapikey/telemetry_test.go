@@ -163,13 +163,8 @@ func TestRateLimited(t *testing.T) {
 		writerValue: {ID: "key_writer", Limits: []apikey.Limit{{Name: "search", Rate: 1, Period: time.Hour}}},
 	})
 	require.NoError(t, err)
-	reader := sdkmetric.NewManualReader()
-	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer meters.Shutdown(context.Background())
-	tel, err := otelapikey.New(otelapikey.WithMeterProvider(meters))
-	require.NoError(t, err)
-	defer tel.Close()
-	mw, err := apikey.New(static, apikey.WithHooks(tel.Hooks()))
+	rec := newRecorded(t)
+	mw, err := apikey.New(static, apikey.WithHooks(rec.tel.Hooks()))
 	require.NoError(t, err)
 	h := mw.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	for range 3 {
@@ -177,16 +172,7 @@ func TestRateLimited(t *testing.T) {
 		r.Header.Set("Authorization", "Bearer "+writerValue)
 		h.ServeHTTP(httptest.NewRecorder(), r)
 	}
-	var rm metricdata.ResourceMetrics
-	require.NoError(t, reader.Collect(context.Background(), &rm))
-	sums := map[string]map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if data, ok := m.Data.(metricdata.Sum[int64]); ok {
-				sums[m.Name] = points(data.DataPoints)
-			}
-		}
-	}
+	sums := rec.metrics(t)
 	assert.Equal(t, map[string]int64{"outcome=authenticated": 1, "outcome=rate_limited": 2}, sums["apikey.requests"])
 	assert.Equal(t, map[string]int64{"limit=search": 2}, sums["apikey.rate_limited"])
 }

@@ -55,7 +55,11 @@ func (ns *nonces) add(n string) bool {
 	if _, ok := ns.seen[n]; ok {
 		return false
 	}
-	delete(ns.seen, ns.ring[ns.next])
+	if len(ns.seen) == recentNonces {
+		// Only a full ring's slot holds a nonce to forget: an unused one's
+		// "" may be a nonce remembered.
+		delete(ns.seen, ns.ring[ns.next])
+	}
 	ns.ring[ns.next] = n
 	ns.next = (ns.next + 1) % recentNonces
 	ns.seen[n] = struct{}{}
