@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"sync"
@@ -309,6 +310,19 @@ func TestLimitJSON(t *testing.T) {
 	} {
 		assert.ErrorIs(t, bad.Validate(), ErrMisconfigured, name)
 	}
+
+	// A Quota reads strictly and validates itself, as a Limit does.
+	var read Quota
+	require.NoError(t, json.Unmarshal([]byte(`{"remaining": 100, "refill": {"amount": 100, "interval": "24h"}}`), &read))
+	assert.Equal(t, q, read)
+	for name, bad := range map[string]string{
+		"misspelt field":  `{"remainig": 100}`,
+		"misspelt refill": `{"remaining": 1, "refil": {"amount": 1, "interval": "24h"}}`,
+	} {
+		assert.Error(t, json.Unmarshal([]byte(bad), &read), name)
+	}
+	assert.ErrorIs(t, json.Unmarshal([]byte(`{"remaining": -1}`), &read), ErrMisconfigured)
+	assert.ErrorIs(t, json.Unmarshal([]byte(`{"remaining": 1, "refill": {"amount": 1, "interval": "1ms"}}`), &read), ErrMisconfigured)
 }
 
 func TestBucketString(t *testing.T) {

@@ -54,6 +54,24 @@ func (q *Quota) Validate() error {
 	return nil
 }
 
+// UnmarshalJSON reads a Quota as it marshals, such as
+// {"remaining": 100, "refill": {"amount": 100, "interval": "24h"}}, and
+// validates it. A field it does not know is an error, as for a Limit: a
+// misspelt "remaining" would otherwise read as a quota of 0.
+func (q *Quota) UnmarshalJSON(b []byte) error {
+	type fields Quota // the same fields, without this method
+	var v fields
+	if err := unmarshalKnown(b, &v); err != nil {
+		return err
+	}
+	read := Quota(v)
+	if err := read.Validate(); err != nil {
+		return err
+	}
+	*q = read
+	return nil
+}
+
 // refillJSON is how a Refill reads and writes as JSON: the interval as a
 // duration string ("24h").
 type refillJSON struct {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,18 +49,15 @@ func (in limitsInput) quota() (*apikey.Quota, bool, error) {
 	if in.Quota == nil {
 		return nil, false, nil
 	}
+	// Quota reads strictly and validates itself: checked here, before
+	// anything is written, so that an update that sets the limits too
+	// does not set them and then fail on the quota.
 	var q *apikey.Quota
-	dec := json.NewDecoder(bytes.NewReader(in.Quota))
-	dec.DisallowUnknownFields() // as decode does for the body: "remainig": 100 is no quota of 0
-	if err := dec.Decode(&q); err != nil {
-		return nil, false, fmt.Errorf(`"quota" must be {"remaining": 100, "refill": {"amount": 100, "interval": "24h"}} or null`)
-	}
-	if q != nil {
-		// Checked before anything is written: an update that sets the
-		// limits too must not set them and then fail on the quota.
-		if err := q.Validate(); err != nil {
+	if err := json.Unmarshal(in.Quota, &q); err != nil {
+		if errors.Is(err, apikey.ErrMisconfigured) {
 			return nil, false, errors.New(`"quota": ` + strings.TrimPrefix(err.Error(), "apikey: Quota: "))
 		}
+		return nil, false, fmt.Errorf(`"quota" must be {"remaining": 100, "refill": {"amount": 100, "interval": "24h"}} or null`)
 	}
 	return q, true, nil
 }
