@@ -62,6 +62,10 @@ type Cache struct {
 	invalidating sync.RWMutex
 	epoch        atomic.Uint64
 
+	// heldOutsideToken68 is set, for good, once a value outside token68
+	// was validated: find then checks every value, hits too.
+	heldOutsideToken68 atomic.Bool
+
 	flights       flightGroup
 	budget        *budget
 	hits          stripedCounter
@@ -122,20 +126,31 @@ func (c *Cache) Validate(ctx context.Context, value string) (*Key, error) {
 // lookup is Validate for the value whose digest is d, saying besides how
 // it came by the answer.
 func (c *Cache) lookup(ctx context.Context, d Digest, value string) (*Key, Answer, error) {
-	key, _, answer, err := c.find(ctx, d, value)
+	key, _, answer, err := c.find(ctx, d, value, false)
 	return key, answer, err
 }
 
 // find is lookup, returning besides, on a hit, the digest its entry keeps.
-func (c *Cache) find(ctx context.Context, d Digest, value string) (*Key, *Digest, Answer, error) {
+//
+// With checkToken68, value has yet to be checked for token68, as
+// FromAuthorizationBearer does: find checks it before anything but a hit,
+// and before a hit too once any value outside token68 was validated (a
+// shared Cache's Validate, a custom extractor), so that the answer is
+// always the one checking first would give. Every value the cache holds
+// otherwise passed that check: the same digest is the same value.
+func (c *Cache) find(ctx context.Context, d Digest, value string, checkToken68 bool) (*Key, *Digest, Answer, error) {
 	s := c.positiveShard(d)
 	e := s.peek(d)
 	if e != nil {
-		if now := c.clock.nowBefore(e.expires); now < e.expires && !c.expired(e.key) {
+		if now := c.clock.nowBefore(e.expires); now < e.expires && !c.expired(e.key) &&
+			!(checkToken68 && c.heldOutsideToken68.Load() && !isToken68(value)) {
 			c.hits.add()
 			s.promote(e, now)
 			return e.key, &e.d, AnswerHit, nil
 		}
+	}
+	if checkToken68 && !isToken68(value) {
+		return nil, nil, "", errNotToken68()
 	}
 	now := c.clock.now()
 	if c.negTTL > 0 && c.negativeShard(d).get(d, now) {
@@ -237,6 +252,10 @@ func (c *Cache) validate(call *flight, value string) {
 	defer c.budget.release() // when the call returns, however late
 	defer call.end(context.Canceled)
 	defer call.timer.Stop()
+	if !c.heldOutsideToken68.Load() && !isToken68(value) {
+		// Before the answer is stored: find's shortcut must not serve it.
+		c.heldOutsideToken68.Store(true)
+	}
 	key, err = callValidator(call, c.validator, value)
 }
 

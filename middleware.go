@@ -22,14 +22,18 @@ import (
 // The permission guards behind it (RequirePermission, RequireAnyPermission)
 // answer with its realm and error handler.
 type Middleware struct {
-	validator   Validator // the Cache, when there is one
-	cache       *Cache
-	extract     Extractor
-	maxLen      int
-	formatCheck func(string) bool
-	responder   *responder
-	hooks       Hooks
-	failures    *failureLog // the cache's, if any: for the failures of the validator and the format check
+	validator Validator // the Cache, when there is one
+	cache     *Cache
+	extract   Extractor
+	// token68Later says that extract is the default's without its token68
+	// check, which validate runs instead: on a cache hit, only when it
+	// could change the answer (Cache.find).
+	token68Later bool
+	maxLen       int
+	formatCheck  func(string) bool
+	responder    *responder
+	hooks        Hooks
+	failures     *failureLog // the cache's, if any: for the failures of the validator and the format check
 
 	// Rate limits and quotas (limiting.go).
 	limitPolicy func(*Key) []Limit // nil: the key's own Limits
@@ -87,8 +91,13 @@ func New(v Validator, opts ...Option) (*Middleware, error) {
 	default:
 		m.failures = newFailureLog(&s)
 	}
-	if s.ownExtract {
+	switch {
+	case s.ownExtract:
 		m.extract = m.recoverExtract(s.extract)
+	case s.formatCheck == nil:
+		// A format check sees only token68 values: with one, the check
+		// stays in the extractor.
+		m.extract, m.token68Later = bearerValue, true
 	}
 	return m, nil
 }
@@ -272,9 +281,15 @@ func (m *Middleware) serveReporting(w http.ResponseWriter, r *http.Request, next
 func (m *Middleware) validate(ctx context.Context, e *decision, value string) (*Key, error) {
 	if m.cache != nil {
 		e.Digest = DigestOf(value)
-		key, digest, answer, err := m.cache.find(ctx, e.Digest, value)
+		key, digest, answer, err := m.cache.find(ctx, e.Digest, value, m.token68Later)
 		e.Answer, e.digest = answer, digest
+		if answer == "" { // refused as malformed: no key was read
+			e.Digest = Digest{}
+		}
 		return key, err
+	}
+	if m.token68Later && !isToken68(value) {
+		return nil, errNotToken68()
 	}
 	e.Answer = AnswerUncached
 	var start time.Time

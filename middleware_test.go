@@ -437,3 +437,39 @@ func TestFormatCheck(t *testing.T) {
 	}
 	assert.Zero(t, m.Cache().Stats().NegativeSize-1, "only the checked invalid key was cached")
 }
+
+// TestToken68AfterTheCache checks that the default extractor's token68
+// check, which the middleware runs after its cache, answers as running it
+// first would: a value outside token68 is malformed and never validated,
+// even once a shared Cache holds it as valid.
+func TestToken68AfterTheCache(t *testing.T) {
+	var calls []string
+	anyValue := ValidatorFunc(func(_ context.Context, value string) (*Key, error) {
+		calls = append(calls, value)
+		return &Key{ID: "key_" + fmt.Sprint(len(calls))}, nil
+	})
+	c, err := NewCache(anyValue)
+	require.NoError(t, err)
+	m, err := New(c)
+	require.NoError(t, err)
+	h := m.Handler(okHandler)
+	serve := func(value string) int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, keyRequest(value))
+		return rec.Code
+	}
+
+	assert.Equal(t, http.StatusOK, serve("good"), "a miss")
+	assert.Equal(t, http.StatusOK, serve("good"), "a hit")
+	assert.Equal(t, http.StatusBadRequest, serve("odd!"))
+	assert.Equal(t, []string{"good"}, calls, "a value outside token68 never reaches the validator")
+
+	// The cache's own Validate checks no syntax: it may hold what no
+	// request may send.
+	_, err = c.Validate(context.Background(), "odd!")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusBadRequest, serve("odd!"), "held as valid, still malformed")
+	assert.Equal(t, http.StatusOK, serve("good"), "a hit, checked now")
+	assert.Equal(t, []string{"good", "odd!"}, calls)
+	assert.Equal(t, uint64(2), c.Stats().Hits)
+}
