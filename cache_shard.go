@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,37 +14,44 @@ import (
 const maxShards = 16
 
 // promoteEvery is how often a hit moves its entry to the front of the LRU.
-// Moving it on every hit would need the shard's write lock on every hit, so
+// Moving it on every hit would take the shard's lock on every hit, so
 // that hits on one popular key would queue behind one another; this way
-// they share a read lock, and the LRU order is right to within a second.
+// they take none, and the LRU order is right to within a second.
 const promoteEvery = instant(time.Second)
+
+// removedMark is an entry's promoted once it is removed from its shard:
+// a hit that still finds it (in a table a rehash replaced, or as it is
+// removed) serves it no more, and a late promotion cannot put it back.
+const removedMark = math.MinInt64
 
 // entry is a valid key as the cache holds it. It is its own node in two
 // lists, its shard's LRU and its key ID's list in the idIndex, so that a
-// cached key costs one allocation besides the map's slot.
+// cached key costs one allocation besides its slot in the shard's table.
 type entry struct {
 	d          Digest
 	key        *Key
 	expires    instant      // served until then
 	staleUntil instant      // served while the validator is unavailable until then
-	promoted   atomic.Int64 // the instant of its last move to the LRU's front
+	promoted   atomic.Int64 // the instant of its last move to the LRU's front, or removedMark
 
 	newer, older *entry // the shard's LRU, under the shard's lock
 	idPrev       *entry // the ID's list, under the index's lock
 	idNext       *entry
 }
 
-// positiveShard is one lock's worth of valid keys: a map for lookups and a
-// list from the most to the least recently used. Hits take only its read
-// lock and write nothing in it.
+// positiveShard is one lock's worth of valid keys: a table for lookups
+// and a list from the most to the least recently used. Hits take no lock
+// and write nothing in it (see entryTable); the lock is the writers'.
 //
 // The list is this package's, not golang-lru's (which the invalid keys
 // still use): an entry that is its own node in the LRU and in its ID's list
 // costs one allocation, about two thirds of golang-lru's element plus an
 // index of digests per ID, and keeps the ID index O(1).
 type positiveShard struct {
-	mu        sync.RWMutex
-	entries   map[Digest]*entry
+	table     atomic.Pointer[entryTable]
+	mu        sync.Mutex
+	live      int   // the entries held, under mu
+	used      int   // the table's slots not empty (entries and tombstones), under mu
 	lru       entry // the list's sentinel: lru.older is the newest entry, lru.newer the oldest
 	size      int   // the most entries kept
 	ids       *idIndex
@@ -84,7 +92,7 @@ func newPositiveShards(size, count int, ids *idIndex) []positiveShard {
 	shards := make([]positiveShard, count)
 	for i := range shards {
 		s := &shards[i]
-		s.entries = make(map[Digest]*entry)
+		s.table.Store(newEntryTable(minTableSlots))
 		s.lru.newer, s.lru.older = &s.lru, &s.lru
 		s.size, s.ids = perShard(size, len(shards), i), ids
 	}
@@ -103,23 +111,29 @@ func newNegativeShards(size, count int) []negativeShard {
 	return shards
 }
 
-// peek returns the entry for d, fresh or not.
+// peek returns the entry for d, fresh or not, without a lock.
 func (s *positiveShard) peek(d Digest) *entry {
-	s.mu.RLock()
-	e := s.entries[d]
-	s.mu.RUnlock()
+	e := s.table.Load().find(&d)
+	if e == nil || e.promoted.Load() == removedMark {
+		return nil
+	}
 	return e
 }
 
 // promote moves e to the front of the LRU if it is due, unless it has
-// been replaced or removed since it was read.
+// been removed since it was read.
 func (s *positiveShard) promote(e *entry, now instant) {
-	if now-instant(e.promoted.Load()) < promoteEvery {
+	last := e.promoted.Load()
+	if now-instant(last) < promoteEvery || last == removedMark {
 		return
 	}
-	e.promoted.Store(int64(now)) // first, so that concurrent hits rarely promote too
+	// First, so that concurrent hits rarely promote too; and never over
+	// removedMark.
+	if !e.promoted.CompareAndSwap(last, int64(now)) {
+		return
+	}
 	s.mu.Lock()
-	if s.entries[e.d] == e {
+	if e.promoted.Load() != removedMark {
 		s.unlink(e)
 		s.pushFront(e)
 	}
@@ -129,13 +143,13 @@ func (s *positiveShard) promote(e *entry, now instant) {
 func (s *positiveShard) add(e *entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old := s.entries[e.d]; old != nil {
+	if old := s.table.Load().find(&e.d); old != nil {
 		s.drop(old)
 	}
-	s.entries[e.d] = e
+	s.insert(e)
 	s.pushFront(e)
 	s.ids.add(e)
-	if len(s.entries) > s.size {
+	if s.live > s.size {
 		s.drop(s.lru.newer)
 		s.evictions++
 	}
@@ -143,7 +157,7 @@ func (s *positiveShard) add(e *entry) {
 
 func (s *positiveShard) remove(d Digest) {
 	s.mu.Lock()
-	if e := s.entries[d]; e != nil {
+	if e := s.table.Load().find(&d); e != nil {
 		s.drop(e)
 	}
 	s.mu.Unlock()
@@ -151,15 +165,20 @@ func (s *positiveShard) remove(d Digest) {
 
 func (s *positiveShard) purge() {
 	s.mu.Lock()
-	s.ids.removeAll(s.entries)
-	clear(s.entries)
+	for e := s.lru.older; e != &s.lru; e = e.older {
+		e.promoted.Store(removedMark)
+	}
+	s.ids.removeAll(&s.lru)
 	s.lru.newer, s.lru.older = &s.lru, &s.lru
+	s.table.Store(newEntryTable(minTableSlots))
+	s.live, s.used = 0, 0
 	s.mu.Unlock()
 }
 
 // drop removes e from the shard and the index; under mu.
 func (s *positiveShard) drop(e *entry) {
-	delete(s.entries, e.d)
+	e.promoted.Store(removedMark)
+	s.delete(e)
 	s.unlink(e)
 	s.ids.remove(e)
 }

@@ -27,10 +27,10 @@ func (c *Cache) Stats() CacheStats {
 	}
 	for i := range c.positive {
 		s := &c.positive[i]
-		s.mu.RLock()
+		s.mu.Lock()
 		st.Evictions += s.evictions
-		st.Size += len(s.entries)
-		s.mu.RUnlock()
+		st.Size += s.live
+		s.mu.Unlock()
 	}
 	for i := range c.negative {
 		s := &c.negative[i]

@@ -14,9 +14,29 @@ import (
 )
 
 // checkCacheLists checks, with every shard and the ID index locked, that
-// each shard's map and LRU list hold the same entries, within the shard's
+// each shard's table and LRU list hold the same entries, within the shard's
 // bound, and that the ID index holds exactly the entries of the shards,
 // each under its key's ID.
+// checkEntryTable checks that every entry of shard i's table t can be
+// found from its home slot, and returns the count of entries and of slots
+// used (entries and tombstones), which must leave a quarter empty.
+func checkEntryTable(t *testing.T, i int, tab *entryTable) (live, used int) {
+	t.Helper()
+	for j := range tab.slots {
+		e := tab.slots[j].Load()
+		if e == nil {
+			continue
+		}
+		used++
+		if e != tombstone {
+			live++
+			require.Same(t, e, tab.find(&e.d), "shard %d: an entry its probe does not reach, or held twice", i)
+		}
+	}
+	require.LessOrEqual(t, used*4, len(tab.slots)*3, "shard %d: the table is over three quarters full", i)
+	return live, used
+}
+
 func checkCacheLists(t *testing.T, c *Cache) {
 	t.Helper()
 	for i := range c.positive {
@@ -29,15 +49,19 @@ func checkCacheLists(t *testing.T, c *Cache) {
 	held := 0
 	for i := range c.positive {
 		s := &c.positive[i]
+		live, used := checkEntryTable(t, i, s.table.Load())
+		require.Equal(t, s.live, live, "shard %d: the count of entries", i)
+		require.Equal(t, s.used, used, "shard %d: the count of slots used", i)
 		n := 0
 		for e := s.lru.older; e != &s.lru; e = e.older {
 			require.Same(t, e, e.older.newer, "shard %d: a broken link", i)
-			require.Same(t, e, s.entries[e.d], "shard %d: an entry in the list, not in the map", i)
+			require.Same(t, e, s.table.Load().find(&e.d), "shard %d: an entry in the list, not in the table", i)
+			require.NotEqual(t, int64(removedMark), e.promoted.Load(), "shard %d: a removed entry in the list", i)
 			require.Equal(t, i, shardOf(e.d, len(c.positive)), "an entry in the wrong shard")
 			n++
-			require.LessOrEqual(t, n, len(s.entries), "shard %d: the list is longer than the map (a cycle, or an entry twice)", i)
+			require.LessOrEqual(t, n, s.live, "shard %d: the list is longer than the table (a cycle, or an entry twice)", i)
 		}
-		require.Equal(t, len(s.entries), n, "shard %d: the map holds entries the list does not", i)
+		require.Equal(t, s.live, n, "shard %d: the table holds entries the list does not", i)
 		require.LessOrEqual(t, n, s.size, "shard %d: over its bound", i)
 		held += n
 	}
@@ -50,7 +74,7 @@ func checkCacheLists(t *testing.T, c *Cache) {
 				require.Same(t, e, e.idNext.idPrev, "ID %q: a broken link", id)
 			}
 			require.Equal(t, id, e.key.ID, "an entry under another ID")
-			require.Same(t, e, c.positiveShard(e.d).entries[e.d], "ID %q: the index holds an entry the shards dropped", id)
+			require.Same(t, e, c.positiveShard(e.d).peek(e.d), "ID %q: the index holds an entry the shards dropped", id)
 			indexed++
 			require.LessOrEqual(t, indexed, held, "the index is longer than the shards (a cycle, or an entry twice)")
 		}

@@ -791,6 +791,8 @@ func TestIDIndexList(t *testing.T) {
 	assert.NotContains(t, x.heads, "key_1", "an ID with no entry left is dropped")
 	assert.Equal(t, []Digest{other.d}, x.lookup("key_2"))
 
-	x.removeAll(map[Digest]*entry{other.d: other})
+	var lru entry // a shard's list holding only other
+	lru.older, lru.newer, other.older, other.newer = other, other, &lru, &lru
+	x.removeAll(&lru)
 	assert.Empty(t, x.heads)
 }

@@ -122,10 +122,11 @@ func (x *idIndex) remove(e *entry) {
 	x.mu.Unlock()
 }
 
-// removeAll removes a shard's entries, under one lock.
-func (x *idIndex) removeAll(entries map[Digest]*entry) {
+// removeAll removes the entries of a shard's LRU list, whose sentinel is
+// lru, under one lock.
+func (x *idIndex) removeAll(lru *entry) {
 	x.mu.Lock()
-	for _, e := range entries {
+	for e := lru.older; e != lru; e = e.older {
 		x.unlink(e)
 	}
 	x.mu.Unlock()
