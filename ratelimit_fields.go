@@ -20,7 +20,8 @@ import (
 // refused the request, until it would be allowed (the same point in time
 // as Retry-After). A quota's r is its credits left and its t the seconds
 // until its next refill, left out for a quota that never refills, as is
-// its w.
+// its w. A monthly refill's w is the current period's length
+// (QuotaDecision.Interval), 28 to 31 days: q credits over that month.
 const (
 	rateLimitPolicyField = "Ratelimit-Policy"
 	rateLimitField       = "Ratelimit"
