@@ -103,11 +103,11 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, nk NewKey) (*apikey.Key,
 	d := s.set.hasher.Sum(value)
 	_, err = tx.ExecContext(ctx, s.dialect.bind(`INSERT INTO apikey_keys (id, digest, name, owner_type, owner_id,
 		owner_organization_id, display_value, permissions, metadata, created_at, updated_at, expires_at, last_used_at,
-		limits, quota_remaining, quota_refill_amount, quota_refill_interval, quota_refilled_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`),
+		limits, `+quotaColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`),
 		k.ID, d[:], k.Name, k.Owner.Type, k.Owner.ID, k.Owner.OrganizationID, k.DisplayValue,
 		string(perms), string(meta), micros(now), micros(now), micros(k.ExpiresAt),
-		encodeLimits(k.Limits), q.remaining, q.amount, q.interval, q.refilledAt)
+		encodeLimits(k.Limits), q.remaining, q.amount, q.interval, q.day, q.refilledAt)
 	if err != nil {
 		return nil, "", err
 	}
@@ -394,8 +394,7 @@ func (s *Store) moveQuota(ctx context.Context, tx *sql.Tx, from, to string) (*ap
 		lock = " FOR UPDATE"
 	}
 	var q storedQuota
-	err := tx.QueryRowContext(ctx, s.dialect.bind(`SELECT quota_remaining, quota_refill_amount, quota_refill_interval,
-		quota_refilled_at FROM apikey_keys WHERE id = ?`+lock), from).Scan(&q.remaining, &q.amount, &q.interval, &q.refilledAt)
+	err := tx.QueryRowContext(ctx, s.dialect.bind(`SELECT `+quotaColumns+` FROM apikey_keys WHERE id = ?`+lock), from).Scan(q.fields()...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, ErrNotFound
@@ -403,8 +402,8 @@ func (s *Store) moveQuota(ctx context.Context, tx *sql.Tx, from, to string) (*ap
 		return nil, err
 	}
 	set := s.dialect.bind(`UPDATE apikey_keys SET quota_remaining = ?, quota_refill_amount = ?, quota_refill_interval = ?,
-		quota_refilled_at = ? WHERE id = ?`)
-	res, err := tx.ExecContext(ctx, set, q.remaining, q.amount, q.interval, q.refilledAt, to)
+		quota_refill_day = ?, quota_refilled_at = ? WHERE id = ?`)
+	res, err := tx.ExecContext(ctx, set, q.remaining, q.amount, q.interval, q.day, q.refilledAt, to)
 	if err != nil {
 		return nil, err
 	}
@@ -413,7 +412,7 @@ func (s *Store) moveQuota(ctx context.Context, tx *sql.Tx, from, to string) (*ap
 	} else if n == 0 {
 		return nil, ErrNotFound
 	}
-	if _, err := tx.ExecContext(ctx, set, 0, 0, 0, q.refilledAt, from); err != nil {
+	if _, err := tx.ExecContext(ctx, set, 0, 0, 0, 0, q.refilledAt, from); err != nil {
 		return nil, err
 	}
 	return q.at(micros(s.set.now())).quota(), nil

@@ -10,7 +10,7 @@ import (
 
 const selectKey = `SELECT id, name, owner_type, owner_id, owner_organization_id, display_value,
 	permissions, metadata, created_at, updated_at, expires_at, last_used_at,
-	limits, quota_remaining, quota_refill_amount, quota_refill_interval, quota_refilled_at FROM apikey_keys`
+	limits, ` + quotaColumns + ` FROM apikey_keys`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -23,9 +23,8 @@ func scanKey(row scanner, now time.Time) (*apikey.Key, error) {
 		created, updated, expires, lastUsed int64
 		q                                   storedQuota
 	)
-	err := row.Scan(&k.ID, &k.Name, &k.Owner.Type, &k.Owner.ID, &k.Owner.OrganizationID, &k.DisplayValue,
-		&perms, &meta, &created, &updated, &expires, &lastUsed,
-		&limits, &q.remaining, &q.amount, &q.interval, &q.refilledAt)
+	err := row.Scan(append([]any{&k.ID, &k.Name, &k.Owner.Type, &k.Owner.ID, &k.Owner.OrganizationID, &k.DisplayValue,
+		&perms, &meta, &created, &updated, &expires, &lastUsed, &limits}, q.fields()...)...)
 	if err != nil {
 		return nil, err
 	}
