@@ -41,7 +41,7 @@ func addLimitFlags(fs *flag.FlagSet, removable bool) *limitFlags {
 	f := &limitFlags{}
 	fs.Var(&f.limits, "limit", "a rate `LIMIT` such as default=100/1m,burst=20 or search=10/1s,scope=owner; repeat for several (--store only)")
 	fs.Var(&f.quota, "quota", "a quota of `N` credits, each request spending its cost (--store only)")
-	fs.Var(&f.refill, "refill", "with --quota, top the credits up to `AMOUNT/D` every D, e.g. 1000/24h or 50000/30d")
+	fs.Var(&f.refill, "refill", "with --quota, top the credits up to `AMOUNT/D` every D, e.g. 1000/24h, or monthly on a day at 00:00 UTC, e.g. 1000/monthly@1")
 	if removable {
 		f.noLimits = fs.Bool("no-limits", false, "remove the key's rate limits")
 		f.noQuota = fs.Bool("no-quota", false, "remove the key's quota")
@@ -116,18 +116,31 @@ func (o *optionalInt) Set(s string) error {
 	return nil
 }
 
-// refillFlag is --refill AMOUNT/D.
+// refillFlag is --refill AMOUNT/D, or AMOUNT/monthly@DAY.
 type refillFlag struct {
 	r   apikey.Refill
 	set bool
 }
+
+// monthlyRefill is what comes before the day in --refill AMOUNT/monthly@DAY.
+const monthlyRefill = "monthly@"
 
 func (f *refillFlag) String() string { return "" }
 func (f *refillFlag) Set(s string) error {
 	amount, interval, ok := strings.Cut(s, "/")
 	n, err := strconv.ParseInt(amount, 10, 64)
 	if !ok || err != nil || n <= 0 {
-		return errors.New("a refill is AMOUNT/D, a positive amount every D, such as 1000/24h or 50000/30d")
+		return errors.New("a refill is AMOUNT/D, a positive amount every D, such as 1000/24h or 50000/30d, or AMOUNT/monthly@DAY, such as 1000/monthly@1")
+	}
+	if day, monthly := strings.CutPrefix(interval, monthlyRefill); monthly || interval == "monthly" {
+		// The day is not optional: a refill on the 1st by default would
+		// surprise whoever meant the day the key was made.
+		d, err := strconv.Atoi(day)
+		if err != nil || d < 1 || d > 31 {
+			return errors.New("a monthly refill is AMOUNT/monthly@DAY, DAY from 1 to 31 (a shorter month refills on its last day), such as 1000/monthly@1")
+		}
+		f.r, f.set = apikey.Refill{Amount: n, Day: d}, true
+		return nil
 	}
 	d, err := parseDays(interval)
 	if err != nil {
@@ -157,11 +170,19 @@ func describeLimits(limits []apikey.Limit) string {
 }
 
 // describeQuota writes a quota for people: "7 left, topped up to 1000
-// every 1d".
+// every 1d", or "7 left, topped up to 1000 monthly on day 1 at 00:00 UTC".
 func describeQuota(q *apikey.Quota) string {
 	s := strconv.FormatInt(q.Remaining, 10) + " left"
-	if q.Refill != nil {
-		s += ", topped up to " + strconv.FormatInt(q.Refill.Amount, 10) + " every " + formatDays(q.Refill.Interval)
+	switch r := q.Refill; {
+	case r == nil:
+	case r.Monthly():
+		s += ", topped up to " + strconv.FormatInt(r.Amount, 10) + " monthly on day " + strconv.Itoa(r.Day)
+		if r.Day > 28 {
+			s += " (or the month's last)"
+		}
+		s += " at 00:00 UTC"
+	default:
+		s += ", topped up to " + strconv.FormatInt(r.Amount, 10) + " every " + formatDays(r.Interval)
 	}
 	return s
 }
@@ -174,12 +195,15 @@ var setCommand = &command{
 Sets the rate limits or the quota of a key kept in a store (--store): WorkOS
 keeps neither. --limit replaces every limit of the key (repeat it for
 several); --quota sets the credits left, afresh, and --refill tops them up
-to AMOUNT every D, counted from now. Prints the key as it is then. Every
+to AMOUNT every D, counted from now, or with AMOUNT/monthly@DAY monthly on
+DAY (1 to 31; a shorter month on its last day) at 00:00 UTC, the first
+time on the next such day. Prints the key as it is then. Every
 process serving the store applies the change within its poll interval.
 
 Examples:
   apikeys set key_0190b2c1d3e4f5a6b7c8d9e0f1 --limit default=100/1m,burst=20 --limit daily=10000/24h
   apikeys set key_0190b2c1d3e4f5a6b7c8d9e0f1 --quota 1000 --refill 1000/24h
+  apikeys set key_0190b2c1d3e4f5a6b7c8d9e0f1 --quota 1000 --refill 1000/monthly@1
   apikeys set key_0190b2c1d3e4f5a6b7c8d9e0f1 --no-quota
 `,
 	run: runSet,

@@ -99,3 +99,41 @@ func TestLimitsAndQuota(t *testing.T) {
 		})
 	}
 }
+
+// --refill AMOUNT/monthly@DAY gives a key a monthly refill, which list,
+// validate and set show, and --json carries; a day out of range or left
+// out is a usage error.
+func TestMonthlyRefill(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			h := newHarness(t, db.open(t))
+			id, value := created(t, h, "--org", "acme", "--name", "metered", "--quota", "1000", "--refill", "1000/monthly@31")
+			keys := listed(t, h, "acme")
+			require.Len(t, keys, 1)
+			assert.Equal(t, &apikey.Quota{Remaining: 1000, Refill: &apikey.Refill{Amount: 1000, Day: 31}}, keys[0].Quota)
+
+			r := h.run("", "list", "--org", "acme")
+			requireCode(t, exitOK, r)
+			assert.Contains(t, r.stdout, "1000 left, topped up to 1000 monthly on day 31 (or the month's last) at 00:00 UTC")
+			r = h.run(value+"\n", "validate")
+			requireCode(t, exitOK, r)
+			assert.Regexp(t, `(?m)^quota +1000 left, topped up to 1000 monthly on day 31 \(or the month's last\) at 00:00 UTC$`, r.stdout)
+
+			r = h.run("", "set", id, "--quota", "7", "--refill", "50/monthly@1")
+			requireCode(t, exitOK, r)
+			assert.Regexp(t, `(?m)^quota +7 left, topped up to 50 monthly on day 1 at 00:00 UTC$`, r.stdout)
+			keys = listed(t, h, "acme")
+			assert.Equal(t, &apikey.Quota{Remaining: 7, Refill: &apikey.Refill{Amount: 50, Day: 1}}, keys[0].Quota)
+
+			for _, bad := range []string{"1/monthly", "1/monthly@", "1/monthly@0", "1/monthly@32", "1/monthly@1st", "0/monthly@1", "1/monthly@-1"} {
+				t.Run(bad, func(t *testing.T) {
+					r := h.run("", "set", id, "--quota", "1", "--refill", bad)
+					requireCode(t, exitUndecided, r)
+					assert.Empty(t, r.stdout)
+				})
+			}
+			keys = listed(t, h, "acme")
+			assert.Equal(t, &apikey.Quota{Remaining: 7, Refill: &apikey.Refill{Amount: 50, Day: 1}}, keys[0].Quota, "nothing refused was set")
+		})
+	}
+}
