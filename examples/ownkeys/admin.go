@@ -74,7 +74,8 @@ func (a *app) getKey(w http.ResponseWriter, r *http.Request) {
 
 // updateKey sets the rate limits or the quota of a key of the caller's
 // owner, from a body of limitsInput, and answers with the key. A quota set
-// starts afresh: its remaining count and its refill interval from now. No
+// starts afresh: its remaining count and its refill interval from now (a
+// monthly refill comes on its next day of the month). No
 // key changes its own limits or quota.
 func (a *app) updateKey(w http.ResponseWriter, r *http.Request) {
 	var in limitsInput

@@ -14,6 +14,8 @@
 //	  "rate_limit":{"limit":5,"period":"1s"},"quota":{"remaining":100,"refill":{"amount":100,"interval":"24h"}}}' \
 //	  http://127.0.0.1:8080/admin/keys
 //	curl -X PATCH -H "Authorization: Bearer $ADMIN" -d '{"quota":{"remaining":1000}}' http://127.0.0.1:8080/admin/keys/$ID
+//	curl -X PATCH -H "Authorization: Bearer $ADMIN" \
+//	  -d '{"quota":{"remaining":1000,"refill":{"amount":1000,"interval":"monthly","day":1}}}' http://127.0.0.1:8080/admin/keys/$ID
 //
 // With -dsn postgres://… it keeps the keys in PostgreSQL instead, and every
 // replica started on the same database refuses a revoked key within

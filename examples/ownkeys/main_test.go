@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -283,6 +284,64 @@ func TestLimitsAndQuota(t *testing.T) {
 			assert.Equal(t, 403, c.do("GET", "/admin/keys/"+credited.ID, credited.Value, "").Code, "a key without keys:admin")
 			assert.Nil(t, get(credited.ID).Quota, "the refused updates changed nothing")
 			assert.Nil(t, get(credited.ID).Limits, "not even the limits of an update whose quota was refused")
+		})
+	}
+}
+
+// The admin routes take a monthly refill, show it as they took it, and
+// the API routes give its month's period as RateLimit-Policy's w; a day
+// out of range, missing or beside a duration is a 400 that says why.
+func TestMonthlyQuota(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			ctx := context.Background()
+			var stderr bytes.Buffer
+			a, err := newApp(ctx, config{dsn: db.dsn(t)}, &stderr)
+			require.NoError(t, err)
+			defer a.Close()
+			admin := keyPattern.FindString(stderr.String())
+			require.NotEmpty(t, admin)
+			c := &client{t: t, h: a.handler}
+
+			w := c.do("POST", "/admin/keys", admin, `{"name":"monthly","permissions":["posts:read"],
+				"quota":{"remaining":2,"refill":{"amount":1000,"interval":"monthly","day":31}}}`)
+			require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+			var k created
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &k))
+			assert.Equal(t, &apikey.Quota{Remaining: 2, Refill: &apikey.Refill{Amount: 1000, Day: 31}}, k.Quota)
+			w = c.do("GET", "/admin/keys/"+k.ID, admin, "")
+			require.Equal(t, http.StatusOK, w.Code)
+			assert.Contains(t, w.Body.String(), `"refill":{"amount":1000,"interval":"monthly","day":31}`)
+
+			w = c.do("GET", "/posts", k.Value, "")
+			require.Equal(t, 200, w.Code)
+			assert.Regexp(t, `^"quota";q=1000;w=(2419200|2505600|2592000|2678400)$`, w.Header().Get("RateLimit-Policy"), "w is a month of 28 to 31 days")
+			require.Equal(t, 200, c.do("GET", "/posts", k.Value, "").Code)
+			w = c.do("GET", "/posts", k.Value, "")
+			require.Equal(t, http.StatusTooManyRequests, w.Code)
+			retry, err := strconv.Atoi(w.Header().Get("Retry-After"))
+			require.NoError(t, err)
+			_, next := apikey.MonthlyPeriod(time.Now(), 31)
+			assert.LessOrEqual(t, time.Duration(retry)*time.Second, time.Until(next)+time.Second, "Retry-After is the next refill, rounded up to a second")
+			assert.Positive(t, retry)
+
+			w = c.do("PATCH", "/admin/keys/"+k.ID, admin, `{"quota":{"remaining":5,"refill":{"amount":5,"interval":"monthly","day":1}}}`)
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			assert.Contains(t, w.Body.String(), `"refill":{"amount":5,"interval":"monthly","day":1}`)
+
+			for _, tc := range []struct{ name, refill, says string }{
+				{"day 32", `{"amount":1,"interval":"monthly","day":32}`, "from 1 to 31"},
+				{"no day", `{"amount":1,"interval":"monthly"}`, "from 1 to 31"},
+				{"a day beside a duration", `{"amount":1,"interval":"24h","day":1}`, `goes with \"interval\": \"monthly\"`},
+				{"no amount", `{"interval":"monthly","day":1}`, "amount must be positive"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					w := c.do("PATCH", "/admin/keys/"+k.ID, admin, `{"quota":{"remaining":1,"refill":`+tc.refill+`}}`)
+					assert.Equal(t, 400, w.Code)
+					assert.Contains(t, w.Body.String(), tc.says)
+					assert.NotContains(t, w.Body.String(), "apikey:")
+				})
+			}
 		})
 	}
 }
