@@ -109,12 +109,20 @@ func BenchmarkFlood(b *testing.B) {
 // A spend of one credit (Spend's conditional UPDATE, a committed write),
 // beside the lookup of BenchmarkValidate: what a key with a quota adds to
 // a request, on a cache hit or a miss alike.
-func BenchmarkSpend(b *testing.B) {
+func BenchmarkSpend(b *testing.B) { benchSpend(b, nil) }
+
+// BenchmarkSpendMonthly is BenchmarkSpend for a key refilled monthly: the
+// statement computes the period's start in SQL, on every spend.
+func BenchmarkSpendMonthly(b *testing.B) {
+	benchSpend(b, &apikey.Refill{Amount: 1 << 40, Day: 31})
+}
+
+func benchSpend(b *testing.B, refill *apikey.Refill) {
 	for _, be := range backends {
 		s, _ := benchStore(b, be.dsn(b), 1)
 		ctx := context.Background()
 		k, _, err := s.Create(ctx, NewKey{Name: "metered", Owner: apikey.Owner{ID: "org_1"},
-			Quota: &apikey.Quota{Remaining: 1 << 40}})
+			Quota: &apikey.Quota{Remaining: 1 << 40, Refill: refill}})
 		require.NoError(b, err)
 		b.Run(be.name, func(b *testing.B) {
 			b.ReportAllocs()
