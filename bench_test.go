@@ -330,6 +330,37 @@ func BenchmarkHitPathLimited(b *testing.B) {
 	}
 }
 
+// BenchmarkHitPathLimitedCost runs the hit path of a key without limits
+// and of a key with one in-process limit in alternating chunks, as
+// BenchmarkHitPathRatio does, and reports the median of the rounds'
+// differences: what one limit adds to a request, the RateLimit fields
+// included.
+func BenchmarkHitPathLimitedCost(b *testing.B) {
+	plain := Key{ID: "key_plain", Owner: Owner{Type: "organization", ID: "org_1"}}
+	one := plain
+	one.ID, one.Limits = "key_one", []Limit{{Rate: 1_000_000_000, Period: time.Second}}
+	static, err := NewStatic(map[string]Key{readerValue: plain, writerValue: one})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := New(static)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rs := [2]*http.Request{benchRequest(readerValue), benchRequest(writerValue)}
+	h := m.Handler(opaque)
+	for _, r := range rs {
+		if _, err := m.Authenticate(r); err != nil { // warm the cache
+			b.Fatal(err)
+		}
+	}
+	plainNs, limitedNs, ratio, added := interleave(b, [2]http.Handler{h, h}, rs)
+	b.ReportMetric(plainNs, "no-limit-ns/req")
+	b.ReportMetric(limitedNs, "one-limit-ns/req")
+	b.ReportMetric(ratio, "ratio")
+	b.ReportMetric(added, "added-ns/req")
+}
+
 // BenchmarkLimitParts measures the parts of a limited request alone: the
 // LocalLimiter's Allow (a clock read, a shard's lock, a map lookup) and
 // the formatting of the RateLimit fields into a header.

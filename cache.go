@@ -130,7 +130,7 @@ func (c *Cache) lookup(ctx context.Context, d Digest, value string) (*Key, Answe
 	return key, answer, err
 }
 
-// find is lookup, returning besides, on a hit, the digest its entry keeps.
+// find is lookup, returning besides, on a hit, the entry.
 //
 // With checkToken68, value has yet to be checked for token68, as
 // FromAuthorizationBearer does: find checks it before anything but a hit,
@@ -138,7 +138,7 @@ func (c *Cache) lookup(ctx context.Context, d Digest, value string) (*Key, Answe
 // shared Cache's Validate, a custom extractor), so that the answer is
 // always the one checking first would give. Every value the cache holds
 // otherwise passed that check: the same digest is the same value.
-func (c *Cache) find(ctx context.Context, d Digest, value string, checkToken68 bool) (*Key, *Digest, Answer, error) {
+func (c *Cache) find(ctx context.Context, d Digest, value string, checkToken68 bool) (*Key, *entry, Answer, error) {
 	s := c.positiveShard(d)
 	e := s.peek(d)
 	if e != nil {
@@ -146,7 +146,7 @@ func (c *Cache) find(ctx context.Context, d Digest, value string, checkToken68 b
 			!(checkToken68 && c.heldOutsideToken68.Load() && !isToken68(value)) {
 			c.hits.add()
 			s.promote(e, now)
-			return e.key, &e.d, AnswerHit, nil
+			return e.key, e, AnswerHit, nil
 		}
 	}
 	if checkToken68 && !isToken68(value) {

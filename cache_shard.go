@@ -30,9 +30,10 @@ const removedMark = math.MinInt64
 type entry struct {
 	d          Digest
 	key        *Key
-	expires    instant      // served until then
-	staleUntil instant      // served while the validator is unavailable until then
-	promoted   atomic.Int64 // the instant of its last move to the LRU's front, or removedMark
+	expires    instant                   // served until then
+	staleUntil instant                   // served while the validator is unavailable until then
+	promoted   atomic.Int64              // the instant of its last move to the LRU's front, or removedMark
+	plan       atomic.Pointer[limitPlan] // how the middleware charges the key's limits, once it has
 
 	newer, older *entry // the shard's LRU, under the shard's lock
 	idPrev       *entry // the ID's list, under the index's lock

@@ -3,7 +3,9 @@ package apikey
 import (
 	"context"
 	"hash/maphash"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,18 +13,31 @@ import (
 // New. It runs the generic cell rate algorithm (GCRA), the metering of a
 // token bucket kept as one timestamp per bucket: a limit of Rate per Period
 // with Burst lets Burst requests through at once, then one every
-// Period/Rate. Buckets are spread over shards, each behind its own mutex;
-// an idle bucket, being full, is forgotten, by the shard's own calls (no
-// goroutine), so memory follows the buckets in use.
+// Period/Rate. Buckets are spread over shards, each behind a mutex that
+// guards finding and adding them; a bucket's timestamp itself moves by
+// compare-and-swap, so that a Middleware charging a cached key whose
+// buckets it found before takes no lock. An idle bucket, being full, is
+// forgotten, by the shard's own calls (no goroutine), so memory follows
+// the buckets in use.
 //
-// Allow never allocates once a bucket exists, and reads the clock once per
-// call. Build one with NewLocalLimiter; it is safe for concurrent use. The
-// zero value is not usable. Behind a fleet of N processes, each counts its
-// own requests: give each 1/N of the limits with WithLimiterShare.
+// With the real clock, it reads a clock refreshed every 10 ms while it is
+// in use, as a Cache does: a clock read costs more than the rest of a
+// charge. Its decisions are exact on that clock, which lags the real one
+// by at most a tick while its timer keeps time, so over any span a limit
+// lets through at most 10 ms' worth of its rate more than it would on the
+// real clock (one request for a limit of 100 per second), and a reset or a
+// Retry-After may be up to 10 ms long, never short. WithLimiterClock makes
+// it read the clock given instead, on every call.
+//
+// Allow never allocates once a bucket exists, for up to two limits. Build
+// one with NewLocalLimiter; it is safe for concurrent use. The zero value
+// is not usable. Behind a fleet of N processes, each counts its own
+// requests: give each 1/N of the limits with WithLimiterShare.
 type LocalLimiter struct {
 	shards [localLimiterShards]limiterShard
 	seed   maphash.Seed
-	now    func() time.Time // nil: the real clock, read as time.Since(base)
+	now    func() time.Time // WithLimiterClock's, or nil
+	coarse *coarseClock     // the real clock, when now is nil
 	base   time.Time        // the clock's zero: buckets hold nanoseconds since
 	share  float64
 	// clockSet records WithLimiterClock, so that a nil clock is refused.
@@ -34,8 +49,8 @@ const localLimiterShards = 64
 
 type limiterShard struct {
 	mu sync.Mutex
-	// cells holds the buckets by the hash of their ID, the one hash a
-	// charge computes (it also picks the shard): hashing a Bucket, four
+	// cells holds the buckets by the hash of their ID, the one hash finding
+	// a bucket computes (it also picks the shard): hashing a Bucket, four
 	// strings, as a map[Bucket] key would, costs more than the rest of a
 	// charge. Buckets whose IDs hash alike (the limits of one key, say)
 	// share a chain.
@@ -46,11 +61,22 @@ type limiterShard struct {
 }
 
 // tatCell is one bucket's state: its theoretical arrival time, in
-// nanoseconds since the limiter's base.
+// nanoseconds since the limiter's base, or cellSwept once a sweep forgot
+// it, so that whoever still holds it finds the bucket anew.
 type tatCell struct {
 	bucket Bucket
-	tat    int64
-	next   *tatCell // the next bucket in the chain of the same hash
+	tat    atomic.Int64
+	next   *tatCell // the next bucket in the chain of the same hash, under the shard's lock
+}
+
+// cellSwept is the arrival time of a cell that a sweep removed.
+const cellSwept = math.MinInt64
+
+// meter is a limit's GCRA at the limiter's share, in nanoseconds: the
+// time one request of cost 1 takes to come back, and the burst's worth of
+// them.
+type meter struct {
+	interval, tolerance int64
 }
 
 // find returns b's cell in the chain of hash h, or nil.
@@ -66,8 +92,9 @@ func (s *limiterShard) find(h uint64, b Bucket) *tatCell {
 // LimiterOption configures NewLocalLimiter.
 type LimiterOption func(*LocalLimiter)
 
-// WithLimiterClock sets the clock the limiter reads, so that tests can
-// move time instead of sleeping. Default: time.Now.
+// WithLimiterClock sets the clock the limiter reads, on every call, so
+// that tests can move time instead of sleeping. Default: the real clock,
+// refreshed every 10 ms while in use.
 func WithLimiterClock(now func() time.Time) LimiterOption {
 	return func(l *LocalLimiter) { l.now, l.clockSet = now, true }
 }
@@ -99,6 +126,9 @@ func NewLocalLimiter(opts ...LimiterOption) (*LocalLimiter, error) {
 	l.base = time.Now()
 	if l.now != nil {
 		l.base = l.now()
+	} else {
+		base := l.base
+		l.coarse = newCoarseClock(func() instant { return instant(time.Since(base)) })
 	}
 	for i := range l.shards {
 		l.shards[i].cells = make(map[uint64]*tatCell)
@@ -115,115 +145,151 @@ const minSweep = 64
 func (l *LocalLimiter) Allow(_ context.Context, key *Key, limits []Limit, cost int, decisions []Decision) error {
 	for _, lim := range limits {
 		if cost > lim.BurstOrDefault() {
-			return configError("Limiter", "the cost %d exceeds the burst %d of limit %q, so no request could ever pass", cost, lim.BurstOrDefault(), lim.NameOrDefault())
+			return errOverBurst(cost, lim)
 		}
 	}
+	var meterRoom [2]meter
+	var cellRoom [2]*tatCell
+	meters, cells := meterRoom[:0], cellRoom[:0]
+	for _, lim := range limits {
+		meters = append(meters, l.meter(lim))
+	}
 	now := l.elapsed()
-	for i, lim := range limits {
-		if !l.take(BucketOf(key, lim), lim, cost, now, true, &decisions[i]) {
-			// Give back what the limits before took, and report the rest
-			// as they stand.
-			for j := range i {
-				l.give(BucketOf(key, limits[j]), limits[j], cost, now, &decisions[j])
-			}
-			for j := i + 1; j < len(limits); j++ {
-				l.take(BucketOf(key, limits[j]), limits[j], cost, now, false, &decisions[j])
-			}
+	for {
+		cells = cells[:0]
+		for _, lim := range limits {
+			cells = append(cells, l.cell(BucketOf(key, lim), now))
+		}
+		if chargeCells(cells, meters, cost, now, decisions) {
 			return nil
 		}
 	}
-	return nil
 }
 
-// elapsed returns the time since base, in nanoseconds. The real clock is
-// read as time.Since, which reads only the monotonic clock: half the cost
-// of a time.Now.
+func errOverBurst(cost int, lim Limit) error {
+	return configError("Limiter", "the cost %d exceeds the burst %d of limit %q, so no request could ever pass", cost, lim.BurstOrDefault(), lim.NameOrDefault())
+}
+
+// elapsed returns the time since base, in nanoseconds.
 func (l *LocalLimiter) elapsed() int64 {
-	if l.now == nil {
-		return int64(time.Since(l.base))
+	if l.coarse != nil {
+		return int64(l.coarse.load())
 	}
 	return int64(l.now().Sub(l.base))
 }
 
-// gcra returns a limit's emission interval (the time one request of cost
-// 1 takes to come back) and its tolerance (the burst's worth of them), in
-// nanoseconds, at the limiter's share.
-func (l *LocalLimiter) gcra(lim Limit) (interval, tolerance int64) {
+// meter returns lim's GCRA at the limiter's share.
+func (l *LocalLimiter) meter(lim Limit) meter {
 	rate, burst := lim.Rate, lim.BurstOrDefault()
 	if l.share != 1 {
 		rate = max(1, int(float64(rate)*l.share))
 		burst = max(1, int(float64(burst)*l.share))
 	}
-	interval = max(1, int64(lim.Period)/int64(rate))
-	return interval, interval * int64(burst)
+	interval := max(1, int64(lim.Period)/int64(rate))
+	return meter{interval: interval, tolerance: interval * int64(burst)}
 }
 
-// take charges cost to b if it has room and commit is set, and reports
-// whether it had room.
-func (l *LocalLimiter) take(b Bucket, lim Limit, cost int, now int64, commit bool, d *Decision) bool {
-	interval, tolerance := l.gcra(lim)
+// cell returns b's cell, adding a full one if the limiter has none.
+func (l *LocalLimiter) cell(b Bucket, now int64) *tatCell {
 	h := maphash.String(l.seed, b.ID)
 	s := &l.shards[h&(localLimiterShards-1)]
 	s.mu.Lock()
-	c := s.find(h, b)
-	tat := now
-	if c != nil && c.tat > now {
-		tat = c.tat
+	defer s.mu.Unlock()
+	if c := s.find(h, b); c != nil {
+		return c
 	}
-	next := tat + int64(cost)*interval
-	allowed := next-now <= tolerance
-	if allowed && commit {
-		if c == nil {
-			if s.buckets >= s.sweepAt {
-				s.sweep(now)
+	if s.buckets >= s.sweepAt {
+		s.sweep(now)
+	}
+	c := &tatCell{bucket: b, next: s.cells[h]}
+	c.tat.Store(now)
+	s.cells[h] = c
+	s.buckets++
+	return c
+}
+
+// chargeCells charges cost to each of cells, metered by meters, all or
+// nothing, at now, and writes a decision per cell into ds. If it finds a
+// cell swept, it charges none and returns false: the caller finds the
+// cells anew.
+func chargeCells(cells []*tatCell, meters []meter, cost int, now int64, ds []Decision) bool {
+	for i, c := range cells {
+		m := meters[i]
+		tat, next, allowed := c.take(now, int64(cost)*m.interval, m.tolerance, true)
+		switch {
+		case tat == cellSwept:
+			for j := range i {
+				cells[j].give(now, int64(cost)*meters[j].interval)
 			}
-			c = &tatCell{bucket: b, next: s.cells[h]}
-			s.cells[h] = c
-			s.buckets++
+			return false
+		case !allowed:
+			ds[i] = Decision{
+				Remaining:  remaining(m.tolerance-(tat-now), m.interval),
+				RetryAfter: time.Duration(next - now - m.tolerance),
+				ResetAfter: time.Duration(tat - now),
+			}
+			// Give back what the limits before took, and report the rest
+			// as they stand.
+			for j := range i {
+				ds[j] = allowedDecision(cells[j].give(now, int64(cost)*meters[j].interval), now, meters[j])
+			}
+			for j := i + 1; j < len(cells); j++ {
+				tat, _, _ := cells[j].take(now, 0, meters[j].tolerance, false)
+				ds[j] = allowedDecision(max(tat, now), now, meters[j])
+			}
+			return true
 		}
-		c.tat = next
+		ds[i] = allowedDecision(next, now, m)
 	}
-	s.mu.Unlock()
-	if !allowed {
-		*d = Decision{
-			Remaining:  remaining(tolerance-(tat-now), interval),
-			RetryAfter: time.Duration(next - now - tolerance),
-			ResetAfter: time.Duration(tat - now),
-		}
-		return false
-	}
-	if !commit {
-		next = tat
-	}
-	*d = Decision{Allowed: true, Remaining: remaining(tolerance-(next-now), interval), ResetAfter: time.Duration(next - now)}
 	return true
 }
 
-// give takes back cost from b, which take charged at now, and records its
-// state in d as if it had not been charged.
-func (l *LocalLimiter) give(b Bucket, lim Limit, cost int, now int64, d *Decision) {
-	interval, tolerance := l.gcra(lim)
-	h := maphash.String(l.seed, b.ID)
-	s := &l.shards[h&(localLimiterShards-1)]
-	s.mu.Lock()
-	tat := now
-	if c := s.find(h, b); c != nil { // a sweep may have forgotten it meanwhile
-		tat = max(c.tat-int64(cost)*interval, now)
-		c.tat = tat
+func allowedDecision(tat, now int64, m meter) Decision {
+	return Decision{Allowed: true, Remaining: remaining(m.tolerance-(tat-now), m.interval), ResetAfter: time.Duration(tat - now)}
+}
+
+// take returns the cell's arrival time as of now and the one after a
+// charge of weight, and whether the charge fits within tolerance; if it
+// fits and commit is set, it charges it. A swept cell's tat is cellSwept.
+func (c *tatCell) take(now, weight, tolerance int64, commit bool) (tat, next int64, allowed bool) {
+	for {
+		old := c.tat.Load()
+		if old == cellSwept {
+			return cellSwept, 0, false
+		}
+		tat = max(old, now)
+		next = tat + weight
+		allowed = next-now <= tolerance
+		if !allowed || !commit || c.tat.CompareAndSwap(old, next) {
+			return tat, next, allowed
+		}
 	}
-	s.mu.Unlock()
-	*d = Decision{Allowed: true, Remaining: remaining(tolerance-(tat-now), interval), ResetAfter: time.Duration(tat - now)}
+}
+
+// give takes weight back from the cell, which take charged at now, and
+// returns its arrival time after.
+func (c *tatCell) give(now, weight int64) int64 {
+	for {
+		old := c.tat.Load()
+		if old == cellSwept {
+			return now
+		}
+		tat := max(old-weight, now)
+		if c.tat.CompareAndSwap(old, tat) {
+			return tat
+		}
+	}
 }
 
 // sweep forgets the buckets that are full again, which behave as if they
 // had never been seen, and sets the size of the next sweep so that sweeps
-// cost a constant per insertion.
+// cost a constant per insertion. A cell charged meanwhile stays.
 func (s *limiterShard) sweep(now int64) {
 	for h, c := range s.cells {
 		var kept *tatCell
 		link := &kept
 		for ; c != nil; c = c.next {
-			if c.tat > now {
+			if tat := c.tat.Load(); tat > now || !c.tat.CompareAndSwap(tat, cellSwept) {
 				*link, link = c, &c.next
 			} else {
 				s.buckets--

@@ -41,7 +41,7 @@ type quietContext struct {
 func (m *Middleware) serveLimited(w http.ResponseWriter, r *http.Request, next http.Handler, key *Key, e *decision, cost int) {
 	if m.hooks.Request == nil {
 		qc := &quietContext{authContext: authContext{Context: r.Context(), key: key, responder: m.responder}}
-		if err := m.charge(w, r, key, cost, &qc.scratch); err != nil {
+		if err := m.charge(w, r, key, cost, &qc.scratch, e.entry); err != nil {
 			m.responder.fail(w, r, err)
 			return
 		}
@@ -50,7 +50,7 @@ func (m *Middleware) serveLimited(w http.ResponseWriter, r *http.Request, next h
 	}
 	lc := &limitedContext{}
 	lc.authContext = authContext{Context: r.Context(), key: key, responder: m.responder}
-	if err := m.charge(w, r, key, cost, &lc.scratch); err != nil {
+	if err := m.charge(w, r, key, cost, &lc.scratch, e.entry); err != nil {
 		e.Request, e.Outcome, e.Key, e.Err = r, OutcomeOf(err), key, err
 		m.hooks.Request(e.RequestEvent)
 		m.responder.fail(w, r, err)
@@ -63,7 +63,8 @@ func (m *Middleware) serveLimited(w http.ResponseWriter, r *http.Request, next h
 // room, its quota, and sets the RateLimit fields on w. It returns a
 // *LimitError for a refusal, or an error for a limit, a quota or a cost
 // that cannot be counted: never is the request let through uncounted.
-func (m *Middleware) charge(w http.ResponseWriter, r *http.Request, key *Key, cost int, s *limitScratch) error {
+// hit is the key's cache entry, if the request was a hit.
+func (m *Middleware) charge(w http.ResponseWriter, r *http.Request, key *Key, cost int, s *limitScratch, hit *entry) error {
 	limits := key.Limits
 	if m.limitPolicy != nil {
 		limits = m.limitPolicy(key)
@@ -80,29 +81,14 @@ func (m *Middleware) charge(w http.ResponseWriter, r *http.Request, key *Key, co
 	if cost < 1 {
 		return configError("Middleware", "WithCost gave a cost of %d; it must be at least 1", cost)
 	}
-	for _, l := range limits {
-		if err := l.Validate(); err != nil {
-			return err
-		}
-	}
 	ctx := r.Context()
+	var room [2]Decision
 	var decisions []Decision
+	var plan *limitPlan
 	var refusedBy *LimitError
 	if len(limits) > 0 {
-		// The default limiter is called as what it is, so that its
-		// answers can stay on this stack: through the interface, they
-		// would need a place on the heap.
-		var onStack [2]Decision
 		var err error
-		if local, ok := m.limiter.(*LocalLimiter); ok && len(limits) <= len(onStack) {
-			decisions = onStack[:len(limits)]
-			err = local.Allow(ctx, key, limits, cost, decisions)
-		} else {
-			onHeap := make([]Decision, len(limits))
-			err = m.limiter.Allow(ctx, key, limits, cost, onHeap)
-			decisions = onHeap
-		}
-		if err != nil {
+		if decisions, plan, err = m.decide(r, key, limits, cost, hit, room[:]); err != nil {
 			return countError(err)
 		}
 		for i, d := range decisions {
@@ -135,9 +121,48 @@ func (m *Middleware) charge(w http.ResponseWriter, r *http.Request, key *Key, co
 			}
 		}
 	}
-	setRateLimitFields(w.Header(), limits, decisions, quota, s)
+	if plan != nil && quota == nil {
+		plan.setFields(w.Header(), decisions, s)
+	} else {
+		setRateLimitFields(w.Header(), limits, decisions, quota, s)
+	}
 	if refusedBy != nil {
 		return refusedBy
+	}
+	return nil
+}
+
+// decide charges cost to key's limits, returning a decision per limit, in
+// room when they fit, and the plan it charged through, if any: the
+// default limiter charges a cache hit through the entry's plan, and is
+// called as what it is otherwise, so that its answers can stay on the
+// caller's stack (through the interface, they would need the heap).
+func (m *Middleware) decide(r *http.Request, key *Key, limits []Limit, cost int, hit *entry, room []Decision) ([]Decision, *limitPlan, error) {
+	if m.local != nil && len(limits) <= len(room) {
+		ds := room[:len(limits)]
+		if hit != nil {
+			plan, err := m.local.chargePlanned(hit, key, limits, cost, ds)
+			return ds, plan, err
+		}
+		if err := validateLimits(limits); err != nil {
+			return nil, nil, err
+		}
+		return ds, nil, m.local.Allow(r.Context(), key, limits, cost, ds)
+	}
+	if err := validateLimits(limits); err != nil {
+		return nil, nil, err
+	}
+	ds := make([]Decision, len(limits))
+	return ds, nil, m.limiter.Allow(r.Context(), key, limits, cost, ds)
+}
+
+// validateLimits returns the error of the first invalid one of limits: a
+// policy's answer is checked nowhere else.
+func validateLimits(limits []Limit) error {
+	for _, l := range limits {
+		if err := l.Validate(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -440,7 +440,7 @@ func TestLimitedContextIsSmall(t *testing.T) {
 	assert.LessOrEqual(t, unsafe.Sizeof(quietContext{}), uintptr(512))
 	// The decisions stay on the stack: only the fields' text is in the
 	// context, which every limited request allocates, zeroes and scans.
-	assert.LessOrEqual(t, unsafe.Sizeof(quietContext{}), uintptr(192))
+	assert.LessOrEqual(t, unsafe.Sizeof(quietContext{}), uintptr(128))
 }
 
 // Require checks the key's permissions before its limits and quota: a

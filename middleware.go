@@ -38,7 +38,8 @@ type Middleware struct {
 	// Rate limits and quotas (limiting.go).
 	limitPolicy func(*Key) []Limit // nil: the key's own Limits
 	limiter     Limiter
-	quotas      QuotaStore // nil: keys with a Quota are refused
+	local       *LocalLimiter // limiter, when it is one: charged without the interface
+	quotas      QuotaStore    // nil: keys with a Quota are refused
 	cost        func(*http.Request) int
 }
 
@@ -74,6 +75,7 @@ func New(v Validator, opts ...Option) (*Middleware, error) {
 	if m.limiter == nil {
 		m.limiter, _ = NewLocalLimiter() // cannot fail without options
 	}
+	m.local, _ = m.limiter.(*LocalLimiter)
 	m.responder.request = s.hooks.Request
 	switch c, isCache := v.(*Cache); {
 	case isCache && len(s.cacheOpts)+len(s.sharedOpts) > 0:
@@ -252,11 +254,13 @@ func (m *Middleware) handler(next http.Handler, optional bool, cost int, require
 }
 
 // decision is what the middleware learns of a request while it decides
-// it: the event to report, and the digest kept where it outlives the
-// request's stack (the cache entry's, on a hit), for a reportingContext.
+// it: the event to report, the digest kept where it outlives the request's
+// stack (the cache entry's, on a hit), for a reportingContext, and the
+// entry of a hit.
 type decision struct {
 	RequestEvent
 	digest *Digest
+	entry  *entry // the cache's, on a hit: it keeps the key's limitPlan
 }
 
 // serveReporting serves next with rc as the request's context, then reports
@@ -281,8 +285,11 @@ func (m *Middleware) serveReporting(w http.ResponseWriter, r *http.Request, next
 func (m *Middleware) validate(ctx context.Context, e *decision, value string) (*Key, error) {
 	if m.cache != nil {
 		e.Digest = DigestOf(value)
-		key, digest, answer, err := m.cache.find(ctx, e.Digest, value, m.token68Later)
-		e.Answer, e.digest = answer, digest
+		key, hit, answer, err := m.cache.find(ctx, e.Digest, value, m.token68Later)
+		e.Answer, e.entry = answer, hit
+		if hit != nil {
+			e.digest = &hit.d
+		}
 		if answer == "" { // refused as malformed: no key was read
 			e.Digest = Digest{}
 		}

@@ -38,14 +38,33 @@ const maxSFInteger = 999_999_999_999_999
 // over to an allocation of their own.
 type limitScratch struct {
 	vals [2]string
-	buf  [128]byte
+	buf  [64]byte
 }
 
 // setRateLimitFields sets both fields on h for limits, their decisions
 // ds, and the quota's decision q (nil when the quota was not read). Their
 // values are written into s, which must not change afterwards.
 func setRateLimitFields(h http.Header, limits []Limit, ds []Decision, q *QuotaDecision, s *limitScratch) {
-	b := s.buf[:0]
+	b := appendPolicy(s.buf[:0], limits, q)
+	split := len(b)
+	b = appendState(b, limits, ds, q)
+	v := bytesString(b)
+	setFields(h, v[:split], v[split:], s)
+}
+
+func setFields(h http.Header, policy, state string, s *limitScratch) {
+	s.vals[0], s.vals[1] = policy, state
+	h[rateLimitPolicyField] = s.vals[0:1:1]
+	h[rateLimitField] = s.vals[1:2:2]
+}
+
+// bytesString returns b as a string without a copy. The values live in a
+// limitScratch (or in what append grew its buffer into), which nothing
+// writes again: the request needs no allocation of its own for them.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// appendPolicy appends the RateLimit-Policy field's value.
+func appendPolicy(b []byte, limits []Limit, q *QuotaDecision) []byte {
 	for i, l := range limits {
 		if i > 0 {
 			b = append(b, ", "...)
@@ -59,7 +78,11 @@ func setRateLimitFields(h http.Header, limits []Limit, ds []Decision, q *QuotaDe
 		}
 		b = appendItem(b, QuotaName, "q", q.Limit, "w", ceilSeconds(q.Interval), q.Interval > 0)
 	}
-	split := len(b)
+	return b
+}
+
+// appendState appends the RateLimit field's value.
+func appendState(b []byte, limits []Limit, ds []Decision, q *QuotaDecision) []byte {
 	for i, l := range limits {
 		if i > 0 {
 			b = append(b, ", "...)
@@ -76,13 +99,7 @@ func setRateLimitFields(h http.Header, limits []Limit, ds []Decision, q *QuotaDe
 		}
 		b = appendItem(b, QuotaName, "r", q.Remaining, "t", ceilSeconds(q.RefillAfter), q.Interval > 0)
 	}
-	// The values live in s (or in what append grew b into), which nothing
-	// writes again: the string needs no copy, and the request no
-	// allocation of its own for it.
-	v := unsafe.String(unsafe.SliceData(b), len(b))
-	s.vals[0], s.vals[1] = v[:split], v[split:]
-	h[rateLimitPolicyField] = s.vals[0:1:1]
-	h[rateLimitField] = s.vals[1:2:2]
+	return b
 }
 
 // appendItem appends the list member "name";k1=v1;k2=v2, leaving k2 out
@@ -94,15 +111,18 @@ func appendItem(b []byte, name, k1 string, v1 int64, k2 string, v2 int64, has2 b
 	b = append(b, `";`...)
 	b = append(b, k1...)
 	b = append(b, '=')
-	b = strconv.AppendInt(b, min(max(v1, 0), maxSFInteger), 10)
+	b = strconv.AppendInt(b, sfInteger(v1), 10)
 	if has2 {
 		b = append(b, ';')
 		b = append(b, k2...)
 		b = append(b, '=')
-		b = strconv.AppendInt(b, min(max(v2, 0), maxSFInteger), 10)
+		b = strconv.AppendInt(b, sfInteger(v2), 10)
 	}
 	return b
 }
+
+// sfInteger clamps v to the Integers a field's parameter may carry here.
+func sfInteger(v int64) int64 { return min(max(v, 0), maxSFInteger) }
 
 // policyWindow returns a limit's q and w: its rate per period when the
 // period is whole seconds, else the rate scaled to the whole seconds above

@@ -1,0 +1,175 @@
+package apikey
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// cachedEntry returns the cache's entry for value, which a request made.
+func cachedEntry(t *testing.T, m *Middleware, value string) *entry {
+	t.Helper()
+	e := m.Cache().positiveShard(DigestOf(value)).peek(DigestOf(value))
+	require.NotNil(t, e, "the key is cached")
+	return e
+}
+
+// A hit charges its key through the plan its cache entry keeps, made on
+// the first hit and kept while it fits; the answers are those of the
+// limiter's Allow, which the miss used.
+func TestLimitPlanKeptOnTheEntry(t *testing.T) {
+	clock := newFakeClock()
+	lim := newTestLimiter(t, clock)
+	m, err := New(withLimits(Limit{Rate: 3, Period: time.Minute}), WithLimiter(lim))
+	require.NoError(t, err)
+	h := m.Handler(okHandler)
+
+	w := serve(h, writerValue) // a miss: Allow
+	require.Equal(t, 200, w.Code)
+	assert.Equal(t, `"default";r=2;t=20`, w.Header().Get("RateLimit"))
+	e := cachedEntry(t, m, writerValue)
+	assert.Nil(t, e.plan.Load(), "a miss makes no plan")
+
+	w = serve(h, writerValue) // a hit: the plan
+	require.Equal(t, 200, w.Code)
+	assert.Equal(t, `"default";q=3;w=60`, w.Header().Get("RateLimit-Policy"))
+	assert.Equal(t, `"default";r=1;t=40`, w.Header().Get("RateLimit"), "the bucket the miss charged")
+	p := e.plan.Load()
+	require.NotNil(t, p)
+	assert.Same(t, lim, p.limiter)
+
+	assert.Equal(t, 200, serve(h, writerValue).Code)
+	w = serve(h, writerValue)
+	assert.Equal(t, 429, w.Code)
+	assert.Equal(t, "20", w.Header().Get("Retry-After"))
+	assert.Equal(t, `"default";r=0;t=20`, w.Header().Get("RateLimit"))
+	assert.Same(t, p, e.plan.Load(), "the plan still fits")
+}
+
+// A plan is made again when a policy's answer changes, when another
+// limiter charges the entry (two middlewares sharing a cache), and when a
+// sweep forgot one of its buckets; each time the key's buckets go on from
+// where they were.
+func TestLimitPlanRemade(t *testing.T) {
+	clock := newFakeClock()
+	lim := newTestLimiter(t, clock)
+	limits := []Limit{{Rate: 2, Period: time.Minute}}
+	c, err := NewCache(testStatic(), WithClock(clock.Now), WithCacheTTL(3*time.Hour))
+	require.NoError(t, err)
+	m, err := New(c, WithLimiter(lim), WithLimits(func(*Key) []Limit { return limits }))
+	require.NoError(t, err)
+	h := m.Handler(okHandler)
+	require.Equal(t, 200, serve(h, writerValue).Code) // a miss
+	require.Equal(t, 200, serve(h, writerValue).Code) // a hit, the bucket now empty
+	e := cachedEntry(t, m, writerValue)
+	first := e.plan.Load()
+	require.NotNil(t, first)
+
+	t.Run("the policy's answer changes", func(t *testing.T) {
+		limits = []Limit{{Rate: 2, Period: time.Minute}, {Name: "hourly", Rate: 100, Period: time.Hour}}
+		w := serve(h, writerValue)
+		assert.Equal(t, 429, w.Code, "the default bucket is still empty")
+		assert.Equal(t, `"default";q=2;w=60, "hourly";q=100;w=3600`, w.Header().Get("RateLimit-Policy"))
+		assert.NotSame(t, first, e.plan.Load())
+		assert.Len(t, e.plan.Load().cells, 2)
+	})
+
+	t.Run("another limiter", func(t *testing.T) {
+		other := newTestLimiter(t, clock)
+		m2, err := New(c, WithLimiter(other), WithLimits(func(*Key) []Limit { return limits }))
+		require.NoError(t, err)
+		assert.Equal(t, 200, serve(m2.Handler(okHandler), writerValue).Code, "its own buckets")
+		assert.Same(t, other, e.plan.Load().limiter)
+		assert.Equal(t, 429, serve(h, writerValue).Code, "the first limiter's bucket is still empty")
+		assert.Same(t, lim, e.plan.Load().limiter)
+	})
+
+	t.Run("a bucket swept", func(t *testing.T) {
+		p := e.plan.Load()
+		clock.Advance(time.Hour) // every bucket full again, and idle
+		for i := range lim.shards {
+			s := &lim.shards[i]
+			s.mu.Lock()
+			s.sweep(lim.elapsed())
+			s.mu.Unlock()
+		}
+		require.Equal(t, int64(cellSwept), p.cells[0].tat.Load())
+		w := serve(h, writerValue)
+		assert.Equal(t, 200, w.Code)
+		assert.Equal(t, `"default";r=1;t=30, "hourly";r=99;t=36`, w.Header().Get("RateLimit"), "full buckets, charged once")
+		assert.NotSame(t, p, e.plan.Load())
+		assert.Equal(t, 200, serve(h, writerValue).Code)
+		assert.Equal(t, 429, serve(h, writerValue).Code, "the new plan's buckets are the limiter's")
+	})
+}
+
+// A plan is made only from valid limits: a policy's invalid answer is a
+// 500 on a hit as on a miss, never a request let through.
+func TestLimitPlanInvalidLimit(t *testing.T) {
+	bad := false
+	m, err := New(testStatic(), WithLimits(func(*Key) []Limit {
+		if bad {
+			return []Limit{{Rate: 0, Period: time.Second}}
+		}
+		return []Limit{{Rate: 10, Period: time.Second}}
+	}), WithLogger(nil))
+	require.NoError(t, err)
+	h := m.Handler(okHandler)
+	require.Equal(t, 200, serve(h, writerValue).Code)
+	require.Equal(t, 200, serve(h, writerValue).Code)
+	bad = true
+	assert.Equal(t, http.StatusInternalServerError, serve(h, writerValue).Code)
+}
+
+// The real clock is read through a coarse clock: what a limiter without
+// WithLimiterClock decides still follows time, a burst at once and then
+// nothing for a while.
+func TestLocalLimiterRealClock(t *testing.T) {
+	l, err := NewLocalLimiter()
+	require.NoError(t, err)
+	require.NotNil(t, l.coarse)
+	key := &Key{ID: "k"}
+	lim := Limit{Rate: 3, Period: time.Hour}
+	ds := make([]Decision, 1)
+	for i := range 3 {
+		require.NoError(t, l.Allow(context.Background(), key, []Limit{lim}, 1, ds))
+		assert.True(t, ds[0].Allowed, "request %d", i)
+	}
+	require.NoError(t, l.Allow(context.Background(), key, []Limit{lim}, 1, ds))
+	assert.False(t, ds[0].Allowed)
+	assert.InDelta(t, float64(20*time.Minute), float64(ds[0].RetryAfter), float64(time.Second))
+}
+
+// Through a plan, a limiter decides as its Allow does, request after
+// request, refusals, costs and a limit shared by the owner included.
+func TestLimitPlanAgreesWithAllow(t *testing.T) {
+	clock := newFakeClock()
+	planned, direct := newTestLimiter(t, clock), newTestLimiter(t, clock)
+	key := &Key{ID: "k", Owner: Owner{Type: "organization", ID: "org_1"}}
+	limits := []Limit{
+		{Rate: 5, Period: time.Second, Burst: 3},
+		{Name: "org", Rate: 20, Period: time.Minute, Scope: ScopeOwner},
+	}
+	ent := &entry{}
+	r := rand.New(rand.NewPCG(1, 2))
+	allowed := 0
+	for i := range 2000 {
+		cost := 1 + r.IntN(3)
+		var viaPlan, viaAllow [2]Decision
+		_, err := planned.chargePlanned(ent, key, limits, cost, viaPlan[:])
+		require.NoError(t, err)
+		require.NoError(t, direct.Allow(context.Background(), key, limits, cost, viaAllow[:]))
+		require.Equal(t, viaAllow, viaPlan, "request %d", i)
+		if viaPlan[0].Allowed && viaPlan[1].Allowed {
+			allowed++
+		}
+		clock.Advance(time.Duration(r.IntN(400)) * time.Millisecond)
+	}
+	assert.Greater(t, allowed, 100)
+	assert.Less(t, allowed, 1900, "some were refused")
+}
