@@ -3,6 +3,7 @@ package apikey
 import (
 	"context"
 	"sync/atomic"
+	"unsafe"
 )
 
 // contextKey is unexported so that no other package can read or overwrite
@@ -24,16 +25,18 @@ type reportKey struct{}
 
 // reportingContext is an authContext whose request the middleware reports
 // to its Hooks.Request after the next handler returns, unless a guard
-// behind refused the request and reported it first: whichever sets
-// reported reports, so each request is reported once. It holds what the
-// report needs that neither knows from the request: the digest (the cache
-// entry's on a hit, so that it costs nothing) and the answer. It stays
-// small because every request with a Hooks.Request allocates one.
+// behind refused the request and reported it first. Its responder is one
+// of the middleware's reporters (see responder.reporters): the one for the
+// request's answer, which a guard that reports the request swaps for its
+// reported twin. So the context is no larger than an authContext (32 B,
+// allocated by every request) and the middleware, after next returns,
+// reads one pointer with an atomic load rather than doing a
+// read-modify-write: the guard swaps it before it returns, so before the
+// next handler does, and each request of a chain whose guards return
+// before the middleware's next handler does (as net/http requires of
+// anything that writes the response) is reported once.
 type reportingContext struct {
 	authContext
-	digest   *Digest // nil for none
-	answer   uint8   // an index in answers
-	reported atomic.Bool
 }
 
 func (c *reportingContext) Value(k any) any {
@@ -46,23 +49,31 @@ func (c *reportingContext) Value(k any) any {
 	return c.Context.Value(k)
 }
 
-// claim fills in e's digest and answer and returns true if the request
-// was not reported yet; the caller then reports it.
-func (c *reportingContext) claim(e *RequestEvent) bool {
-	if !c.reported.CompareAndSwap(false, true) {
-		return false
-	}
-	e.Answer = answers[c.answer]
-	if c.digest != nil {
-		e.Digest = *c.digest
-	}
-	return true
+// loadResponder returns c's responder. A guard may swap that of a
+// reportingContext while another goroutine reads it, hence the atomic
+// load: on amd64 and arm64 a plain load, as cheap as reading the field.
+// Contexts set it once when they are built, before anyone else sees them.
+func (c *authContext) loadResponder() *responder {
+	return (*responder)(atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(&c.responder))))
 }
 
-// answers are the values of Answer a reportingContext keeps as an index.
+// markReported swaps c's responder for its reported twin, so that the
+// middleware reports the request no more, and returns the one it held,
+// whose answer and digest the guard's report carries.
+func (c *reportingContext) markReported() *responder {
+	held := c.loadResponder()
+	atomic.StorePointer((*unsafe.Pointer)(unsafe.Pointer(&c.responder)), unsafe.Pointer(held.reported))
+	return held
+}
+
+// answers are the values of Answer, in the order of a responder's
+// reporters.
 var answers = [...]Answer{"", AnswerHit, AnswerMiss, AnswerCoalesced, AnswerStale, AnswerUncached, AnswerNegativeHit}
 
 func answerIndex(a Answer) uint8 {
+	if a == AnswerHit { // most requests: no search
+		return 1
+	}
 	for i, x := range answers {
 		if x == a {
 			return uint8(i)
@@ -103,8 +114,10 @@ func FromContext(ctx context.Context) (*Key, bool) {
 // responderFrom returns the responder of the middleware that handled ctx's
 // request, or the default one.
 func responderFrom(ctx context.Context) *responder {
-	if ac, _ := ctx.Value(contextKey{}).(*authContext); ac != nil && ac.responder != nil {
-		return ac.responder
+	if ac, _ := ctx.Value(contextKey{}).(*authContext); ac != nil {
+		if rs := ac.loadResponder(); rs != nil {
+			return rs
+		}
 	}
 	return defaultResponder
 }

@@ -17,14 +17,17 @@ type RequestEvent struct {
 	// through by Optional), else the refusal's.
 	Outcome Outcome
 	// Answer is how the key was answered; empty when no key was looked up
-	// (a missing or malformed key, a key refused by its format, a guard).
+	// (a missing or malformed key, a key refused by its format, an
+	// anonymous request that a guard refused).
 	Answer Answer
 	// Key is the key that authenticated the request, for
 	// OutcomeAuthenticated, OutcomeForbidden and OutcomeRateLimited; nil
 	// otherwise.
 	Key *Key
 	// Digest is the SHA-256 of the key value when the middleware read one;
-	// zero otherwise, and in a guard's events.
+	// zero otherwise. In a guard's event it is that of the value the
+	// middleware's extractor reads from the request the guard refused
+	// (zero if a handler between them removed it).
 	Digest Digest
 	// Err is the refusal's error, as the error handler receives it; nil for
 	// OutcomeAuthenticated.

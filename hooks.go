@@ -16,7 +16,12 @@ type Hooks struct {
 	// returns, as OutcomeAuthenticated, or with the outcome of the refusal
 	// when a permission guard behind the middleware refused it (the guard
 	// reports it, before writing its refusal). So a counter of events by
-	// outcome counts each request once.
+	// outcome counts each request once, provided every guard returns
+	// before the middleware's next handler does, as net/http requires of
+	// anything that writes the response (a guard on another goroutine that
+	// the handler waits for is fine): a guard that runs after the next
+	// handler returned reports the request again, after the middleware
+	// reported it as authenticated.
 	Request func(RequestEvent)
 
 	// Validation is called after each validator call, by the Cache that
@@ -57,9 +62,52 @@ func (rs *responder) refuse(w http.ResponseWriter, r *http.Request, key *Key, er
 	if rs.request != nil {
 		e := RequestEvent{Request: r, Outcome: OutcomeOf(err), Key: key, Err: err}
 		if rc, _ := r.Context().Value(reportKey{}).(*reportingContext); rc != nil {
-			rc.claim(&e) // the middleware reports it no more
+			held := rc.markReported() // the middleware reports it no more
+			e.Answer = held.answer
+			if held.digestOf != nil && held.answer != "" {
+				e.Digest = held.digestOf(r)
+			}
 		}
 		rs.request(e)
 	}
 	rs.fail(w, r, err)
+}
+
+// reportTo gives rs the middleware's Hooks.Request, and the reporters a
+// reportingContext holds instead of rs: one per answer, each with its
+// reported twin, so that the context holds no answer, digest or flag of
+// its own. digestOf reads the key value of a request a guard refuses
+// again, for the guard's report.
+func (rs *responder) reportTo(request func(RequestEvent), digestOf func(*http.Request) Digest) {
+	rs.request = request
+	if request == nil {
+		return
+	}
+	rs.reporters = new([len(answers)]*responder)
+	for i, a := range answers {
+		reporter := &responder{realm: rs.realm, handler: rs.handler, request: request, origin: rs, answer: a, digestOf: digestOf}
+		twin := *reporter
+		twin.reported = &twin
+		reporter.reported = &twin
+		rs.reporters[i] = reporter
+	}
+}
+
+// requestDigest returns the digest of the key value m reads from r, or
+// zero when it reads none: a guard's report carries it, the digest of the
+// value as the request the guard refused still carries it.
+func (m *Middleware) requestDigest(r *http.Request) Digest {
+	value, err := m.extract(r)
+	if err != nil || value == "" {
+		return Digest{}
+	}
+	return DigestOf(value)
+}
+
+// reporter returns the reporter for answer a.
+func (rs *responder) reporter(a Answer) *responder {
+	if a == AnswerHit { // most requests: no search
+		return rs.reporters[1]
+	}
+	return rs.reporters[answerIndex(a)]
 }

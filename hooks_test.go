@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -320,4 +321,128 @@ func TestUncachedDigestForOneHook(t *testing.T) {
 			assert.Equal(t, []Digest{DigestOf(writerValue)}, got)
 		})
 	}
+}
+
+// TestGuardReportsOnce: a request a guard refuses is reported once, by the
+// guard, with the middleware's answer and the digest of the key the
+// refused request carries, wherever the guard runs as long as it returns
+// before the middleware's next handler does; one it lets through is
+// reported once, by the middleware.
+func TestGuardReportsOnce(t *testing.T) {
+	guard := RequirePermission("posts:write")
+	limited := Key{ID: "key_limited", Limits: []Limit{{Rate: 100, Period: time.Hour}}}
+	v := ValidatorFunc(func(ctx context.Context, value string) (*Key, error) {
+		if value == "sk_test_limited_0123456789" {
+			k := limited
+			return &k, nil
+		}
+		return testStatic().Validate(ctx, value)
+	})
+	type want struct {
+		outcome Outcome
+		answer  Answer
+		digest  string // the value whose digest the event carries; "" for none
+	}
+	cases := []struct {
+		name  string
+		value string
+		next  http.Handler // behind the middleware
+		want  []want
+	}{
+		{name: "refused in the chain", value: readerValue, next: guard(okHandler),
+			want: []want{{OutcomeForbidden, AnswerHit, readerValue}}},
+		{name: "let through", value: writerValue, next: guard(okHandler),
+			want: []want{{OutcomeAuthenticated, AnswerHit, writerValue}}},
+		{name: "refused for a limited key", value: "sk_test_limited_0123456789", next: guard(okHandler),
+			want: []want{{OutcomeForbidden, AnswerHit, "sk_test_limited_0123456789"}}},
+		{name: "refused on a goroutine the handler waits for", value: readerValue,
+			next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				done := make(chan struct{})
+				go func() { defer close(done); guard(okHandler).ServeHTTP(w, r) }()
+				<-done
+			}),
+			want: []want{{OutcomeForbidden, AnswerHit, readerValue}}},
+		{name: "refused after a handler dropped the key's header", value: readerValue,
+			next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				r = r.Clone(r.Context())
+				r.Header.Del("Authorization")
+				guard(okHandler).ServeHTTP(w, r)
+			}),
+			// The guard reads the digest from the request it refuses.
+			want: []want{{OutcomeForbidden, AnswerHit, ""}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var rec eventRecorder
+			m, err := New(v, WithHooks(rec.hooks()))
+			require.NoError(t, err)
+			h := m.Handler(tc.next)
+			h.ServeHTTP(httptest.NewRecorder(), keyRequest(tc.value)) // warm the cache
+			rec.take()
+			h.ServeHTTP(httptest.NewRecorder(), keyRequest(tc.value))
+			requests, _ := rec.take()
+			require.Len(t, requests, len(tc.want))
+			for i, w := range tc.want {
+				assert.Equal(t, w.outcome, requests[i].Outcome)
+				assert.Equal(t, w.answer, requests[i].Answer)
+				if w.digest == "" {
+					assert.True(t, requests[i].Digest.IsZero(), "no digest")
+				} else {
+					assert.True(t, DigestOf(w.digest) == requests[i].Digest, "the digest of the key")
+				}
+			}
+		})
+	}
+}
+
+// A guard that runs after the middleware's next handler returned (on a
+// goroutine the handler left behind, which net/http forbids, since it
+// writes the response) reports the request a second time: the middleware
+// has reported it as authenticated already. Pinned so that the docs'
+// "each request once" stays as narrow as they say.
+func TestGuardAfterTheHandlerReturnedReportsAgain(t *testing.T) {
+	var rec eventRecorder
+	m, err := New(testStatic(), WithHooks(rec.hooks()))
+	require.NoError(t, err)
+	late := make(chan *http.Request, 1)
+	m.Handler(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { late <- r })).
+		ServeHTTP(httptest.NewRecorder(), keyRequest(readerValue))
+	RequirePermission("posts:write")(okHandler).ServeHTTP(httptest.NewRecorder(), <-late)
+	requests, _ := rec.take()
+	require.Len(t, requests, 2)
+	assert.Equal(t, OutcomeAuthenticated, requests[0].Outcome)
+	assert.Equal(t, OutcomeForbidden, requests[1].Outcome)
+}
+
+// A guard's refusal goes to the middleware's error handler with the
+// request as the guard got it (its key still in the context) and the
+// middleware's realm, with a Request hook as without.
+func TestGuardRefusalKeepsTheContext(t *testing.T) {
+	for _, hooked := range []bool{false, true} {
+		t.Run(fmt.Sprint("hooked=", hooked), func(t *testing.T) {
+			var seen *Key
+			opts := []Option{WithRealm("posts"), WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+				seen, _ = FromContext(r.Context())
+				WriteError(w, r, err)
+			})}
+			if hooked {
+				opts = append(opts, WithHooks(Hooks{Request: func(RequestEvent) {}}))
+			}
+			m, err := New(testStatic(), opts...)
+			require.NoError(t, err)
+			w := httptest.NewRecorder()
+			m.Handler(RequirePermission("posts:write")(okHandler)).ServeHTTP(w, keyRequest(readerValue))
+			assert.Equal(t, http.StatusForbidden, w.Code)
+			if assert.NotNil(t, seen, "the error handler sees the key") {
+				assert.Equal(t, readerKey.ID, seen.ID)
+			}
+			assert.Contains(t, w.Header().Get("WWW-Authenticate"), `realm="posts"`)
+		})
+	}
+}
+
+// A reportingContext is no larger than an authContext: every request with
+// a Request hook allocates one.
+func TestReportingContextIsSmall(t *testing.T) {
+	assert.Equal(t, unsafe.Sizeof(authContext{}), unsafe.Sizeof(reportingContext{}))
 }

@@ -76,7 +76,7 @@ func New(v Validator, opts ...Option) (*Middleware, error) {
 		m.limiter, _ = NewLocalLimiter() // cannot fail without options
 	}
 	m.local, _ = m.limiter.(*LocalLimiter)
-	m.responder.request = s.hooks.Request
+	m.responder.reportTo(s.hooks.Request, m.requestDigest)
 	switch c, isCache := v.(*Cache); {
 	case isCache && len(s.cacheOpts)+len(s.sharedOpts) > 0:
 		return nil, configError("New", "%s configures a cache, but the validator is a *Cache with its options already: give it to NewCache", strings.Join(append(s.cacheOpts, s.sharedOpts...), ", "))
@@ -248,33 +248,33 @@ func (m *Middleware) handler(next http.Handler, optional bool, cost int, require
 			next.ServeHTTP(w, r.WithContext(&authContext{Context: r.Context(), key: key, responder: m.responder}))
 			return
 		}
-		rc := &reportingContext{authContext: authContext{Context: r.Context(), key: key, responder: m.responder}}
+		rc := &reportingContext{authContext: authContext{Context: r.Context(), key: key, responder: m.responder.reporter(e.Answer)}}
 		m.serveReporting(w, r, next, rc, &e)
 	})
 }
 
 // decision is what the middleware learns of a request while it decides
-// it: the event to report, the digest kept where it outlives the request's
-// stack (the cache entry's, on a hit), for a reportingContext, and the
-// entry of a hit.
+// it: the event to report, and the entry of a hit.
 type decision struct {
 	RequestEvent
-	digest *Digest
-	entry  *entry // the cache's, on a hit: it keeps the key's limitPlan
+	entry *entry // the cache's, on a hit: it keeps the key's limitPlan
 }
 
 // serveReporting serves next with rc as the request's context, then reports
 // the request to Hooks.Request as authenticated, unless a guard behind
-// refused it and reported it first.
+// refused it and reported it first (which swapped rc's responder).
 func (m *Middleware) serveReporting(w http.ResponseWriter, r *http.Request, next http.Handler, rc *reportingContext, e *decision) {
-	rc.answer, rc.digest = answerIndex(e.Answer), e.digest
-	if rc.digest == nil && !e.Digest.IsZero() {
-		d := e.Digest // on the heap, but only off the hit path
-		rc.digest = &d
+	rs := rc.responder    // the reporter for e's answer, set when rc was built
+	if rs.origin == nil { // built with the middleware's own (a limited request's)
+		rs = rs.reporter(e.Answer)
+		rc.responder = rs // before anyone else sees rc
 	}
+	// The event is complete before next runs, so that the stores filling
+	// it are long done when the call copies it: copied right after, the
+	// copy's wide loads would wait for the narrow stores.
+	report := RequestEvent{Request: r, Outcome: OutcomeAuthenticated, Answer: e.Answer, Key: rc.key, Digest: e.Digest}
 	next.ServeHTTP(w, r.WithContext(rc))
-	report := RequestEvent{Request: r, Outcome: OutcomeAuthenticated, Key: rc.key}
-	if rc.claim(&report) {
+	if rc.loadResponder() == rs { // else a guard behind refused it, before next returned
 		m.hooks.Request(report)
 	}
 }
@@ -287,9 +287,6 @@ func (m *Middleware) validate(ctx context.Context, e *decision, value string) (*
 		e.Digest = DigestOf(value)
 		key, hit, answer, err := m.cache.find(ctx, e.Digest, value, m.token68Later)
 		e.Answer, e.entry = answer, hit
-		if hit != nil {
-			e.digest = &hit.d
-		}
 		if answer == "" { // refused as malformed: no key was read
 			e.Digest = Digest{}
 		}

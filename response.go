@@ -33,6 +33,14 @@ type responder struct {
 	realm   string // quoted for the challenge; New checks it needs no escaping
 	handler ErrorHandler
 	request func(RequestEvent) // the middleware's Hooks.Request, for the guards' refusals
+
+	// With a Hooks.Request, the middleware's responder has reporters, and
+	// each reporter a twin (hooks.go).
+	reporters *[len(answers)]*responder // one per answer, indexed like answers
+	origin    *responder                // a reporter's middleware responder; nil for that one
+	answer    Answer                    // a reporter's
+	digestOf  func(*http.Request) Digest
+	reported  *responder // a reporter's twin, reported; the twin's itself
 }
 
 var defaultResponder = newResponder(DefaultRealm, nil)
@@ -47,7 +55,7 @@ func (rs *responder) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	// The handler may call WriteError, which must find this realm.
-	if responderFrom(r.Context()) != rs {
+	if responderFrom(r.Context()).self() != rs.self() {
 		r = r.WithContext(newAuthContext(r.Context(), nil, rs))
 	}
 	rs.handler(w, r, err)
@@ -222,4 +230,12 @@ func jsonBody(code, description string) []byte {
 type errorJSON struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description"`
+}
+
+// self returns the middleware responder that rs is, or is a reporter of.
+func (rs *responder) self() *responder {
+	if rs.origin != nil {
+		return rs.origin
+	}
+	return rs
 }
