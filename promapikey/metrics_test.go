@@ -249,3 +249,44 @@ func TestRateLimitedByLimit(t *testing.T) {
 	assert.Equal(t, 2.0, got["outcome=rate_limited"])
 	assert.Equal(t, 2.0, got["limit=search"])
 }
+
+// apikey_requests_total is one counter family whatever counts its
+// children: the authenticated requests on a striped counter, the other
+// outcomes on a CounterVec. A pedantic registry checks the descriptors and
+// the family; every child has its help, type and created timestamp.
+func TestRequestsFamilyIsOne(t *testing.T) {
+	metrics := promapikey.New()
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(metrics))
+	hooks := metrics.Hooks()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 1000 {
+				hooks.Request(apikey.RequestEvent{Outcome: apikey.OutcomeAuthenticated})
+			}
+		})
+	}
+	wg.Wait()
+	hooks.Request(apikey.RequestEvent{Outcome: apikey.OutcomeForbidden})
+
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	var requests *dto.MetricFamily
+	for _, f := range families {
+		if f.GetName() == "apikey_requests_total" {
+			requests = f
+		}
+	}
+	require.NotNil(t, requests)
+	assert.Equal(t, dto.MetricType_COUNTER, requests.GetType())
+	assert.Contains(t, requests.GetHelp(), "Requests that the API-key middleware decided")
+	got := map[string]float64{}
+	for _, m := range requests.GetMetric() {
+		got[labelValue(m, "outcome")] = m.GetCounter().GetValue()
+		assert.NotNil(t, m.GetCounter().GetCreatedTimestamp(), "the created timestamp, as a Counter's")
+	}
+	assert.Equal(t, map[string]float64{
+		"authenticated": 8000, "forbidden": 1, "missing": 0, "malformed": 0, "invalid": 0, "rate_limited": 0, "unavailable": 0, "error": 0,
+	}, got)
+}
