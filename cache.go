@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apikeyauth/apikey/internal/nilcheck"
+	"github.com/apikeyauth/apikey/internal/stripe"
 )
 
 // Cache is a revocation-aware Validator decorator: it remembers what its
@@ -68,7 +69,7 @@ type Cache struct {
 
 	flights       flightGroup
 	budget        *budget
-	hits          stripedCounter
+	hits          stripe.Counter
 	staleHits     atomic.Uint64
 	misses        atomic.Uint64
 	coalesced     atomic.Uint64
@@ -144,7 +145,7 @@ func (c *Cache) find(ctx context.Context, d Digest, value string, checkToken68 b
 	if e != nil {
 		if now := c.clock.nowBefore(e.expires); now < e.expires && !c.expired(e.key) &&
 			!(checkToken68 && c.heldOutsideToken68.Load() && !isToken68(value)) {
-			c.hits.add()
+			c.hits.Add()
 			s.promote(e, now)
 			return e.key, e, AnswerHit, nil
 		}
@@ -227,7 +228,7 @@ func (c *Cache) miss(ctx context.Context, d Digest, value string, now instant, k
 // one, and says how it was answered, counting the hit.
 func (c *Cache) stored(d Digest, now instant, call *flight) (Answer, bool) {
 	if e := c.positiveShard(d).peek(d); e != nil && now < e.expires && !c.expired(e.key) {
-		c.hits.add()
+		c.hits.Add()
 		call.key = e.key
 		return AnswerHit, true
 	}

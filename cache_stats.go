@@ -22,7 +22,7 @@ func (c *Cache) Stats() CacheStats {
 		Coalesced:     c.coalesced.Load(),
 		Invalidations: c.invalidations.Load(),
 		Refused:       c.budget.refused.Load(),
-		Hits:          c.hits.load(),
+		Hits:          c.hits.Load(),
 		StaleHits:     c.staleHits.Load(),
 	}
 	for i := range c.positive {

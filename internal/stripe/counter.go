@@ -1,10 +1,7 @@
 // Package stripe has a counter that goroutines on different cores add to
-// without writing one cache line, for promapikey's count of authenticated
-// requests, written by every request on the hit path. It is the cache's
-// stripedCounter (counter.go) made importable; the cache keeps its own:
-// counting through this one changed nothing in the code the compiler
-// emitted but its placement, and that alone made the hit path 2 % slower
-// beside the floor (BENCHMARKS.md).
+// without writing one cache line: the cache's count of hits and
+// promapikey's count of authenticated requests, both written by every
+// request on the hit path.
 package stripe
 
 import (
