@@ -15,6 +15,11 @@ import (
 // for longer purges its cache when it comes back (see watcher.poll).
 const changesKept = time.Hour
 
+// pruneChanges deletes the changes older than its parameter, on every
+// change: the 0005 migration's index on changed_at makes it read only the
+// rows it deletes, instead of the whole table.
+const pruneChanges = "DELETE FROM apikey_changes WHERE changed_at < ?"
+
 // changeTimeout bounds a change's transaction, which does not end with the
 // caller's context (see change).
 const changeTimeout = 10 * time.Second
@@ -72,7 +77,7 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, id string) error {
 	now, token := micros(s.set.now()), rand.Text()
 	// Pruned before the head row is locked: the lock is held, and every
 	// other change waits, for as few statements as can be.
-	if _, err := tx.ExecContext(ctx, s.dialect.bind("DELETE FROM apikey_changes WHERE changed_at < ?"), now-changesKept.Microseconds()); err != nil {
+	if _, err := tx.ExecContext(ctx, s.dialect.bind(pruneChanges), now-changesKept.Microseconds()); err != nil {
 		return err
 	}
 	var prev string

@@ -1,0 +1,105 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apikeyauth/apikey"
+)
+
+// The prune that every change runs finds the old changes through the index
+// on changed_at (migration 0005), not by reading the whole changes table:
+// the database's own plan for the statement names the index.
+func TestPruneChangesUsesIndex(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := openStore(t, b.dsn(t))
+			assert.Contains(t, explainPrune(t, s), "apikey_changes_changed_at")
+		})
+	}
+}
+
+// explainPrune returns the plan of pruneChanges, on PostgreSQL with
+// sequential scans discouraged, so that the plan names the index whenever
+// there is one, however few rows the table holds.
+func explainPrune(t *testing.T, s *Store) string {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := s.db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer tx.Rollback()
+	explain := "EXPLAIN QUERY PLAN "
+	if s.dialect.postgres() {
+		explain = "EXPLAIN "
+		_, err := tx.ExecContext(ctx, "SET LOCAL enable_seqscan = off")
+		require.NoError(t, err)
+	}
+	rows, err := tx.QueryContext(ctx, s.dialect.bind(explain+pruneChanges), int64(1))
+	require.NoError(t, err)
+	defer rows.Close()
+	cols, err := rows.Columns()
+	require.NoError(t, err)
+	var plan strings.Builder
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		require.NoError(t, rows.Scan(ptrs...))
+		for _, v := range vals {
+			plan.WriteString(v.String + " ")
+		}
+		plan.WriteString("\n")
+	}
+	require.NoError(t, rows.Err())
+	return plan.String()
+}
+
+// A database at 0004 holding changes takes 0005, and the prune then
+// deletes exactly the changes older than changesKept, through the index.
+func TestMigrateChangesIndexFrom0004(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			clk := newClock()
+			s, err := Open(ctx, b.dsn(t), WithKeyFormat(testFormat), WithClock(clk.Now))
+			require.NoError(t, err)
+			t.Cleanup(func() { s.Close() })
+			ms, err := s.migrations()
+			require.NoError(t, err)
+			for _, m := range ms {
+				if m.version <= 4 {
+					require.NoError(t, s.migrate(ctx, m.version, m.name))
+				}
+			}
+			assert.ErrorIs(t, s.CheckSchema(ctx), ErrSchemaOutdated)
+			assert.NotContains(t, explainPrune(t, s), "apikey_changes_changed_at", "no index before 0005")
+			k, _, err := s.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}})
+			require.NoError(t, err)
+			require.NoError(t, s.SetPermissions(ctx, k.ID, []string{"a"}))
+			clk.Add(30 * time.Minute)
+			require.NoError(t, s.SetPermissions(ctx, k.ID, []string{"b"}))
+			require.NoError(t, s.Migrate(ctx))
+			require.NoError(t, s.CheckSchema(ctx))
+			assert.Contains(t, explainPrune(t, s), "apikey_changes_changed_at")
+			assert.Equal(t, 3, countChanges(t, s))
+			clk.Add(changesKept - 30*time.Minute + time.Microsecond)
+			require.NoError(t, s.SetPermissions(ctx, k.ID, []string{"c"}))
+			assert.Equal(t, 2, countChanges(t, s), "the two changes over an hour old are pruned, the one 30 minutes younger kept")
+		})
+	}
+}
+
+func countChanges(t *testing.T, s *Store) int {
+	t.Helper()
+	var n int
+	require.NoError(t, s.db.QueryRow("SELECT COUNT(*) FROM apikey_changes").Scan(&n))
+	return n
+}
