@@ -24,6 +24,11 @@ func (b *storeBackend) Validate(ctx context.Context, value string) (*apikey.Key,
 	return b.s.Validate(ctx, value)
 }
 
+// List reports an owner that no key has as an error that is not
+// ErrNotFound, as the WorkOS backend reports an organization WorkOS does
+// not know: a store knows an owner only by its keys, so an owner without
+// keys is a misspelt one (or one whose keys are all deleted), and must not
+// pass for an owner whose keys are all in order ("0 of 0 keys flagged").
 func (b *storeBackend) List(ctx context.Context, owner string) iter.Seq2[*apikey.Key, error] {
 	return func(yield func(*apikey.Key, error) bool) {
 		after := ""
@@ -31,6 +36,10 @@ func (b *storeBackend) List(ctx context.Context, owner string) iter.Seq2[*apikey
 			p, err := b.s.List(ctx, owner, after, sqlstore.MaxListLimit)
 			if err != nil {
 				yield(nil, err)
+				return
+			}
+			if after == "" && len(p.Keys) == 0 {
+				yield(nil, fmt.Errorf("no owner %s in the store: no key has this owner ID", owner))
 				return
 			}
 			for _, k := range p.Keys {

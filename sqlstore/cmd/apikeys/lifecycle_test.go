@@ -73,8 +73,8 @@ func TestLifecycle(t *testing.T) {
 			assert.Equal(t, apikey.Owner{Type: "organization", ID: "acme"}, keys[0].Owner)
 			assert.True(t, t0.Add(time.Minute+365*day).Equal(keys[1].ExpiresAt), "%v", keys[1].ExpiresAt)
 			r = h.run("", "list", "--org", "nobody")
-			requireCode(t, exitOK, r)
-			assert.Equal(t, "apikeys list: no keys of owner nobody\n", r.stderr)
+			requireCode(t, exitUndecided, r)
+			assert.Equal(t, "apikeys list: no owner nobody in the store: no key has this owner ID\n", r.stderr)
 
 			// validate: 0 valid, 1 invalid; the use is recorded.
 			h.clock.Add(10 * day)

@@ -2,7 +2,8 @@
 // store: besides WorkOS, --store sqlite:PATH or --store postgres://… runs
 // validate, list, audit, create, rotate, expire and delete (or revoke) on keys kept by
 // the sqlstore package, with the same output and exit statuses. --org then
-// names the keys' owner ID. Keys in a store also carry rate limits and a
+// names the keys' owner ID; an owner ID that no key has is an error (exit
+// status 2), as an organization WorkOS does not know is. Keys in a store also carry rate limits and a
 // quota: create takes --limit, --quota and --refill, set changes them, and
 // list and validate show them.
 //
