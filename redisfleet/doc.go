@@ -73,7 +73,9 @@
 //     a WorkOS webhook handled by any one replica (workos.NewWebhookHandler
 //     with the cache), or a plain cache.InvalidateID reach every replica.
 //     Let one replica, or each of them, feed the cache: an invalidation
-//     published twice is applied twice, which is harmless.
+//     published twice is applied twice, which is harmless. Fleet.Revoke
+//     publishes once when Redis acknowledges it, and queues it for the
+//     background retry only when Redis does not.
 //   - apikey.OriginReplica, what the other replicas published, is never
 //     published again.
 //   - apikey.OriginStore, a key store's change feed, is never published:

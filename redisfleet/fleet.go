@@ -41,6 +41,9 @@ type Fleet struct {
 	// published nor given up.
 	enqueued    atomic.Uint64
 	outstanding atomic.Int64
+	// revoking holds the invalidations Revoke is publishing itself, for
+	// the hook not to queue them too.
+	revoking claims
 
 	attached    atomic.Bool
 	cache       atomic.Pointer[apikey.Cache] // the attached cache, for Invalidate and Revoke

@@ -43,11 +43,21 @@ func (f *Fleet) enqueue(inv apikey.Invalidation) {
 	}
 	f.enqueued.Add(1)
 	f.outstanding.Add(1)
+	if f.revoking.take(inv) {
+		return // Revoke publishes it, and queues it only if Redis does not take it
+	}
+	f.push(pending{inv: inv, at: time.Now(), count: 1})
+}
+
+// push queues p for the publisher, already counted as outstanding, and
+// never blocks: when the queue is full, p is dropped and a purge is
+// published in its place.
+func (f *Fleet) push(p pending) {
 	select {
-	case f.queue <- pending{inv: inv, at: time.Now(), count: 1}:
+	case f.queue <- p:
 	default:
 		f.st.dropped.Add(1)
-		if publishes(inv) {
+		if publishes(p.inv) {
 			f.overflowed.Add(1)
 		} else {
 			f.overflowedShared.Add(1)

@@ -35,10 +35,14 @@ func (f *Fleet) Invalidate(inv apikey.Invalidation) {
 // ends. When Redis does not take the invalidation in that time, Revoke
 // returns an error matching ErrNotAcknowledged: report the revocation as
 // not done (a webhook answers 5xx so that it is delivered again; an API
-// answers an error) and let it be repeated. The invalidation is retried in
-// the background all the same (WithRetryFor): the cache's hooks queue it
-// as they queue any other. So it is usually published twice, which is
-// harmless. Revoke is safe for concurrent use.
+// answers an error) and let it be repeated. The invalidation is then
+// retried in the background all the same (WithRetryFor), queued as the
+// cache's hooks queue any other. An acknowledged invalidation is published
+// once: Redis holds all that a second publication would write (the stream
+// entry, the shared entries removed, the tombstones), and a Redis that
+// loses it afterwards makes every replica purge (see the package doc),
+// which a second publication could not improve on. Revoke is safe for
+// concurrent use.
 func (f *Fleet) Revoke(ctx context.Context, inv apikey.Invalidation) error {
 	if inv.ID == "" && inv.Digest.IsZero() && !inv.All {
 		return fmt.Errorf("redisfleet: Revoke: the invalidation names no key: %w", apikey.ErrMisconfigured)
@@ -48,12 +52,35 @@ func (f *Fleet) Revoke(ctx context.Context, inv apikey.Invalidation) error {
 	// which may still hold what it removes, and store it again locally.
 	f.outstanding.Add(1)
 	defer f.outstanding.Add(-1)
+	at := time.Now()
+	// The cache's hook, called within Invalidate, counts the invalidation
+	// as enqueued and outstanding but leaves it to Revoke rather than
+	// queueing it (see claims): settled here once Redis has it, queued
+	// for the background retry if not. Without the hook (a cache not
+	// given Hooks, or an invalidation the hook does not publish), nothing
+	// is queued.
+	cl := f.revoking.add(inv)
 	f.Invalidate(inv)
+	queued := pending{inv: inv, at: at, count: 1}
+	hooked := f.revoking.done(inv, cl)
 	if f.stopped.Err() != nil {
+		if hooked {
+			f.push(queued)
+		}
 		return fmt.Errorf("%w: the fleet is closed", ErrNotAcknowledged)
 	}
 	// Not through the queue: the publisher may be waiting out a backoff.
-	if err := f.publish(ctx, []pending{{inv: inv, at: time.Now()}}); err != nil {
+	err := f.publish(ctx, []pending{{inv: inv, at: at}})
+	if hooked {
+		if err == nil {
+			f.settle([]pending{queued})
+		} else {
+			batch := []pending{queued}
+			markSent(batch, err)
+			f.push(batch[0])
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNotAcknowledged, err)
 	}
 	return nil
