@@ -27,8 +27,8 @@ func TestRevokePublishesOnce(t *testing.T) {
 	lock, lockedOpt := newLockout(t, opt)
 	r := newReplica(t, lockedOpt, newUpstream(), testOptions(prefix)...)
 
-	// entries waits for the marker's entry, then counts the stream's
-	// entries by key ID.
+	// entries invalidates a marker through the queue, waits until it is
+	// published and settled, then counts the stream's entries by key ID.
 	entries := func(t *testing.T, marker string) map[string]int {
 		t.Helper()
 		r.cache.InvalidateID(marker)
@@ -41,7 +41,9 @@ func TestRevokePublishesOnce(t *testing.T) {
 				id, _ := e.Values["id"].(string)
 				n[id]++
 			}
-			return n[marker] == 1
+			// Settled too: the publisher counts what it sent after Redis
+			// answered, and settles it after that.
+			return n[marker] == 1 && !r.fleet.unpublished()
 		}, 10*time.Second, time.Millisecond, "the marker never reached the stream")
 		return n
 	}
