@@ -161,6 +161,9 @@ func (m *Middleware) authenticate(r *http.Request, e *decision) (*Key, error) {
 	case value == "":
 		return nil, ErrMissingKey
 	case len(value) > m.maxLen:
+		if m.token68Later && !isToken68(value) {
+			return nil, errNotToken68() // the reason the default extractor gives first
+		}
 		return nil, errMalformed("the key is longer than " + strconv.Itoa(m.maxLen) + " bytes")
 	case m.formatCheck != nil:
 		if err := m.checkFormat(value); err != nil {
