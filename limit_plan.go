@@ -44,7 +44,7 @@ func (l *LocalLimiter) chargePlanned(ent *entry, key *Key, limits []Limit, cost 
 				}
 			}
 		}
-		if chargeCells(p.cells, p.meters, cost, l.elapsed(), ds) {
+		if l.charge(p.cells, p.meters, cost, l.elapsed(), ds) {
 			return p, nil
 		}
 		p = nil

@@ -22,12 +22,15 @@ import (
 //
 // With the real clock, it reads a clock refreshed every 10 ms while it is
 // in use, as a Cache does: a clock read costs more than the rest of a
-// charge. Its decisions are exact on that clock, which lags the real one
+// charge. It lets requests through on that clock, which lags the real one
 // by at most a tick while its timer keeps time, so over any span a limit
 // lets through at most 10 ms' worth of its rate more than it would on the
-// real clock (one request for a limit of 100 per second), and a reset or a
-// Retry-After may be up to 10 ms long, never short. WithLimiterClock makes
-// it read the clock given instead, on every call.
+// real clock (one request for a limit of 100 per second), and a reset may
+// be up to 10 ms long, never short. It refuses on the real clock: a charge
+// the coarse clock refuses is decided again on the real one, so that a
+// Retry-After is exact and a request retried when it says is never refused
+// for the coarse clock's lag. WithLimiterClock makes it read the clock
+// given instead, on every call.
 //
 // Allow never allocates once a bucket exists, for up to two limits. Build
 // one with NewLocalLimiter; it is safe for concurrent use. The zero value
@@ -160,7 +163,7 @@ func (l *LocalLimiter) Allow(_ context.Context, key *Key, limits []Limit, cost i
 		for _, lim := range limits {
 			cells = append(cells, l.cell(BucketOf(key, lim), now))
 		}
-		if chargeCells(cells, meters, cost, now, decisions) {
+		if l.charge(cells, meters, cost, now, decisions) {
 			return nil
 		}
 	}
@@ -208,11 +211,26 @@ func (l *LocalLimiter) cell(b Bucket, now int64) *tatCell {
 	return c
 }
 
+// charge is chargeCells at now, the coarse clock's time unless
+// WithLimiterClock set one. A refusal there is decided again on the real
+// clock, which the coarse one lags by up to a tick: so that a Retry-After
+// is exact, and a request retried when it says is not refused for the
+// coarse clock's lag at that moment. Refusals alone read the real clock.
+func (l *LocalLimiter) charge(cells []*tatCell, meters []meter, cost int, now int64, ds []Decision) bool {
+	done, refused := chargeCells(cells, meters, cost, now, ds)
+	if done && refused && l.coarse != nil {
+		if real := int64(l.coarse.read()); real > now {
+			done, _ = chargeCells(cells, meters, cost, real, ds)
+		}
+	}
+	return done
+}
+
 // chargeCells charges cost to each of cells, metered by meters, all or
-// nothing, at now, and writes a decision per cell into ds. If it finds a
-// cell swept, it charges none and returns false: the caller finds the
-// cells anew.
-func chargeCells(cells []*tatCell, meters []meter, cost int, now int64, ds []Decision) bool {
+// nothing, at now, and writes a decision per cell into ds, reporting
+// whether a limit refused it. If it finds a cell swept, it charges none
+// and returns done false: the caller finds the cells anew.
+func chargeCells(cells []*tatCell, meters []meter, cost int, now int64, ds []Decision) (done, refused bool) {
 	for i, c := range cells {
 		m := meters[i]
 		tat, next, allowed := c.take(now, int64(cost)*m.interval, m.tolerance, true)
@@ -221,7 +239,7 @@ func chargeCells(cells []*tatCell, meters []meter, cost int, now int64, ds []Dec
 			for j := range i {
 				cells[j].give(now, int64(cost)*meters[j].interval)
 			}
-			return false
+			return false, false
 		case !allowed:
 			ds[i] = Decision{
 				Remaining:  remaining(m.tolerance-(tat-now), m.interval),
@@ -237,11 +255,11 @@ func chargeCells(cells []*tatCell, meters []meter, cost int, now int64, ds []Dec
 				tat, _, _ := cells[j].take(now, 0, meters[j].tolerance, false)
 				ds[j] = allowedDecision(max(tat, now), now, meters[j])
 			}
-			return true
+			return true, true
 		}
 		ds[i] = allowedDecision(next, now, m)
 	}
-	return true
+	return true, false
 }
 
 func allowedDecision(tat, now int64, m meter) Decision {
