@@ -113,8 +113,11 @@ func newNegativeShards(size, count int) []negativeShard {
 }
 
 // peek returns the entry for d, fresh or not, without a lock.
-func (s *positiveShard) peek(d Digest) *entry {
-	e := s.table.Load().find(&d)
+func (s *positiveShard) peek(d Digest) *entry { return servable(s.table.Load().find(&d)) }
+
+// servable returns e, found in a table that may have been replaced since
+// it was read, unless it was removed meanwhile.
+func servable(e *entry) *entry {
 	if e == nil || e.promoted.Load() == removedMark {
 		return nil
 	}

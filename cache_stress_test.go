@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -254,4 +255,138 @@ func TestCacheRevokedKeyNeverServedAfterInvalidation(t *testing.T) {
 			assert.Zero(t, c.Stats().Size, "every ID revoked: nothing valid is left")
 		})
 	}
+}
+
+// revocableValidator answers "sk_<n>" with the key "key_<n>" unless n is
+// revoked, counting the valid answers.
+type revocableValidator struct {
+	revoked []atomic.Bool
+	valid   atomic.Int64
+}
+
+func (v *revocableValidator) Validate(_ context.Context, value string) (*Key, error) {
+	var n int
+	if _, err := fmt.Sscanf(value, "sk_%d", &n); err != nil || n >= len(v.revoked) || v.revoked[n].Load() {
+		return nil, ErrInvalidKey
+	}
+	v.valid.Add(1)
+	return &Key{ID: fmt.Sprint("key_", n)}, nil
+}
+
+// While every shard's table grows from its smallest through many rehashes,
+// keys are revoked one at a time, by value, by ID or by a purge, and hits
+// on the keys already cached run all along: no request that starts after
+// its key's invalidation returned is served the key, whichever table
+// (replaced or not) its hit read.
+func TestCacheGrowingTablesNeverServeRemoved(t *testing.T) {
+	const values = 3000
+	v := &revocableValidator{revoked: make([]atomic.Bool, values)}
+	c, err := NewCache(v, WithCacheSize(1<<14))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	var validated atomic.Int64 // sk_0 … sk_<validated-1> were validated once
+	invalidated := make([]atomic.Bool, values)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() { // the tables grow
+		defer wg.Done()
+		for n := range values {
+			_, _ = c.Validate(ctx, fmt.Sprint("sk_", n))
+			validated.Store(int64(n + 1))
+		}
+	}()
+	var served atomic.Int64
+	for w := range 3 {
+		wg.Add(1)
+		go func() { // hits, mostly
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 3))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				upTo := validated.Load()
+				if upTo == 0 {
+					continue
+				}
+				n := r.Int64N(upTo)
+				before := invalidated[n].Load()
+				if _, err := c.Validate(ctx, fmt.Sprint("sk_", n)); err == nil {
+					served.Add(1)
+					if before {
+						t.Errorf("sk_%d served after its invalidation returned", n)
+						return
+					}
+				}
+			}
+		}()
+	}
+	r := rand.New(rand.NewPCG(9, 9))
+	mostSlots := 0
+	for revoked := 0; revoked < values/10; {
+		upTo := validated.Load()
+		if upTo <= int64(10*revoked) { // spread over the tables' growth
+			runtime.Gosched()
+			continue
+		}
+		n := r.Int64N(upTo)
+		if v.revoked[n].Swap(true) { // the store first, then the cache
+			continue
+		}
+		revoked++
+		slots := 0
+		for i := range c.positive {
+			slots += len(c.positive[i].table.Load().slots)
+		}
+		mostSlots = max(mostSlots, slots)
+		switch r.IntN(10) {
+		case 0:
+			c.Purge()
+		case 1, 2, 3, 4:
+			c.InvalidateID(fmt.Sprint("key_", n))
+		default:
+			c.InvalidateValue(fmt.Sprint("sk_", n))
+		}
+		invalidated[n].Store(true)
+	}
+	for validated.Load() < values {
+		runtime.Gosched()
+	}
+	close(stop)
+	wg.Wait()
+	assert.Greater(t, served.Load(), int64(values), "hits ran")
+	checkCacheLists(t, c)
+	assert.Greater(t, mostSlots, len(c.positive)*minTableSlots*8, "the tables grew meanwhile")
+}
+
+// Concurrent misses on distinct keys fill a cache that evicts: every valid
+// answer is stored once, so it is either held or was evicted, and
+// Stats().Size and Evictions add up to the validator's valid answers.
+func TestCacheEvictionsAddUp(t *testing.T) {
+	const values = 4000
+	v := &revocableValidator{revoked: make([]atomic.Bool, values)}
+	c, err := NewCache(v, WithCacheSize(700))
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 4))
+			for range 3000 {
+				_, err := c.Validate(context.Background(), fmt.Sprint("sk_", r.IntN(values)))
+				assert.NoError(t, err)
+			}
+		}()
+	}
+	wg.Wait()
+	checkCacheLists(t, c)
+	st := c.Stats()
+	assert.Equal(t, 700, st.Size, "full")
+	assert.Equal(t, v.valid.Load(), int64(st.Size)+int64(st.Evictions))
+	assert.Equal(t, st.Misses-st.Coalesced, uint64(v.valid.Load()), "a validator call per leading miss")
 }

@@ -136,3 +136,41 @@ func TestEntryTableConcurrentReads(t *testing.T) {
 	live, _ := checkEntryTable(t, 0, s.table.Load())
 	assert.Equal(t, len(stable)+rounds/3, live)
 }
+
+// A table that a rehash or a purge replaced still holds the entries it
+// held, for the hits that read it before: each entry removed since, by
+// whichever way, is marked so that such a hit does not serve it.
+func TestReplacedTableServesNoRemovedEntry(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		remove func(s *positiveShard, e *entry)
+	}{
+		{"removed", func(s *positiveShard, e *entry) { s.remove(e.d) }},
+		{"replaced", func(s *positiveShard, e *entry) { s.add(testEntry("sk_a")) }},
+		{"evicted", func(s *positiveShard, e *entry) {
+			for i := range s.size {
+				s.add(testEntry(fmt.Sprint("sk_evicting_", i)))
+			}
+		}},
+		{"purged", func(s *positiveShard, e *entry) { s.purge() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestShard(100)
+			e := testEntry("sk_a")
+			s.add(e)
+			old := s.table.Load()
+			for i := range 40 { // rehashed, growing
+				s.add(testEntry(fmt.Sprint("sk_", i)))
+			}
+			require.NotSame(t, old, s.table.Load(), "the table was rehashed")
+			require.Same(t, e, servable(old.find(&e.d)), "a hit on the old table serves a held entry")
+			mid := s.table.Load()
+
+			tc.remove(s, e)
+			assert.Same(t, e, old.find(&e.d), "the old table still holds it")
+			assert.Nil(t, servable(old.find(&e.d)), "a hit on the old table does not serve it")
+			assert.NotSame(t, e, servable(mid.find(&e.d)), "nor one on the table of the removal")
+			assert.NotSame(t, e, s.peek(e.d))
+		})
+	}
+}
