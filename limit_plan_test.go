@@ -2,8 +2,12 @@ package apikey
 
 import (
 	"context"
+	"hash/maphash"
 	"math/rand/v2"
 	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,4 +176,72 @@ func TestLimitPlanAgreesWithAllow(t *testing.T) {
 	}
 	assert.Greater(t, allowed, 100)
 	assert.Less(t, allowed, 1900, "some were refused")
+}
+
+// Sweeps race charges through plans and through Allow: a key's first
+// limit is charged and given back by every request, which its second
+// limit refuses, so that its bucket is full, and swept, between requests,
+// while another goroutine sweeps the shard again and again.
+// No charge is lost or made twice: nothing passes, and the first limit's
+// bucket is full at the end.
+func TestLimitPlanSweptWhileCharging(t *testing.T) {
+	clock := newFakeClock() // frozen: only sweeps change the buckets
+	l := newTestLimiter(t, clock)
+	key := &Key{ID: "k"}
+	wide := Limit{Name: "wide", Rate: 1000, Period: time.Hour}
+	limits := []Limit{wide, {Name: "narrow", Rate: 1, Period: time.Hour}}
+	ds := make([]Decision, 1)
+	require.NoError(t, l.Allow(context.Background(), key, limits[1:], 1, ds))
+	require.True(t, ds[0].Allowed, "the narrow limit is now empty")
+
+	ent := &entry{}
+	var wg sync.WaitGroup
+	var passed, swept atomic.Int64
+	stop := make(chan struct{})
+	wg.Add(1)
+	home := &l.shards[maphash.String(l.seed, key.ID)&(localLimiterShards-1)]
+	go func() { // the key's shard swept again and again
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			home.mu.Lock()
+			home.sweep(l.elapsed())
+			home.mu.Unlock()
+			runtime.Gosched()
+		}
+	}()
+	var chargers sync.WaitGroup
+	for w := range 4 {
+		chargers.Add(1)
+		go func() {
+			defer chargers.Done()
+			for i := 0; i < 2000 || swept.Load() == 0 && i < 1_000_000; i++ {
+				var ds [2]Decision
+				var err error
+				if w%2 == 0 {
+					before := ent.plan.Load()
+					_, err = l.chargePlanned(ent, key, limits, 1, ds[:])
+					if before != nil && ent.plan.Load() != before {
+						swept.Add(1)
+					}
+				} else {
+					err = l.Allow(context.Background(), key, limits, 1, ds[:])
+				}
+				if err != nil || !ds[0].Allowed || ds[1].Allowed {
+					passed.Add(1)
+				}
+			}
+		}()
+	}
+	chargers.Wait()
+	close(stop)
+	wg.Wait()
+	assert.Zero(t, passed.Load(), "a request passed the empty limit, or the wide one refused")
+	assert.NotZero(t, swept.Load(), "plans lost buckets to sweeps")
+	require.NoError(t, l.Allow(context.Background(), key, []Limit{wide}, 1, ds))
+	assert.Equal(t, Decision{Allowed: true, Remaining: 999, ResetAfter: time.Hour / 1000}, ds[0], "every charge of the wide limit given back")
 }
