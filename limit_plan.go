@@ -38,11 +38,7 @@ func (l *LocalLimiter) chargePlanned(ent *entry, key *Key, limits []Limit, cost 
 			ent.plan.Store(p)
 		}
 		if cost > p.burst {
-			for _, lim := range limits {
-				if cost > lim.BurstOrDefault() {
-					return nil, errOverBurst(cost, lim)
-				}
-			}
+			return nil, checkCost(limits, cost) // not nil: p.burst is the least burst
 		}
 		if l.charge(p.cells, p.meters, cost, l.elapsed(), ds) {
 			return p, nil
@@ -54,10 +50,8 @@ func (l *LocalLimiter) chargePlanned(ent *entry, key *Key, limits []Limit, cost 
 // newPlan makes the plan of key's limits, or returns the error of the
 // first invalid one.
 func (l *LocalLimiter) newPlan(key *Key, limits []Limit) (*limitPlan, error) {
-	for _, lim := range limits {
-		if err := lim.Validate(); err != nil {
-			return nil, err
-		}
+	if err := validateLimits(limits); err != nil {
+		return nil, err
 	}
 	p := &limitPlan{
 		limiter: l,

@@ -146,10 +146,8 @@ const minSweep = 64
 // Allow implements Limiter. A cost above a limit's burst, which could never
 // pass, is an error matching ErrMisconfigured.
 func (l *LocalLimiter) Allow(_ context.Context, key *Key, limits []Limit, cost int, decisions []Decision) error {
-	for _, lim := range limits {
-		if cost > lim.BurstOrDefault() {
-			return errOverBurst(cost, lim)
-		}
+	if err := checkCost(limits, cost); err != nil {
+		return err
 	}
 	var meterRoom [2]meter
 	var cellRoom [2]*tatCell
@@ -169,8 +167,15 @@ func (l *LocalLimiter) Allow(_ context.Context, key *Key, limits []Limit, cost i
 	}
 }
 
-func errOverBurst(cost int, lim Limit) error {
-	return configError("Limiter", "the cost %d exceeds the burst %d of limit %q, so no request could ever pass", cost, lim.BurstOrDefault(), lim.NameOrDefault())
+// checkCost returns an error matching ErrMisconfigured if cost exceeds
+// the burst of one of limits, so that no request could ever pass.
+func checkCost(limits []Limit, cost int) error {
+	for _, lim := range limits {
+		if cost > lim.BurstOrDefault() {
+			return configError("Limiter", "the cost %d exceeds the burst %d of limit %q, so no request could ever pass", cost, lim.BurstOrDefault(), lim.NameOrDefault())
+		}
+	}
+	return nil
 }
 
 // elapsed returns the time since base, in nanoseconds.
