@@ -23,10 +23,11 @@ import (
 // With the real clock, it reads a clock refreshed every 10 ms while it is
 // in use, as a Cache does: a clock read costs more than the rest of a
 // charge. It lets requests through on that clock, which lags the real one
-// by at most a tick while its timer keeps time, so over any span a limit
-// lets through at most 10 ms' worth of its rate more than it would on the
-// real clock (one request for a limit of 100 per second), and a reset may
-// be up to 10 ms long, never short. It refuses on the real clock: a charge
+// by a tick and its timer's lateness (about a millisecond, more in a
+// starved process), so over any span a limit lets through at most that
+// lag's worth of its rate more than it would on the real clock (one
+// request for a limit of 100 per second), and a reset may be as long,
+// never short. It refuses on the real clock: a charge
 // the coarse clock refuses is decided again on the real one, so that a
 // Retry-After is exact and a request retried when it says is never refused
 // for the coarse clock's lag. WithLimiterClock makes it read the clock
