@@ -55,10 +55,10 @@ func TestLimitPlanKeptOnTheEntry(t *testing.T) {
 	assert.Same(t, p, e.plan.Load(), "the plan still fits")
 }
 
-// A plan is made again when a policy's answer changes, when another
-// limiter charges the entry (two middlewares sharing a cache), and when a
-// sweep forgot one of its buckets; each time the key's buckets go on from
-// where they were.
+// A plan is made again when a policy's answer changes and when a sweep
+// forgot one of its buckets; another limiter (two middlewares sharing a
+// cache) charges the entry without it, and keeps it. Each time the key's
+// buckets go on from where they were.
 func TestLimitPlanRemade(t *testing.T) {
 	clock := newFakeClock()
 	lim := newTestLimiter(t, clock)
@@ -87,10 +87,14 @@ func TestLimitPlanRemade(t *testing.T) {
 		other := newTestLimiter(t, clock)
 		m2, err := New(c, WithLimiter(other), WithLimits(func(*Key) []Limit { return limits }))
 		require.NoError(t, err)
-		assert.Equal(t, 200, serve(m2.Handler(okHandler), writerValue).Code, "its own buckets")
-		assert.Same(t, other, e.plan.Load().limiter)
+		p := e.plan.Load()
+		h2 := m2.Handler(okHandler)
+		assert.Equal(t, 200, serve(h2, writerValue).Code, "its own buckets")
+		assert.Equal(t, 200, serve(h2, writerValue).Code)
+		assert.Equal(t, 429, serve(h2, writerValue).Code, "its own buckets, empty now")
+		assert.Same(t, p, e.plan.Load(), "the first limiter's plan is kept: the other charges as on a miss")
 		assert.Equal(t, 429, serve(h, writerValue).Code, "the first limiter's bucket is still empty")
-		assert.Same(t, lim, e.plan.Load().limiter)
+		assert.Same(t, p, e.plan.Load())
 	})
 
 	t.Run("a bucket swept", func(t *testing.T) {

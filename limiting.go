@@ -137,12 +137,18 @@ func (m *Middleware) charge(w http.ResponseWriter, r *http.Request, key *Key, co
 // default limiter charges a cache hit through the entry's plan, and is
 // called as what it is otherwise, so that its answers can stay on the
 // caller's stack (through the interface, they would need the heap).
+//
+// An entry whose plan another middleware's limiter made (a shared Cache)
+// is charged as a miss is: replacing the plan would make one on every
+// request that alternates between the two middlewares.
 func (m *Middleware) decide(r *http.Request, key *Key, limits []Limit, cost int, hit *entry, room []Decision) ([]Decision, *limitPlan, error) {
 	if m.local != nil && len(limits) <= len(room) {
 		ds := room[:len(limits)]
 		if hit != nil {
-			plan, err := m.local.chargePlanned(hit, key, limits, cost, ds)
-			return ds, plan, err
+			if p := hit.plan.Load(); p == nil || p.limiter == m.local {
+				plan, err := m.local.chargePlanned(hit, key, limits, cost, ds)
+				return ds, plan, err
+			}
 		}
 		if err := validateLimits(limits); err != nil {
 			return nil, nil, err

@@ -433,6 +433,39 @@ func TestLimitedHitPathAllocations(t *testing.T) {
 	}
 }
 
+// Two middlewares sharing a Cache, each with its own limiter (as New
+// makes by default), charge a key that requests alternate between as
+// cheaply as one does: the entry's plan is the first one's, not made
+// again at every turn.
+func TestLimitedHitPathAllocationsSharedCache(t *testing.T) {
+	c, err := NewCache(withLimits(Limit{Rate: 1e9, Period: time.Second}))
+	require.NoError(t, err)
+	var hs [2]http.Handler
+	for i := range hs {
+		m, err := New(c)
+		require.NoError(t, err)
+		hs[i] = m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	}
+	r := httptest.NewRequest(http.MethodGet, "/posts", nil)
+	r.Header.Set("Authorization", "Bearer "+writerValue)
+	w := &discard{h: http.Header{}}
+	for _, h := range hs {
+		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
+	}
+	one := testing.AllocsPerRun(200, func() {
+		clear(w.h)
+		hs[0].ServeHTTP(w, r)
+	})
+	alternating := testing.AllocsPerRun(200, func() {
+		for _, h := range hs {
+			clear(w.h)
+			h.ServeHTTP(w, r)
+		}
+	})
+	assert.Equal(t, 2*one, alternating)
+}
+
 // The context of a limited request stays a small object: above 512 bytes
 // the runtime adds a header to each allocation, and the hit path slows.
 func TestLimitedContextIsSmall(t *testing.T) {
