@@ -14,8 +14,8 @@ import (
 )
 
 // Cache is a revocation-aware Validator decorator: it remembers what its
-// validator answered, so that a hit costs a SHA-256 and one LRU lookup
-// instead of a network call.
+// validator answered, so that a hit costs a SHA-256 and one lookup in a
+// table instead of a network call.
 //
 // Cache keeps entries by the SHA-256 digest of the key value, never the
 // value. Valid keys live for a TTL (default 30 s, less up to 10 % jitter) and

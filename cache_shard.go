@@ -41,8 +41,9 @@ type entry struct {
 }
 
 // positiveShard is one lock's worth of valid keys: a table for lookups
-// and a list from the most to the least recently used. Hits take no lock
-// and write nothing in it (see entryTable); the lock is the writers'.
+// and a list from the most to the least recently used. Hits read the table
+// with no lock (see entryTable), and take the lock only to move their entry
+// to the list's front, once per promoteEvery; the lock is the writers'.
 //
 // The list is this package's, not golang-lru's (which the invalid keys
 // still use): an entry that is its own node in the LRU and in its ID's list
