@@ -249,3 +249,27 @@ func TestLimitPlanSweptWhileCharging(t *testing.T) {
 	require.NoError(t, l.Allow(context.Background(), key, []Limit{wide}, 1, ds))
 	assert.Equal(t, Decision{Allowed: true, Remaining: 999, ResetAfter: time.Hour / 1000}, ds[0], "every charge of the wide limit given back")
 }
+
+// BenchmarkHitPathSharedCache is a limited key's hits alternating between
+// two middlewares that share a Cache, each with its own LocalLimiter.
+func BenchmarkHitPathSharedCache(b *testing.B) {
+	c, err := NewCache(withLimits(Limit{Rate: 1_000_000_000, Period: time.Second}))
+	require.NoError(b, err)
+	r := benchRequest(writerValue)
+	var hs [2]http.Handler
+	for i := range hs {
+		m, err := New(c)
+		require.NoError(b, err)
+		_, err = m.Authenticate(r) // warm the cache
+		require.NoError(b, err)
+		hs[i] = m.Handler(okHandler)
+	}
+	w := &discard{h: http.Header{}}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		clear(w.h)
+		hs[i%2].ServeHTTP(w, r)
+	}
+}

@@ -112,3 +112,18 @@ func TestLocalLimiterCoarseClockBound(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLocalLimiterRefused is a refused charge on the real clock: the
+// coarse clock's decision, then the real clock's.
+func BenchmarkLocalLimiterRefused(b *testing.B) {
+	l, err := NewLocalLimiter()
+	require.NoError(b, err)
+	key, limits := &Key{ID: "k"}, []Limit{{Rate: 1, Period: time.Hour}}
+	ds := make([]Decision, 1)
+	require.NoError(b, l.Allow(context.Background(), key, limits, 1, ds))
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = l.Allow(context.Background(), key, limits, 1, ds)
+	}
+	require.False(b, ds[0].Allowed)
+}
