@@ -18,7 +18,7 @@ func (m *Middleware) Cost(cost int) func(http.Handler) http.Handler {
 	if cost < 1 {
 		panic("apikey: Cost needs a cost of at least 1, not " + strconv.Itoa(cost))
 	}
-	return func(next http.Handler) http.Handler { return m.handler(next, false, cost, nil) }
+	return func(next http.Handler) http.Handler { return m.handler(next, next, false, cost, nil) }
 }
 
 // limitedContext is the request context of a key with limits or a quota:

@@ -197,7 +197,7 @@ func (m *Middleware) checkFormat(value string) (err error) {
 // with their key in the request context (see FromContext). It has the shape
 // chi's Use expects.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
-	return m.handler(next, false, 0, nil)
+	return m.handler(next, next, false, 0, nil)
 }
 
 // Optional is like Handler, but lets requests that carry no key through,
@@ -207,7 +207,7 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 // key holders more, or to wrap a whole http.ServeMux whose routes guard
 // themselves.
 func (m *Middleware) Optional(next http.Handler) http.Handler {
-	return m.handler(next, true, 0, nil)
+	return m.handler(next, next, true, 0, nil)
 }
 
 // Require returns middleware that authenticates the request, as Handler
@@ -221,13 +221,16 @@ func (m *Middleware) Optional(next http.Handler) http.Handler {
 func (m *Middleware) Require(perms ...string) func(http.Handler) http.Handler {
 	guard := RequirePermission(perms...)
 	perms = slices.Clone(perms)
-	return func(next http.Handler) http.Handler { return m.handler(guard(next), false, 0, perms) }
+	return func(next http.Handler) http.Handler { return m.handler(guard(next), next, false, 0, perms) }
 }
 
 // handler authenticates requests for next; cost, when not 0, is what each
 // costs against its key's limits (Middleware.Cost); a key that lacks one of
-// required, which next refuses, is not charged (Require).
-func (m *Middleware) handler(next http.Handler, optional bool, cost int, required []string) http.Handler {
+// required, which next refuses, is not charged (Require). unguarded is
+// next without the guard that checks required, served to a limited key
+// once handler found that it holds them, so that they are not checked
+// twice.
+func (m *Middleware) handler(next, unguarded http.Handler, optional bool, cost int, required []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var e decision
 		key, err := m.authenticate(r, &e)
@@ -244,7 +247,7 @@ func (m *Middleware) handler(next http.Handler, optional bool, cost int, require
 		}
 		if key != nil && (len(key.Limits) > 0 || key.Quota != nil || m.limitPolicy != nil) &&
 			missingPermissions(key, true, required) == nil {
-			m.serveLimited(w, r, next, key, &e, cost)
+			m.serveLimited(w, r, unguarded, key, &e, cost)
 			return
 		}
 		if m.hooks.Request == nil {
