@@ -273,3 +273,49 @@ func BenchmarkHitPathSharedCache(b *testing.B) {
 		hs[i%2].ServeHTTP(w, r)
 	}
 }
+
+// A key's entry is replaced again and again (its ID invalidated every
+// tenth request, so that the next validates it anew and makes a new
+// entry, with a new plan) while requests charge it through one middleware's plans and a
+// second middleware's Allow, both on one limiter: every plan finds the
+// same buckets, so that exactly the burst passes, on a frozen clock.
+func TestLimitPlanEntriesReplacedWhileCharging(t *testing.T) {
+	lim := newTestLimiter(t, newFakeClock())
+	limit := Limit{Rate: 100, Period: time.Hour}
+	c, err := NewCache(withLimits(limit))
+	require.NoError(t, err)
+	var hs [2]http.Handler
+	for i := range hs {
+		m, err := New(c, WithLimiter(lim))
+		require.NoError(t, err)
+		hs[i] = m.Handler(okHandler)
+	}
+	var passed, refused atomic.Int64
+	var requests sync.WaitGroup
+	for w := range 4 {
+		requests.Add(1)
+		go func() {
+			defer requests.Done()
+			for i := range 100 {
+				if i%10 == w { // the next request makes a new entry
+					c.InvalidateID(writerKey.ID)
+				}
+				switch code := serve(hs[w%2], writerValue).Code; code {
+				case http.StatusOK:
+					passed.Add(1)
+				case http.StatusTooManyRequests:
+					refused.Add(1)
+				default:
+					t.Errorf("status %d", code)
+				}
+			}
+		}()
+	}
+	requests.Wait()
+	assert.Equal(t, int64(limit.Rate), passed.Load(), "the burst, once")
+	assert.Equal(t, int64(400-limit.Rate), refused.Load())
+	st := c.Stats()
+	t.Logf("%+v", st)
+	assert.Greater(t, st.Hits, uint64(100), "charged through plans")
+	assert.Greater(t, st.Misses, uint64(10), "and through Allow, on new entries")
+}
