@@ -247,19 +247,15 @@ func chargeCells(cells []*tatCell, meters []meter, cost int, now int64, ds []Dec
 			}
 			return false, false
 		case !allowed:
-			ds[i] = Decision{
-				Remaining:  remaining(m.tolerance-(tat-now), m.interval),
-				RetryAfter: time.Duration(next - now - m.tolerance),
-				ResetAfter: time.Duration(tat - now),
-			}
+			ds[i] = refusedDecision(tat, next, now, m)
 			// Give back what the limits before took, and report the rest
-			// as they stand.
+			// as they stand: each refuses too if it lacks room, so that the
+			// longest RetryAfter is the one that lets the request pass.
 			for j := range i {
 				ds[j] = allowedDecision(cells[j].give(now, int64(cost)*meters[j].interval), now, meters[j])
 			}
 			for j := i + 1; j < len(cells); j++ {
-				tat, _, _ := cells[j].take(now, 0, meters[j].tolerance, false)
-				ds[j] = allowedDecision(max(tat, now), now, meters[j])
+				ds[j] = standingDecision(cells[j], now, cost, meters[j])
 			}
 			return true, true
 		}
@@ -270,6 +266,30 @@ func chargeCells(cells []*tatCell, meters []meter, cost int, now int64, ds []Dec
 
 func allowedDecision(tat, now int64, m meter) Decision {
 	return Decision{Allowed: true, Remaining: remaining(m.tolerance-(tat-now), m.interval), ResetAfter: time.Duration(tat - now)}
+}
+
+// refusedDecision is the decision of a limit whose arrival time tat (as
+// of now) leaves no room for the charge that would bring it to next.
+func refusedDecision(tat, next, now int64, m meter) Decision {
+	return Decision{
+		Remaining:  remaining(m.tolerance-(tat-now), m.interval),
+		RetryAfter: time.Duration(next - now - m.tolerance),
+		ResetAfter: time.Duration(tat - now),
+	}
+}
+
+// standingDecision is the decision of cell c for a charge of cost that it
+// is not given: whether the charge would fit, as the cell stands at now.
+func standingDecision(c *tatCell, now int64, cost int, m meter) Decision {
+	weight := int64(cost) * m.interval
+	tat, next, allowed := c.take(now, weight, m.tolerance, false)
+	if tat == cellSwept { // forgotten meanwhile, being full
+		tat, next, allowed = now, now+weight, weight <= m.tolerance
+	}
+	if !allowed {
+		return refusedDecision(tat, next, now, m)
+	}
+	return allowedDecision(tat, now, m)
 }
 
 // take returns the cell's arrival time as of now and the one after a

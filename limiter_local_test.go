@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -372,4 +373,50 @@ func TestLocalLimiterBucketsOfOneID(t *testing.T) {
 		assert.False(t, allowOne(t, l, key, lim, 1).Allowed, "%v: still empty after the sweep", lim)
 	}
 	assert.True(t, allowOne(t, l, key, late, 1).Allowed, "the forgotten bucket starts full")
+}
+
+// Every limit that lacks room for a refused request says so, with its own
+// RetryAfter, not only the first: so that the middleware's Retry-After is
+// the longest, when the request would pass all of them. Through Allow and
+// through a plan, and in the response.
+func TestLocalLimiterEveryRefusingLimitSaysSo(t *testing.T) {
+	limits := []Limit{
+		{Name: "second", Rate: 1, Period: time.Second},
+		{Name: "roomy", Rate: 100, Period: time.Hour},
+		{Name: "hour", Rate: 1, Period: time.Hour},
+	}
+	for _, planned := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Allow", true: "plan"}[planned], func(t *testing.T) {
+			l := newTestLimiter(t, newFakeClock())
+			key, ent := &Key{ID: "k"}, &entry{}
+			charge := func() []Decision {
+				ds := make([]Decision, len(limits))
+				if planned {
+					_, err := l.chargePlanned(ent, key, limits, 1, ds)
+					require.NoError(t, err)
+				} else {
+					require.NoError(t, l.Allow(context.Background(), key, limits, 1, ds))
+				}
+				return ds
+			}
+			require.True(t, charge()[2].Allowed)
+			ds := charge()
+			assert.Equal(t, Decision{Remaining: 0, RetryAfter: time.Second, ResetAfter: time.Second}, ds[0])
+			assert.Equal(t, Decision{Allowed: true, Remaining: 99, ResetAfter: 36 * time.Second}, ds[1], "as it stands, not charged")
+			assert.Equal(t, Decision{Remaining: 0, RetryAfter: time.Hour, ResetAfter: time.Hour}, ds[2], "refused too")
+		})
+	}
+
+	for name, opts := range map[string][]Option{"response, a hit's plan": nil, "response, uncached": {WithoutCache()}} {
+		t.Run(name, func(t *testing.T) {
+			m, err := New(withLimits(limits...), append(opts, WithLimiter(newTestLimiter(t, newFakeClock())))...)
+			require.NoError(t, err)
+			h := m.Handler(okHandler)
+			require.Equal(t, http.StatusOK, serve(h, writerValue).Code)
+			w := serve(h, writerValue)
+			require.Equal(t, http.StatusTooManyRequests, w.Code)
+			assert.Equal(t, "3600", w.Header().Get("Retry-After"), "the longest")
+			assert.Equal(t, `"second";r=0;t=1, "roomy";r=99;t=36, "hour";r=0;t=3600`, w.Header().Get("RateLimit"))
+		})
+	}
 }
