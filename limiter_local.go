@@ -219,9 +219,10 @@ func (l *LocalLimiter) cell(b Bucket, now int64) *tatCell {
 
 // charge is chargeCells at now, the coarse clock's time unless
 // WithLimiterClock set one. A refusal there is decided again on the real
-// clock, which the coarse one lags by up to a tick: so that a Retry-After
-// is exact, and a request retried when it says is not refused for the
-// coarse clock's lag at that moment. Refusals alone read the real clock.
+// clock, which the coarse one lags by a tick and its timer's lateness: so
+// that a Retry-After is exact, and a request retried when it says is not
+// refused for the coarse clock's lag at that moment. Refusals alone read
+// the real clock.
 func (l *LocalLimiter) charge(cells []*tatCell, meters []meter, cost int, now int64, ds []Decision) bool {
 	done, refused := chargeCells(cells, meters, cost, now, ds)
 	if done && refused && l.coarse != nil {
