@@ -18,7 +18,7 @@ type limitPlan struct {
 	limits  []Limit // a copy of the limits it was made for, the key's or a policy's
 	cells   []*tatCell
 	meters  []meter
-	burst   int      // the smallest of the limits' bursts: no greater cost can pass
+	burst   int      // the smallest of the limits' bursts at the limiter's share: no greater cost can pass
 	policy  string   // the RateLimit-Policy field
 	names   []string // each limit's start in the RateLimit field: "name";r=
 }
@@ -38,7 +38,7 @@ func (l *LocalLimiter) chargePlanned(ent *entry, key *Key, limits []Limit, cost 
 			ent.plan.Store(p)
 		}
 		if cost > p.burst {
-			return nil, checkCost(limits, cost) // not nil: p.burst is the least burst
+			return nil, l.checkCost(limits, cost) // not nil: p.burst is the least burst
 		}
 		if l.charge(p.cells, p.meters, cost, l.elapsed(), ds) {
 			return p, nil
@@ -65,7 +65,7 @@ func (l *LocalLimiter) newPlan(key *Key, limits []Limit) (*limitPlan, error) {
 	now := l.elapsed()
 	for i, lim := range limits {
 		p.cells[i], p.meters[i] = l.cell(BucketOf(key, lim), now), l.meter(lim)
-		p.burst = min(p.burst, lim.BurstOrDefault())
+		p.burst = min(p.burst, l.burst(lim))
 		p.names[i] = `"` + lim.NameOrDefault() + `";r=`
 	}
 	return p, nil

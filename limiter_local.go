@@ -144,10 +144,11 @@ func NewLocalLimiter(opts ...LimiterOption) (*LocalLimiter, error) {
 // minSweep is the smallest shard that is swept for idle buckets.
 const minSweep = 64
 
-// Allow implements Limiter. A cost above a limit's burst, which could never
-// pass, is an error matching ErrMisconfigured.
+// Allow implements Limiter. A cost above a limit's burst, or above the
+// limiter's share of it (WithLimiterShare), which could never pass, is an
+// error matching ErrMisconfigured.
 func (l *LocalLimiter) Allow(_ context.Context, key *Key, limits []Limit, cost int, decisions []Decision) error {
-	if err := checkCost(limits, cost); err != nil {
+	if err := l.checkCost(limits, cost); err != nil {
 		return err
 	}
 	var meterRoom [2]meter
@@ -169,12 +170,18 @@ func (l *LocalLimiter) Allow(_ context.Context, key *Key, limits []Limit, cost i
 }
 
 // checkCost returns an error matching ErrMisconfigured if cost exceeds
-// the burst of one of limits, so that no request could ever pass.
-func checkCost(limits []Limit, cost int) error {
+// the burst of one of limits at the limiter's share, so that no request
+// could ever pass.
+func (l *LocalLimiter) checkCost(limits []Limit, cost int) error {
 	for _, lim := range limits {
-		if cost > lim.BurstOrDefault() {
-			return configError("Limiter", "the cost %d exceeds the burst %d of limit %q, so no request could ever pass", cost, lim.BurstOrDefault(), lim.NameOrDefault())
+		burst := lim.BurstOrDefault()
+		if cost <= burst && cost <= l.burst(lim) {
+			continue
 		}
+		if cost > burst {
+			return configError("Limiter", "the cost %d exceeds the burst %d of limit %q, so no request could ever pass", cost, burst, lim.NameOrDefault())
+		}
+		return configError("Limiter", "the cost %d exceeds this limiter's share %g of the burst %d of limit %q, so no request could pass here", cost, l.share, burst, lim.NameOrDefault())
 	}
 	return nil
 }
@@ -189,13 +196,20 @@ func (l *LocalLimiter) elapsed() int64 {
 
 // meter returns lim's GCRA at the limiter's share.
 func (l *LocalLimiter) meter(lim Limit) meter {
-	rate, burst := lim.Rate, lim.BurstOrDefault()
+	rate := lim.Rate
 	if l.share != 1 {
 		rate = max(1, int(float64(rate)*l.share))
-		burst = max(1, int(float64(burst)*l.share))
 	}
 	interval := max(1, int64(lim.Period)/int64(rate))
-	return meter{interval: interval, tolerance: interval * int64(burst)}
+	return meter{interval: interval, tolerance: interval * int64(l.burst(lim))}
+}
+
+// burst returns lim's burst at the limiter's share.
+func (l *LocalLimiter) burst(lim Limit) int {
+	if l.share == 1 {
+		return lim.BurstOrDefault()
+	}
+	return max(1, int(float64(lim.BurstOrDefault())*l.share))
 }
 
 // cell returns b's cell, adding a full one if the limiter has none.

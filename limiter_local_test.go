@@ -420,3 +420,23 @@ func TestLocalLimiterEveryRefusingLimitSaysSo(t *testing.T) {
 		})
 	}
 }
+
+// A cost above the limiter's share of a burst could never pass here: an
+// error, as a cost above the burst itself is, for Allow and for a plan.
+func TestLocalLimiterCostAboveItsShare(t *testing.T) {
+	l := newTestLimiter(t, newFakeClock(), WithLimiterShare(0.25))
+	key := &Key{ID: "k"}
+	lim := Limit{Rate: 40, Period: time.Hour, Burst: 8} // a burst of 2 here
+	ds := make([]Decision, 1)
+	err := l.Allow(context.Background(), key, []Limit{lim}, 3, ds)
+	require.ErrorIs(t, err, ErrMisconfigured)
+	assert.Contains(t, err.Error(), "share")
+	_, err = l.chargePlanned(&entry{}, key, []Limit{lim}, 3, ds)
+	assert.ErrorIs(t, err, ErrMisconfigured)
+
+	require.NoError(t, l.Allow(context.Background(), key, []Limit{lim}, 2, ds))
+	assert.True(t, ds[0].Allowed)
+	err = l.Allow(context.Background(), key, []Limit{lim}, 9, ds)
+	require.ErrorIs(t, err, ErrMisconfigured)
+	assert.NotContains(t, err.Error(), "share", "above the burst itself")
+}

@@ -2,6 +2,7 @@ package redisfleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -136,7 +137,14 @@ func (l *Limiter) Allow(ctx context.Context, key *apikey.Key, limits []apikey.Li
 	if l.fallback == FallbackRefuse {
 		return &apikey.UnavailableError{RetryAfter: limiterDownFor, Err: fmt.Errorf("redisfleet: the limiter cannot reach Redis")}
 	}
-	return l.localLimiter().Allow(ctx, key, limits, cost, decisions)
+	err := l.localLimiter().Allow(ctx, key, limits, cost, decisions)
+	if errors.Is(err, apikey.ErrMisconfigured) {
+		// The cost fits the limits (checked above) but not this replica's
+		// share of one: a request Redis would let through, so not the
+		// program's fault, and no Retry-After of a refusal could be kept.
+		return &apikey.UnavailableError{RetryAfter: limiterDownFor, Err: fmt.Errorf("redisfleet: the limiter cannot reach Redis, and the cost %d exceeds this replica's share of a limit", cost)}
+	}
+	return err
 }
 
 // Fallbacks counts the requests the Limiter counted without Redis.

@@ -147,7 +147,17 @@ func TestLimiterFallback(t *testing.T) {
 	assert.Less(t, time.Since(start), 5*time.Second, "one timeout, not one per request")
 	assert.Equal(t, uint64(100), local.Fallbacks())
 
-	err := refuse.Allow(context.Background(), key, []apikey.Limit{lim}, 1, make([]apikey.Decision, 1))
+	// A cost the limit's burst fits but a quarter of it does not: Redis
+	// would let it through, so it is unavailable (503), not refused for
+	// ever with a Retry-After that no wait would keep, nor a 500.
+	small := apikey.Limit{Name: "small", Rate: 40, Period: time.Hour, Burst: 8}
+	err := local.Allow(context.Background(), key, []apikey.Limit{small}, 3, make([]apikey.Decision, 1))
+	assert.Equal(t, 503, apikey.StatusCode(err))
+	assert.ErrorIs(t, err, apikey.ErrUnavailable)
+	assert.NotErrorIs(t, err, apikey.ErrMisconfigured)
+	assert.True(t, allow(t, local, key, 2, small)[0].Allowed, "a cost within the share")
+
+	err = refuse.Allow(context.Background(), key, []apikey.Limit{lim}, 1, make([]apikey.Decision, 1))
 	var ue *apikey.UnavailableError
 	require.ErrorAs(t, err, &ue)
 	assert.Equal(t, 503, apikey.StatusCode(err))
