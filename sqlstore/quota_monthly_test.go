@@ -3,8 +3,6 @@ package sqlstore
 import (
 	"context"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -210,26 +208,7 @@ func TestSpendMonthlyConcurrently(t *testing.T) {
 			s2 := openStore(t, dsn, WithClock(clk.Now))
 			k, _, err := s1.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}, Quota: quota(100, monthly(60, 1))})
 			require.NoError(t, err)
-			race := func() (admitted int64) {
-				var n atomic.Int64
-				var wg sync.WaitGroup
-				for g := range 16 {
-					s := []*Store{s1, s2}[g%2]
-					wg.Go(func() {
-						for range 15 {
-							d, err := s.Spend(ctx, k, 1)
-							if !assert.NoError(t, err) {
-								return
-							}
-							if d.Allowed {
-								n.Add(1)
-							}
-						}
-					})
-				}
-				wg.Wait()
-				return n.Load()
-			}
+			race := func() int64 { return spendRace(t, k, s1, s2) }
 			assert.Equal(t, int64(100), race(), "16×15 tries at 100 credits")
 			clk.Set(time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC))
 			assert.Equal(t, int64(60), race(), "one refill to 60 on 1 January, due for every spender at once")

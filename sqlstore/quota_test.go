@@ -249,26 +249,7 @@ func TestSpendConcurrently(t *testing.T) {
 			k, _, err := s1.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"},
 				Quota: quota(100, apikey.Refill{Amount: 60, Interval: time.Hour})})
 			require.NoError(t, err)
-			race := func() (admitted int64) {
-				var n atomic.Int64
-				var wg sync.WaitGroup
-				for g := range 16 {
-					s := []*Store{s1, s2}[g%2]
-					wg.Go(func() {
-						for range 15 {
-							d, err := s.Spend(ctx, k, 1)
-							if !assert.NoError(t, err) {
-								return
-							}
-							if d.Allowed {
-								n.Add(1)
-							}
-						}
-					})
-				}
-				wg.Wait()
-				return n.Load()
-			}
+			race := func() int64 { return spendRace(t, k, s1, s2) }
 			assert.Equal(t, int64(100), race(), "16×15 tries at 100 credits")
 			clk.Add(time.Hour + time.Minute)
 			assert.Equal(t, int64(60), race(), "one refill to 60, due for every spender at once")
@@ -483,4 +464,27 @@ func TestRotateWhileSpending(t *testing.T) {
 			assert.Positive(t, admitted.Load())
 		})
 	}
+}
+
+// spendRace spends one credit of k 15 times from each of 16 goroutines,
+// spread over stores, and returns how many spends were let through.
+func spendRace(t *testing.T, k *apikey.Key, stores ...*Store) int64 {
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 16 {
+		s := stores[g%len(stores)]
+		wg.Go(func() {
+			for range 15 {
+				d, err := s.Spend(context.Background(), k, 1)
+				if !assert.NoError(t, err) {
+					return
+				}
+				if d.Allowed {
+					n.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return n.Load()
 }
