@@ -26,8 +26,11 @@ type RequestEvent struct {
 	Key *Key
 	// Digest is the SHA-256 of the key value when the middleware read one;
 	// zero otherwise. In a guard's event it is that of the value the
-	// middleware's extractor reads from the request the guard refused
-	// (zero if a handler between them removed it).
+	// middleware's extractor reads again from the request the guard
+	// refused, provided the middleware's cache holds the event's Key under
+	// it; zero otherwise: without a cache, or when a handler between them
+	// removed or replaced the key, since a digest of what replaced it (an
+	// upstream's credential, say) would name another value.
 	Digest Digest
 	// Err is the refusal's error, as the error handler receives it; nil for
 	// OutcomeAuthenticated.

@@ -65,7 +65,7 @@ func (rs *responder) refuse(w http.ResponseWriter, r *http.Request, key *Key, er
 			held := rc.markReported() // the middleware reports it no more
 			e.Answer = held.answer
 			if held.digestOf != nil && held.answer != "" {
-				e.Digest = held.digestOf(r)
+				e.Digest = held.digestOf(r, key)
 			}
 		}
 		rs.request(e)
@@ -78,7 +78,7 @@ func (rs *responder) refuse(w http.ResponseWriter, r *http.Request, key *Key, er
 // reported twin, so that the context holds no answer, digest or flag of
 // its own. digestOf reads the key value of a request a guard refuses
 // again, for the guard's report.
-func (rs *responder) reportTo(request func(RequestEvent), digestOf func(*http.Request) Digest) {
+func (rs *responder) reportTo(request func(RequestEvent), digestOf func(*http.Request, *Key) Digest) {
 	rs.request = request
 	if request == nil {
 		return
@@ -93,15 +93,30 @@ func (rs *responder) reportTo(request func(RequestEvent), digestOf func(*http.Re
 	}
 }
 
-// requestDigest returns the digest of the key value m reads from r, or
-// zero when it reads none: a guard's report carries it, the digest of the
-// value as the request the guard refused still carries it.
-func (m *Middleware) requestDigest(r *http.Request) Digest {
-	value, err := m.extract(r)
+// requestDigest returns, for a guard's report, the digest of key's value,
+// which the context does not keep (it would make it larger): that of the
+// value m's extractor reads from r again, provided m's cache holds key
+// under it; zero otherwise. A handler between the middleware and the guard
+// may have changed what the extractor reads (put an upstream's credential
+// in the Authorization header, say), and a digest of that would attribute
+// the refusal to another value. So zero too without a cache, where nothing
+// tells, and when the entry has gone meanwhile; the extractor is not even
+// called then.
+func (m *Middleware) requestDigest(r *http.Request, key *Key) Digest {
+	if m.cache == nil || key == nil {
+		return Digest{}
+	}
+	value, err := m.extract(r) // a user's extractor is recovered (recoverExtract)
 	if err != nil || value == "" {
 		return Digest{}
 	}
-	return DigestOf(value)
+	d := DigestOf(value)
+	// The same *Key, or one the validator gave again for the same ID (the
+	// entry revalidated after its TTL).
+	if e := m.cache.positiveShard(d).peek(d); e == nil || e.key != key && (key.ID == "" || e.key.ID != key.ID) {
+		return Digest{}
+	}
+	return d
 }
 
 // reporter returns the reporter for answer a.

@@ -115,8 +115,10 @@ const (
 // WithExtractor sets where the middleware looks for the key. A panic in e
 // is answered 500 (ErrValidatorPanicked) and logged without its value.
 // The middleware calls e once per request, and once more for a request
-// that a permission guard refuses when there is a Hooks.Request, for the
-// digest in the guard's report: e must read the request, not consume it.
+// that a permission guard refuses when there is a Hooks.Request and a
+// cache, for the digest in the guard's report: e must read the request,
+// not consume it (a value it cannot read again only leaves that digest
+// zero).
 // Default: FromAuthorizationBearer.
 func WithExtractor(e Extractor) Option {
 	return middlewareOption("WithExtractor", func(s *settings) { s.extract, s.ownExtract = e, true })

@@ -36,11 +36,11 @@ type responder struct {
 
 	// With a Hooks.Request, the middleware's responder has reporters, and
 	// each reporter a twin (hooks.go).
-	reporters *[len(answers)]*responder // one per answer, indexed like answers
-	origin    *responder                // a reporter's middleware responder; nil for that one
-	answer    Answer                    // a reporter's
-	digestOf  func(*http.Request) Digest
-	reported  *responder // a reporter's twin, reported; the twin's itself
+	reporters *[len(answers)]*responder        // one per answer, indexed like answers
+	origin    *responder                       // a reporter's middleware responder; nil for that one
+	answer    Answer                           // a reporter's
+	digestOf  func(*http.Request, *Key) Digest // Middleware.requestDigest
+	reported  *responder                       // a reporter's twin, reported; the twin's itself
 }
 
 var defaultResponder = newResponder(DefaultRealm, nil)
