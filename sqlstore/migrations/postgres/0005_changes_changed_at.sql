@@ -3,7 +3,12 @@
 -- only the rows it deletes, instead of the whole table, under the
 -- transaction of every change of every process.
 -- Additive: a process from before this migration reads and writes the table
--- as it did. The index is built in the migration's transaction (so not
--- CONCURRENTLY on PostgreSQL), holding changes back while it is built over
--- the hour of changes that the table keeps.
-CREATE INDEX apikey_changes_changed_at ON apikey_changes (changed_at);
+-- as it did. The index is built in the migration's transaction, so not
+-- CONCURRENTLY: it holds a SHARE lock on apikey_changes until the migration
+-- commits, so every change (create, revoke, rotate, set, delete) of every
+-- process waits while it is built, and while it waits for the changes in
+-- progress; validations and spends do not. IF NOT EXISTS lets an operator
+-- build it beforehand, without that lock, on a large table:
+--   CREATE INDEX CONCURRENTLY IF NOT EXISTS apikey_changes_changed_at ON apikey_changes (changed_at);
+-- (docs/sqlstore.md).
+CREATE INDEX IF NOT EXISTS apikey_changes_changed_at ON apikey_changes (changed_at);

@@ -3,7 +3,7 @@
 -- only the rows it deletes, instead of the whole table, under the
 -- transaction of every change of every process.
 -- Additive: a process from before this migration reads and writes the table
--- as it did. The index is built in the migration's transaction (so not
--- CONCURRENTLY on PostgreSQL), holding changes back while it is built over
--- the hour of changes that the table keeps.
-CREATE INDEX apikey_changes_changed_at ON apikey_changes (changed_at);
+-- as it did. The index is built in the migration's transaction, which holds
+-- SQLite's write lock meanwhile, as every write does. IF NOT EXISTS, as on
+-- PostgreSQL, where an operator may build it beforehand.
+CREATE INDEX IF NOT EXISTS apikey_changes_changed_at ON apikey_changes (changed_at);
