@@ -44,6 +44,15 @@ type Fleet struct {
 	// revoking holds the invalidations Revoke is publishing itself, for
 	// the hook not to queue them too.
 	revoking claims
+	// revokes counts the Revokes in flight, which Close waits for before
+	// it stops the publisher: one whose publication fails queues it, and
+	// Close must flush it with the rest. closing, set under the lock,
+	// turns later ones away, so that none starts while Close waits.
+	revokes struct {
+		sync.Mutex
+		closing  bool
+		inFlight sync.WaitGroup
+	}
 
 	attached    atomic.Bool
 	cache       atomic.Pointer[apikey.Cache] // the attached cache, for Invalidate and Revoke
@@ -155,7 +164,8 @@ func (f *Fleet) Attach(cache *apikey.Cache) error {
 }
 
 // Close stops the Fleet's goroutines and closes its Redis connections. It
-// first publishes everything queued, within the timeout (WithTimeout); what
+// first waits for the Revokes in flight (each waits at most the timeout),
+// then publishes everything queued, within the timeout (WithTimeout); what
 // it cannot is counted in Stats.Dropped, and a purge is published in its
 // place, within one more timeout. It wakes the reader from its wait in
 // Redis with CLIENT UNBLOCK (a Redis user that may not run it costs Close
@@ -164,6 +174,10 @@ func (f *Fleet) Attach(cache *apikey.Cache) error {
 func (f *Fleet) Close() error {
 	var err error
 	f.closeOnce.Do(func() {
+		f.revokes.Lock()
+		f.revokes.closing = true
+		f.revokes.Unlock()
+		f.revokes.inFlight.Wait()
 		f.stop()
 		closed, rerr := f.wakeReader()
 		f.wg.Wait()

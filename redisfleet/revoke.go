@@ -48,6 +48,13 @@ func (f *Fleet) Revoke(ctx context.Context, inv apikey.Invalidation) error {
 		return fmt.Errorf("redisfleet: Revoke: the invalidation names no key: %w", apikey.ErrMisconfigured)
 	}
 	inv = withOrigin(inv)
+	f.revokes.Lock()
+	open := !f.revokes.closing
+	if open {
+		f.revokes.inFlight.Add(1)
+		defer f.revokes.inFlight.Done()
+	}
+	f.revokes.Unlock()
 	// Until Redis has it, this replica must not read the shared cache,
 	// which may still hold what it removes, and store it again locally.
 	f.outstanding.Add(1)
@@ -63,7 +70,7 @@ func (f *Fleet) Revoke(ctx context.Context, inv apikey.Invalidation) error {
 	f.Invalidate(inv)
 	queued := pending{inv: inv, at: at, count: 1}
 	hooked := f.revoking.done(inv, cl)
-	if f.stopped.Err() != nil {
+	if !open || f.stopped.Err() != nil {
 		if hooked {
 			f.push(queued)
 		}
