@@ -72,13 +72,7 @@ func TestMigrateChangesIndexFrom0004(t *testing.T) {
 			s, err := Open(ctx, b.dsn(t), WithKeyFormat(testFormat), WithClock(clk.Now))
 			require.NoError(t, err)
 			t.Cleanup(func() { s.Close() })
-			ms, err := s.migrations()
-			require.NoError(t, err)
-			for _, m := range ms {
-				if m.version <= 4 {
-					require.NoError(t, s.migrate(ctx, m.version, m.name))
-				}
-			}
+			migrateUpTo(t, s, 4)
 			assert.ErrorIs(t, s.CheckSchema(ctx), ErrSchemaOutdated)
 			assert.NotContains(t, explainPrune(t, s), "apikey_changes_changed_at", "no index before 0005")
 			k, _, err := s.Create(ctx, NewKey{Name: "k", Owner: apikey.Owner{ID: "org_1"}})
@@ -156,13 +150,7 @@ func TestMigrateChangesIndexBuiltBeforehand(t *testing.T) {
 			s, err := Open(ctx, b.dsn(t), WithKeyFormat(testFormat))
 			require.NoError(t, err)
 			t.Cleanup(func() { s.Close() })
-			ms, err := s.migrations()
-			require.NoError(t, err)
-			for _, m := range ms {
-				if m.version <= 4 {
-					require.NoError(t, s.migrate(ctx, m.version, m.name))
-				}
-			}
+			migrateUpTo(t, s, 4)
 			build := "CREATE INDEX apikey_changes_changed_at ON apikey_changes (changed_at)"
 			if s.dialect.postgres() {
 				build = "CREATE INDEX CONCURRENTLY apikey_changes_changed_at ON apikey_changes (changed_at)"
@@ -173,5 +161,18 @@ func TestMigrateChangesIndexBuiltBeforehand(t *testing.T) {
 			require.NoError(t, s.CheckSchema(ctx))
 			assert.Contains(t, explainPrune(t, s), "apikey_changes_changed_at")
 		})
+	}
+}
+
+// migrateUpTo applies s's migrations up to version, as a database that
+// an older release migrated has them.
+func migrateUpTo(t *testing.T, s *Store, version int) {
+	t.Helper()
+	ms, err := s.migrations()
+	require.NoError(t, err)
+	for _, m := range ms {
+		if m.version <= version {
+			require.NoError(t, s.migrate(context.Background(), m.version, m.name))
+		}
 	}
 }

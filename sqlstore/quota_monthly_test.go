@@ -228,13 +228,7 @@ func TestMigrateMonthlyFrom0003(t *testing.T) {
 			s, err := Open(ctx, b.dsn(t), WithKeyFormat(testFormat))
 			require.NoError(t, err)
 			t.Cleanup(func() { s.Close() })
-			ms, err := s.migrations()
-			require.NoError(t, err)
-			for _, m := range ms {
-				if m.version <= 3 {
-					require.NoError(t, s.migrate(ctx, m.version, m.name))
-				}
-			}
+			migrateUpTo(t, s, 3)
 			assert.ErrorIs(t, s.CheckSchema(ctx), ErrSchemaOutdated)
 			_, err = s.db.Exec(s.dialect.bind(`INSERT INTO apikey_keys (id, digest, name, owner_type, owner_id,
 				owner_organization_id, display_value, permissions, metadata, created_at, updated_at, expires_at, last_used_at,
