@@ -24,7 +24,10 @@ reasons:
   no-created  the backend did not say when it was created: its age is unknown
 Keys that have already expired are not flagged: they no longer work.
 A check whose threshold is 0 is off. The exit status is 1 when any key is
-flagged, so that the audit can gate a cron job or CI. A summary goes to stderr.
+flagged, so that the audit can gate a cron job or CI, and 2 for an
+organization WorkOS does not know or, with --store, an owner ID that no key
+has (a misspelt one, or one whose keys are all deleted). A summary goes to
+stderr.
 
 Examples:
   apikeys audit --org org_01EHZNVPK3SFK441A1RGBFSHRT

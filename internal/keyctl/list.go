@@ -22,7 +22,7 @@ id, as an aligned table; or one JSON array (--json); or one JSON object per
 line (--jsonl), written as pages arrive. Only display values such as
 sk_...3456 are shown, never a key. Progress goes to stderr when paging takes
 more than a moment. An organization WorkOS does not know exits with
-status 2.
+status 2, and so does, with --store, an owner ID that no key has.
 
 Examples:
   apikeys list --org org_01EHZNVPK3SFK441A1RGBFSHRT
