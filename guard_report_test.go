@@ -1,11 +1,13 @@
 package apikey
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -114,4 +116,43 @@ func TestGuardOnALeftGoroutineRaces(t *testing.T) {
 	assert.Equal(t, n, forbidden, "every guard reported its refusal")
 	assert.GreaterOrEqual(t, len(requests), n)
 	assert.LessOrEqual(t, len(requests), 2*n)
+}
+
+// Require reports each request once, whether it refuses a key for its
+// permissions (before any charge) or lets it through, limited or not.
+func TestRequireReportsOnce(t *testing.T) {
+	limited := Key{ID: "key_limited", Permissions: []string{"posts:read"}, Limits: []Limit{{Rate: 1, Period: time.Hour}}}
+	v := ValidatorFunc(func(ctx context.Context, value string) (*Key, error) {
+		if value == "sk_test_limited_0123456789" {
+			k := limited
+			return &k, nil
+		}
+		return testStatic().Validate(ctx, value)
+	})
+	var rec eventRecorder
+	m, err := New(v, WithHooks(rec.hooks()))
+	require.NoError(t, err)
+	steps := []struct {
+		value   string
+		perm    string
+		status  int
+		outcome Outcome
+	}{
+		{readerValue, "posts:write", http.StatusForbidden, OutcomeForbidden},
+		{writerValue, "posts:write", http.StatusOK, OutcomeAuthenticated},
+		{"sk_test_limited_0123456789", "posts:write", http.StatusForbidden, OutcomeForbidden},
+		// The refusal spent nothing: the one request an hour is still there.
+		{"sk_test_limited_0123456789", "posts:read", http.StatusOK, OutcomeAuthenticated},
+		{"sk_test_limited_0123456789", "posts:read", http.StatusTooManyRequests, OutcomeRateLimited},
+	}
+	for i, s := range steps {
+		w := httptest.NewRecorder()
+		m.Require(s.perm)(okHandler).ServeHTTP(w, keyRequest(s.value))
+		assert.Equal(t, s.status, w.Code, "step %d", i)
+		requests, _ := rec.take()
+		if assert.Len(t, requests, 1, "step %d", i) {
+			assert.Equal(t, s.outcome, requests[0].Outcome, "step %d", i)
+			assert.Equal(t, DigestOf(s.value), requests[0].Digest, "step %d", i)
+		}
+	}
 }

@@ -353,6 +353,12 @@ func TestGuardReportsOnce(t *testing.T) {
 			want: []want{{OutcomeForbidden, AnswerHit, readerValue}}},
 		{name: "let through", value: writerValue, next: guard(okHandler),
 			want: []want{{OutcomeAuthenticated, AnswerHit, writerValue}}},
+		{name: "refused by the second of two guards", value: readerValue,
+			next: RequirePermission("posts:read")(guard(okHandler)), // a chi group's With(…).With(…)
+			want: []want{{OutcomeForbidden, AnswerHit, readerValue}}},
+		{name: "let through by two guards", value: writerValue,
+			next: RequirePermission("posts:read")(guard(okHandler)),
+			want: []want{{OutcomeAuthenticated, AnswerHit, writerValue}}},
 		{name: "refused for a limited key", value: "sk_test_limited_0123456789", next: guard(okHandler),
 			want: []want{{OutcomeForbidden, AnswerHit, "sk_test_limited_0123456789"}}},
 		{name: "refused on a goroutine the handler waits for", value: readerValue,
