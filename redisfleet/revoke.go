@@ -66,10 +66,8 @@ func (f *Fleet) Revoke(ctx context.Context, inv apikey.Invalidation) error {
 	// for the background retry if not. Without the hook (a cache not
 	// given Hooks, or an invalidation the hook does not publish), nothing
 	// is queued.
-	cl := f.revoking.add(inv)
-	f.Invalidate(inv)
 	queued := pending{inv: inv, at: at, count: 1}
-	hooked := f.revoking.done(inv, cl)
+	hooked := f.invalidateClaimed(inv, queued)
 	if !open || f.stopped.Err() != nil {
 		if hooked {
 			f.push(queued)
@@ -99,4 +97,22 @@ func withOrigin(inv apikey.Invalidation) apikey.Invalidation {
 		inv.Origin = apikey.OriginLocal
 	}
 	return inv
+}
+
+// invalidateClaimed applies inv under a claim (see Revoke) and reports
+// whether the cache's hook left it to the caller to publish. Should
+// another of the cache's hooks panic, the claim is closed all the same,
+// so that no later invalidation is taken by it, and what the fleet's hook
+// left is queued as queued, since the caller will not publish it.
+func (f *Fleet) invalidateClaimed(inv apikey.Invalidation, queued pending) (hooked bool) {
+	cl := f.revoking.add(inv)
+	applied := false
+	defer func() {
+		if !applied && f.revoking.done(inv, cl) {
+			f.push(queued)
+		}
+	}()
+	f.Invalidate(inv)
+	applied = true
+	return f.revoking.done(inv, cl)
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,5 +126,54 @@ func (c *hangingConn) Write(b []byte) (int, error) {
 		return 0, net.ErrClosed
 	case <-expired:
 		return 0, os.ErrDeadlineExceeded
+	}
+}
+
+// A Revoke whose cache's hooks panic (another Invalidation hook given
+// beside the fleet's, before or after it) leaves no claim behind: the
+// invalidation the fleet's hook left to Revoke is queued, and a later
+// identical invalidation is published, not taken by a stale claim. Either
+// way nothing stays outstanding, which would keep this replica off the
+// shared cache for good.
+func TestRevokeWithAPanickingHook(t *testing.T) {
+	for _, fleetFirst := range []bool{true, false} {
+		t.Run(map[bool]string{true: "after the fleet's hook", false: "before the fleet's hook"}[fleetFirst], func(t *testing.T) {
+			opt, prefix := testRedis(t)
+			admin := redis.NewClient(opt)
+			defer admin.Close()
+			f, err := New(opt, testOptions(prefix)...)
+			require.NoError(t, err)
+			t.Cleanup(func() { require.NoError(t, f.Close()) })
+			var armed atomic.Bool // the next invalidation's hook panics
+			panicking := apikey.Hooks{Invalidation: func(apikey.Invalidation) {
+				if armed.CompareAndSwap(true, false) {
+					panic("a hook's bug")
+				}
+			}}
+			hooks := []apikey.Option{apikey.WithHooks(f.Hooks()), apikey.WithHooks(panicking)}
+			if !fleetFirst {
+				hooks[0], hooks[1] = hooks[1], hooks[0]
+			}
+			cache, err := apikey.NewCache(newUpstream(), hooks...)
+			require.NoError(t, err)
+			require.NoError(t, f.Attach(cache))
+			r := &replica{fleet: f, cache: cache}
+			r.waitConnected(t)
+
+			const id = "key_revoked_with_a_panicking_hook"
+			armed.Store(true)
+			assert.PanicsWithValue(t, "a hook's bug", func() { _ = f.Revoke(context.Background(), apikey.Invalidation{ID: id}) })
+			cache.InvalidateID(id) // the hook does not panic any more
+			require.Eventually(t, func() bool {
+				entries, err := admin.XRange(context.Background(), "{"+prefix+"}:stream", "-", "+").Result()
+				require.NoError(t, err)
+				for _, e := range entries {
+					if e.Values["id"] == id {
+						return !f.unpublished()
+					}
+				}
+				return false
+			}, 10*time.Second, time.Millisecond, "the revocation was never published, or stays outstanding")
+		})
 	}
 }
