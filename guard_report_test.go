@@ -1,7 +1,6 @@
 package apikey
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -121,14 +120,7 @@ func TestGuardOnALeftGoroutineRaces(t *testing.T) {
 // Require reports each request once, whether it refuses a key for its
 // permissions (before any charge) or lets it through, limited or not.
 func TestRequireReportsOnce(t *testing.T) {
-	limited := Key{ID: "key_limited", Permissions: []string{"posts:read"}, Limits: []Limit{{Rate: 1, Period: time.Hour}}}
-	v := ValidatorFunc(func(ctx context.Context, value string) (*Key, error) {
-		if value == "sk_test_limited_0123456789" {
-			k := limited
-			return &k, nil
-		}
-		return testStatic().Validate(ctx, value)
-	})
+	v := withLimitedKey(Key{ID: "key_limited", Permissions: []string{"posts:read"}, Limits: []Limit{{Rate: 1, Period: time.Hour}}})
 	var rec eventRecorder
 	m, err := New(v, WithHooks(rec.hooks()))
 	require.NoError(t, err)
@@ -140,10 +132,10 @@ func TestRequireReportsOnce(t *testing.T) {
 	}{
 		{readerValue, "posts:write", http.StatusForbidden, OutcomeForbidden},
 		{writerValue, "posts:write", http.StatusOK, OutcomeAuthenticated},
-		{"sk_test_limited_0123456789", "posts:write", http.StatusForbidden, OutcomeForbidden},
+		{limitedValue, "posts:write", http.StatusForbidden, OutcomeForbidden},
 		// The refusal spent nothing: the one request an hour is still there.
-		{"sk_test_limited_0123456789", "posts:read", http.StatusOK, OutcomeAuthenticated},
-		{"sk_test_limited_0123456789", "posts:read", http.StatusTooManyRequests, OutcomeRateLimited},
+		{limitedValue, "posts:read", http.StatusOK, OutcomeAuthenticated},
+		{limitedValue, "posts:read", http.StatusTooManyRequests, OutcomeRateLimited},
 	}
 	for i, s := range steps {
 		w := httptest.NewRecorder()

@@ -13,6 +13,8 @@ const (
 	readerValue = "sk_test_reader_0123456789"
 	writerValue = "sk_test_writer_0123456789"
 	adminValue  = "sk_test_admin_0123456789"
+	// limitedValue is withLimitedKey's.
+	limitedValue = "sk_test_limited_0123456789"
 )
 
 var (
@@ -27,6 +29,20 @@ func testStatic() *Static {
 		panic(err)
 	}
 	return s
+}
+
+// withLimitedKey returns testStatic's keys and k, a copy each time, for
+// limitedValue: a key with limits or a quota, which the middleware serves
+// through its limiter.
+func withLimitedKey(k Key) Validator {
+	static := testStatic()
+	return ValidatorFunc(func(ctx context.Context, value string) (*Key, error) {
+		if value == limitedValue {
+			c := k
+			return &c, nil
+		}
+		return static.Validate(ctx, value)
+	})
 }
 
 func mustCache(v Validator) *Cache {

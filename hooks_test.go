@@ -330,14 +330,7 @@ func TestUncachedDigestForOneHook(t *testing.T) {
 // reported once, by the middleware.
 func TestGuardReportsOnce(t *testing.T) {
 	guard := RequirePermission("posts:write")
-	limited := Key{ID: "key_limited", Limits: []Limit{{Rate: 100, Period: time.Hour}}}
-	v := ValidatorFunc(func(ctx context.Context, value string) (*Key, error) {
-		if value == "sk_test_limited_0123456789" {
-			k := limited
-			return &k, nil
-		}
-		return testStatic().Validate(ctx, value)
-	})
+	v := withLimitedKey(Key{ID: "key_limited", Limits: []Limit{{Rate: 100, Period: time.Hour}}})
 	type want struct {
 		outcome Outcome
 		answer  Answer
@@ -359,8 +352,8 @@ func TestGuardReportsOnce(t *testing.T) {
 		{name: "let through by two guards", value: writerValue,
 			next: RequirePermission("posts:read")(guard(okHandler)),
 			want: []want{{OutcomeAuthenticated, AnswerHit, writerValue}}},
-		{name: "refused for a limited key", value: "sk_test_limited_0123456789", next: guard(okHandler),
-			want: []want{{OutcomeForbidden, AnswerHit, "sk_test_limited_0123456789"}}},
+		{name: "refused for a limited key", value: limitedValue, next: guard(okHandler),
+			want: []want{{OutcomeForbidden, AnswerHit, limitedValue}}},
 		{name: "refused on a goroutine the handler waits for", value: readerValue,
 			next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				done := make(chan struct{})

@@ -1,7 +1,6 @@
 package apikey
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -19,14 +18,7 @@ import (
 // so that the docs stay true; the panic goes on unchanged.
 func TestPanicInNextIsNotReported(t *testing.T) {
 	panics := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })
-	limited := Key{ID: "key_limited", Permissions: []string{"posts:read"}, Limits: []Limit{{Rate: 100, Period: time.Hour}}}
-	v := ValidatorFunc(func(ctx context.Context, value string) (*Key, error) {
-		if value == "sk_test_limited_0123456789" {
-			k := limited
-			return &k, nil
-		}
-		return testStatic().Validate(ctx, value)
-	})
+	v := withLimitedKey(Key{ID: "key_limited", Permissions: []string{"posts:read"}, Limits: []Limit{{Rate: 100, Period: time.Hour}}})
 	cases := []struct {
 		name    string
 		value   string
@@ -36,8 +28,8 @@ func TestPanicInNextIsNotReported(t *testing.T) {
 		{"Handler", readerValue, func(m *Middleware) http.Handler { return m.Handler(panics) }, ""},
 		{"Optional, anonymous", "", func(m *Middleware) http.Handler { return m.Optional(panics) }, ""},
 		{"Require", writerValue, func(m *Middleware) http.Handler { return m.Require("posts:write")(panics) }, ""},
-		{"a limited key", "sk_test_limited_0123456789", func(m *Middleware) http.Handler { return m.Handler(panics) }, ""},
-		{"a limited key, Require", "sk_test_limited_0123456789", func(m *Middleware) http.Handler { return m.Require("posts:read")(panics) }, ""},
+		{"a limited key", limitedValue, func(m *Middleware) http.Handler { return m.Handler(panics) }, ""},
+		{"a limited key, Require", limitedValue, func(m *Middleware) http.Handler { return m.Require("posts:read")(panics) }, ""},
 		{"after a guard refused it", readerValue, func(m *Middleware) http.Handler {
 			return m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				RequirePermission("posts:write")(okHandler).ServeHTTP(w, r)
