@@ -49,7 +49,7 @@ func (m *Middleware) serveLimited(w http.ResponseWriter, r *http.Request, next h
 		return
 	}
 	lc := &limitedContext{}
-	lc.authContext = authContext{Context: r.Context(), key: key, responder: m.responder}
+	lc.authContext = authContext{Context: r.Context(), key: key, responder: m.responder.reporter(e.Answer)}
 	if err := m.charge(w, r, key, cost, &lc.scratch, e.entry); err != nil {
 		e.Request, e.Outcome, e.Key, e.Err = r, OutcomeOf(err), key, err
 		m.hooks.Request(e.RequestEvent)

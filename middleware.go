@@ -266,15 +266,12 @@ type decision struct {
 	entry *entry // the cache's, on a hit: it keeps the key's limitPlan
 }
 
-// serveReporting serves next with rc as the request's context, then reports
-// the request to Hooks.Request as authenticated, unless a guard behind
-// refused it and reported it first (which swapped rc's responder).
+// serveReporting serves next with rc as the request's context, whose
+// responder is the reporter of e's answer, then reports the request to
+// Hooks.Request as authenticated, unless a guard behind refused it and
+// reported it first (which swapped rc's responder).
 func (m *Middleware) serveReporting(w http.ResponseWriter, r *http.Request, next http.Handler, rc *reportingContext, e *decision) {
-	rs := rc.responder    // the reporter for e's answer, set when rc was built
-	if rs.origin == nil { // built with the middleware's own (a limited request's)
-		rs = rs.reporter(e.Answer)
-		rc.responder = rs // before anyone else sees rc
-	}
+	rs := rc.responder // the reporter for e's answer, set when rc was built
 	// The event is complete before next runs, so that the stores filling
 	// it are long done when the call copies it: copied right after, the
 	// copy's wide loads would wait for the narrow stores.
