@@ -65,7 +65,15 @@ func (p *proxy) accept() {
 			c.Close()
 			continue
 		}
+		// Cut while this connection was being set up: cut did not see it,
+		// so it must not be let through now, or it outlives the outage.
 		p.mu.Lock()
+		if p.down {
+			p.mu.Unlock()
+			c.Close()
+			up.Close()
+			continue
+		}
 		p.conns = append(p.conns, c, up)
 		p.mu.Unlock()
 		p.wg.Add(2)
