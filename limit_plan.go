@@ -73,7 +73,10 @@ func (l *LocalLimiter) newPlan(key *Key, limits []Limit) (*limitPlan, error) {
 
 // setFields sets the RateLimit fields for the decisions ds of the plan's
 // limits, as setRateLimitFields does, writing only what changes from one
-// request to the next, into s.
+// request to the next, into s. It writes RateLimit's items as appendState
+// does, from each limit's start made once: calling appendState instead
+// measured 9 ns more on every limited hit (96 → 105 ns over an unlimited
+// one, BenchmarkHitPathLimitedCost, binaries in turn), a tenth of it.
 func (p *limitPlan) setFields(h http.Header, ds []Decision, s *limitScratch) {
 	b := s.buf[:0]
 	for i, d := range ds {
