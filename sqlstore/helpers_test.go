@@ -37,6 +37,16 @@ func openStore(t testing.TB, dsn string, opts ...Option) *Store {
 	return s
 }
 
+// openUnmigrated opens a Store with opts alone, closed at the end of the
+// test: no key format of the tests' own, no migration.
+func openUnmigrated(t testing.TB, dsn string, opts ...Option) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dsn, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // clock is a settable clock for WithClock.
 type clock struct {
 	mu  sync.Mutex

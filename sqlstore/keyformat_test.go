@@ -22,12 +22,7 @@ func TestKeyFormatRecorded(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			dsn := b.dsn(t)
-			open := func(opts ...Option) *Store {
-				s, err := Open(ctx, dsn, opts...)
-				require.NoError(t, err)
-				t.Cleanup(func() { s.Close() })
-				return s
-			}
+			open := func(opts ...Option) *Store { return openUnmigrated(t, dsn, opts...) }
 			app := open(WithKeyFormat(demo))
 			assert.Equal(t, demo, app.KeyFormat())
 			require.NoError(t, app.Migrate(ctx), "records demo_")
@@ -91,12 +86,7 @@ func TestKeyFormatNewDatabase(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			dsn := b.dsn(t)
-			open := func(opts ...Option) *Store {
-				s, err := Open(ctx, dsn, opts...)
-				require.NoError(t, err)
-				t.Cleanup(func() { s.Close() })
-				return s
-			}
+			open := func(opts ...Option) *Store { return openUnmigrated(t, dsn, opts...) }
 			recorded := func(s *Store) string {
 				var p string
 				err := s.db.QueryRow(selectPrefix).Scan(&p)
